@@ -1,0 +1,5 @@
+"""DuckDB storage: migrations, all SQL, exact dedup, statistics and exports."""
+
+from store.database import Store
+
+__all__ = ["Store"]

@@ -1,0 +1,116 @@
+"""Ordered, named schema migrations. Append new ones; never edit one that has shipped."""
+
+from __future__ import annotations
+
+import msgspec
+import duckdb
+
+
+class Migration(msgspec.Struct, frozen=True):
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_INITIAL_SCHEMA = (
+    """
+    CREATE TABLE datasets (
+        id          VARCHAR PRIMARY KEY,
+        name        VARCHAR NOT NULL UNIQUE,
+        description VARCHAR NOT NULL DEFAULT '',
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+    """,
+    # Task ids are allocated by the store's single writer, increasing in arrival order, so keyset
+    # paging and exports follow insertion order and DuckDB's zone maps prune id ranges.
+    # Lengths are stored once at ingest so stats never re-scan the text.
+    """
+    CREATE TABLE tasks (
+        id                BIGINT NOT NULL,
+        dataset_id        VARCHAR NOT NULL,
+        instruction       VARCHAR NOT NULL,
+        fingerprint       BIGINT NOT NULL,
+        is_classification BOOLEAN NOT NULL,
+        category          VARCHAR NOT NULL,
+        source            VARCHAR NOT NULL CHECK (source IN ('seed', 'generated')),
+        provenance        JSON NOT NULL,
+        instruction_chars INTEGER NOT NULL,
+        created_at        TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+        UNIQUE (dataset_id, fingerprint)
+    )
+    """,
+    """
+    CREATE TABLE instances (
+        task_id      BIGINT NOT NULL,
+        position     INTEGER NOT NULL,
+        dataset_id   VARCHAR NOT NULL,
+        input        VARCHAR NOT NULL,
+        output       VARCHAR NOT NULL,
+        input_chars  INTEGER NOT NULL,
+        output_chars INTEGER NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE jobs (
+        id         VARCHAR PRIMARY KEY,
+        dataset_id VARCHAR NOT NULL,
+        method     VARCHAR NOT NULL,
+        status     VARCHAR NOT NULL,
+        params     JSON NOT NULL,
+        progress   JSON NOT NULL DEFAULT '{}',
+        error      VARCHAR,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+        updated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+    """,
+    "CREATE SEQUENCE rejection_ids START 1",
+    """
+    CREATE TABLE rejections (
+        id          BIGINT NOT NULL DEFAULT nextval('rejection_ids'),
+        dataset_id  VARCHAR NOT NULL,
+        job_id      VARCHAR,
+        stage       VARCHAR NOT NULL,
+        reason      VARCHAR NOT NULL,
+        instruction VARCHAR NOT NULL,
+        detail      JSON NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial_schema", _INITIAL_SCHEMA),)
+
+_LEDGER = """
+    CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    INTEGER PRIMARY KEY,
+        name       VARCHAR NOT NULL,
+        applied_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+"""
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Apply the pending migrations in order, each in its own transaction; return their versions."""
+    con.execute(_LEDGER)
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in migration.statements:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [migration.version, migration.name]
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied
+
+
+def applied_versions(con: duckdb.DuckDBPyConnection) -> list[tuple[int, str]]:
+    return [(v, n) for v, n in con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()]

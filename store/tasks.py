@@ -1,0 +1,156 @@
+"""Tasks and their instances: batch ingest with exact dedup, keyset-paged reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+
+from store.database import Store
+from store.datasets import require_dataset
+from store.fingerprint import fingerprint
+from store.records import AddResult, Instance, NewTask, RecordFilter, Source, TaskPage, TaskRecord
+
+_MAX_REPORTED_DUPLICATES = 100
+_json = msgspec.json.Encoder()
+
+_EXISTING_FINGERPRINTS = """
+    SELECT c.position FROM incoming_prints c
+    SEMI JOIN tasks t ON t.dataset_id = ? AND t.fingerprint = c.fingerprint
+"""
+_INSERT_TASKS = """
+    INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source,
+                       provenance, instruction_chars)
+    SELECT id, ?, instruction, fingerprint, is_classification, category, ?, provenance, length(instruction)
+    FROM incoming_tasks
+"""
+_INSERT_INSTANCES = """
+    INSERT INTO instances (task_id, position, dataset_id, input, output, input_chars, output_chars)
+    SELECT task_id, position, ?, input, output, length(input), length(output) FROM incoming_instances
+"""
+_INSERT_DUPLICATE_REJECTIONS = """
+    INSERT INTO rejections (dataset_id, job_id, stage, reason, instruction, detail)
+    SELECT ?, ?, ?, 'exact_duplicate', instruction, detail FROM incoming_rejections
+"""
+_PAGE = """
+    SELECT t.id, t.instruction, t.source, t.category, t.is_classification, t.provenance, t.created_at,
+           list({{'input': i.input, 'output': i.output}} ORDER BY i.position) FILTER (WHERE i.task_id IS NOT NULL)
+    FROM (SELECT * FROM tasks WHERE dataset_id = ? AND id > ? {filters} ORDER BY id LIMIT ?) t
+    LEFT JOIN instances i ON i.task_id = t.id AND i.dataset_id = t.dataset_id
+    GROUP BY ALL
+    ORDER BY t.id
+"""
+
+
+def filter_clause(record_filter: RecordFilter, alias: str = "") -> tuple[str, list[Any]]:
+    """SQL conditions (each starting with AND) and their parameters for a RecordFilter."""
+    prefix = f"{alias}." if alias else ""
+    sql, params = [], []
+    for column, value in (
+        ("source", record_filter.source),
+        ("category", record_filter.category),
+        ("is_classification", record_filter.is_classification),
+    ):
+        if value is not None:
+            sql.append(f" AND {prefix}{column} = ?")
+            params.append(value)
+    return "".join(sql), params
+
+
+def _split_duplicates(prints: list[int]) -> tuple[list[int], list[int]]:
+    """Positions of first occurrences, and of repeats inside the batch itself."""
+    seen: set[int] = set()
+    firsts, repeats = [], []
+    for position, value in enumerate(prints):
+        (repeats if value in seen else firsts).append(position)
+        seen.add(value)
+    return firsts, repeats
+
+
+def _task_tables(tasks: Sequence[NewTask], keep: list[int], prints: list[int], first_id: int) -> tuple[pa.Table, pa.Table]:
+    ids = range(first_id, first_id + len(keep))
+    chosen = [tasks[p] for p in keep]
+    task_table = pa.table({
+        "id": pa.array(ids, pa.int64()),
+        "instruction": [t.instruction for t in chosen],
+        "fingerprint": pa.array([prints[p] for p in keep], pa.int64()),
+        "is_classification": [t.is_classification for t in chosen],
+        "category": [t.category for t in chosen],
+        "provenance": [_json.encode(t.provenance).decode() for t in chosen],
+    })
+    rows = [(task_id, n, inst) for task_id, task in zip(ids, chosen) for n, inst in enumerate(task.instances)]
+    instance_table = pa.table({
+        "task_id": pa.array([r[0] for r in rows], pa.int64()),
+        "position": pa.array([r[1] for r in rows], pa.int32()),
+        "input": [r[2].input for r in rows],
+        "output": [r[2].output for r in rows],
+    })
+    return task_table, instance_table
+
+
+def add_tasks(
+    store: Store, dataset_id: str, tasks: Sequence[NewTask], *, source: Source, stage: str, job_id: str | None = None
+) -> AddResult:
+    """Insert tasks in one transaction, skipping exact duplicates (in the batch or already stored).
+
+    Every skipped duplicate is kept in `rejections` with reason `exact_duplicate`.
+    """
+    prints = [fingerprint(task.instruction) for task in tasks]
+    firsts, repeats = _split_duplicates(prints)
+    with store.write() as cur:
+        require_dataset(cur, dataset_id)
+        cur.register("incoming_prints", pa.table({"position": firsts, "fingerprint": pa.array([prints[p] for p in firsts], pa.int64())}))
+        stored = {row[0] for row in cur.execute(_EXISTING_FINGERPRINTS, [dataset_id]).fetchall()}
+        cur.unregister("incoming_prints")
+        keep = [p for p in firsts if p not in stored]
+        duplicates = sorted(repeats + list(stored))
+        task_table, instance_table = _task_tables(tasks, keep, prints, store.allocate_task_ids(len(keep)))
+        for name, table in (("incoming_tasks", task_table), ("incoming_instances", instance_table)):
+            cur.register(name, table)
+        cur.execute(_INSERT_TASKS, [dataset_id, source])
+        cur.execute(_INSERT_INSTANCES, [dataset_id])
+        _record_duplicates(cur, dataset_id, job_id, stage, tasks, duplicates)
+        for name in ("incoming_tasks", "incoming_instances"):
+            cur.unregister(name)
+    return AddResult(
+        received=len(tasks),
+        added=len(keep),
+        instances_added=instance_table.num_rows,
+        duplicates_skipped=len(duplicates),
+        duplicate_positions=tuple(p + 1 for p in duplicates[:_MAX_REPORTED_DUPLICATES]),
+    )
+
+
+def _record_duplicates(cur, dataset_id: str, job_id: str | None, stage: str, tasks: Sequence[NewTask], positions: list[int]) -> None:
+    if not positions:
+        return
+    cur.register("incoming_rejections", pa.table({
+        "instruction": [tasks[p].instruction for p in positions],
+        "detail": [_json.encode({"position": p + 1, **tasks[p].provenance}).decode() for p in positions],
+    }))
+    cur.execute(_INSERT_DUPLICATE_REJECTIONS, [dataset_id, job_id, stage])
+    cur.unregister("incoming_rejections")
+
+
+def page_tasks(store: Store, dataset_id: str, record_filter: RecordFilter, *, after: int, limit: int) -> TaskPage:
+    filters, params = filter_clause(record_filter)
+    with store.read() as cur:
+        require_dataset(cur, dataset_id)
+        rows = cur.execute(_PAGE.format(filters=filters), [dataset_id, after, *params, limit + 1]).fetchall()
+    items = tuple(_row_to_task(row) for row in rows[:limit])
+    return TaskPage(items=items, next_after=items[-1].id if len(rows) > limit else None)
+
+
+def _row_to_task(row: tuple) -> TaskRecord:
+    return TaskRecord(
+        id=row[0],
+        instruction=row[1],
+        source=row[2],
+        category=row[3],
+        is_classification=row[4],
+        provenance=msgspec.json.decode(row[5]),
+        created_at=row[6],
+        instances=tuple(Instance(input=i["input"], output=i["output"]) for i in row[7] or ()),
+    )

@@ -1,0 +1,1 @@
+"""Fine-tuning and evaluation from exported snapshots: not built yet, see the issues."""
