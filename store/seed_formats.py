@@ -96,6 +96,8 @@ def parse_seed_record(obj: Any, limits: SeedLimits, provenance: dict[str, Any]) 
 
 def _units(body: bytes, kind: UploadKind) -> list[tuple[int, Any]]:
     """(1-based line or item number, raw JSON value) pairs; blank JSONL lines are skipped."""
+    if not body.strip():
+        return []
     if kind == "json":
         try:
             return list(enumerate(msgspec.json.decode(body, type=list[msgspec.Raw]), start=1))

@@ -1,0 +1,76 @@
+"""`create_app(settings)`: the Litestar application, its lifespan and its wiring."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.handlers import BaseRouteHandler
+from litestar.openapi import OpenAPIConfig
+
+from service import __version__
+from service.controllers.datasets import DatasetController
+from service.controllers.health import health
+from service.controllers.records import RecordController
+from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
+from service.settings import Settings
+from store import Store
+
+
+def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """With INSTRUCTFORGE_API_KEYS set, /v1 needs `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
+    keys: tuple[str, ...] = connection.app.state.settings.server.api_keys
+    if not keys:
+        return
+    offered = connection.headers.get("x-api-key") or ""
+    scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        offered = token.strip()
+    if not any(hmac.compare_digest(offered.encode(), key.encode()) for key in keys):
+        raise CodedHTTPException(401, "unauthorized", "a valid API key is required")
+
+
+def _lifespan(settings: Settings):
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        store = Store.open(
+            settings.store.database_path,
+            threads=settings.store.duckdb_threads,
+            memory_limit=settings.store.duckdb_memory_limit,
+        )
+        app.state.store = store
+        try:
+            yield
+        finally:
+            store.close()
+
+    return lifespan
+
+
+def _provide_store(state: State) -> Store:
+    return state.store
+
+
+def _provide_settings(state: State) -> Settings:
+    return state.settings
+
+
+def create_app(settings: Settings) -> Litestar:
+    v1 = Router(path="/v1", route_handlers=[DatasetController, RecordController], guards=[require_api_key])
+    return Litestar(
+        route_handlers=[health, v1],
+        lifespan=[_lifespan(settings)],
+        state=State({"settings": settings}),
+        dependencies={
+            "store": Provide(_provide_store, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.limits.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="InstructForge", version=__version__, path="/schema"),
+    )

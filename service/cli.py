@@ -1,0 +1,54 @@
+"""The `instructforge` command."""
+
+from __future__ import annotations
+
+import msgspec
+import typer
+
+from service.settings import SettingsError, settings_from_env
+
+cli = typer.Typer(help="InstructForge: a synthetic instruction-data service.", no_args_is_help=True)
+
+
+def _settings():
+    try:
+        return settings_from_env()
+    except SettingsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@cli.command()
+def serve(
+    host: str = typer.Option(None, help="Overrides INSTRUCTFORGE_HOST."),
+    port: int = typer.Option(None, help="Overrides INSTRUCTFORGE_PORT."),
+) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = _settings()
+    server = msgspec.structs.replace(settings.server, host=host or settings.server.host, port=port or settings.server.port)
+    settings = msgspec.structs.replace(settings, server=server)
+    uvicorn.run(create_app(settings), host=server.host, port=server.port, log_level=server.log_level)
+
+
+@cli.command("settings")
+def show_settings() -> None:
+    """Print the effective settings as JSON."""
+    typer.echo(msgspec.json.format(msgspec.json.encode(_settings())))
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the database file, then exit."""
+    from store import Store
+
+    settings = _settings()
+    Store.open(settings.store.database_path).close()
+    typer.echo(f"database ready: {settings.store.database_path}")
+
+
+def main() -> None:
+    cli()

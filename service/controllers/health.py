@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from litestar import get
+
+from service import __version__
+from service.schemas import EngineStatus, HealthOut
+from store import Store
+
+
+@get("/health", sync_to_thread=True, tags=["health"])
+def health(store: Store) -> HealthOut:
+    """Liveness and readiness: answers only once the database has been opened and migrated."""
+    with store.read() as cur:
+        cur.execute("SELECT 1").fetchall()
+    return HealthOut(
+        status="ok",
+        version=__version__,
+        database=store.path,
+        engine=EngineStatus(status="not_configured", detail="no generation engine is configured yet"),
+    )

@@ -1,0 +1,83 @@
+"""One JSON error shape for every endpoint, and the one table from domain errors to status codes.
+
+Every error body is `{"status_code": int, "code": str, "detail": str, "extra": {...}}`; `code` is stable.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from store.errors import ConflictError, InstructForgeError, InvalidInputError, NotFoundError
+
+log = logging.getLogger("instructforge")
+
+DOMAIN_STATUS: dict[type[InstructForgeError], int] = {
+    NotFoundError: 404,
+    ConflictError: 409,
+    InvalidInputError: 400,
+}
+
+# Stable codes for the framework's own errors (routing, validation, limits, auth).
+HTTP_CODES: dict[int, str] = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def error_response(status_code: int, code: str, detail: str, extra: dict | None = None) -> Response:
+    return Response(
+        {"status_code": status_code, "code": code, "detail": detail, "extra": extra or {}},
+        status_code=status_code,
+        media_type="application/json",
+    )
+
+
+def _status_for(exc: InstructForgeError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_STATUS:
+            return DOMAIN_STATUS[cls]
+    return 500
+
+
+def handle_domain_error(_: Request, exc: InstructForgeError) -> Response:
+    return error_response(_status_for(exc), exc.code, exc.detail, exc.extra)
+
+
+def handle_http_error(_: Request, exc: HTTPException) -> Response:
+    extra = exc.extra if isinstance(exc.extra, dict) else {"errors": exc.extra} if exc.extra else {}
+    code = getattr(exc, "code", None) or HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    if isinstance(exc, ValidationException):
+        code = "invalid_request"
+    return error_response(exc.status_code, code, exc.detail, extra)
+
+
+def handle_unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal server error")
+
+
+EXCEPTION_HANDLERS = {
+    InstructForgeError: handle_domain_error,
+    HTTPException: handle_http_error,
+    Exception: handle_unexpected_error,
+}
+
+
+class CodedHTTPException(HTTPException):
+    """An HTTP-level error raised by the service itself (auth, media type) with its stable code."""
+
+    def __init__(self, status_code: int, code: str, detail: str) -> None:
+        super().__init__(detail=detail, status_code=status_code)
+        self.code = code

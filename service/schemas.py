@@ -1,0 +1,92 @@
+"""Request and response bodies of the HTTP API (separate from the store's records on purpose)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from store.records import Dataset, Source, TaskRecord
+
+DatasetName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class DatasetCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    name: DatasetName
+    description: Annotated[str, Meta(max_length=2000)] = ""
+
+
+class DatasetOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    description: str
+    created_at: datetime
+    tasks: int
+    instances: int
+
+    @classmethod
+    def of(cls, dataset: Dataset) -> DatasetOut:
+        return cls(**msgspec.structs.asdict(dataset))
+
+
+class DatasetList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[DatasetOut]
+    next: str | None
+
+
+class InstanceOut(msgspec.Struct, frozen=True, kw_only=True):
+    input: str
+    output: str
+
+
+class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    instruction: str
+    source: Source
+    category: str
+    is_classification: bool
+    instances: list[InstanceOut]
+    provenance: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, task: TaskRecord) -> RecordOut:
+        return cls(
+            id=str(task.id),
+            instruction=task.instruction,
+            source=task.source,
+            category=task.category,
+            is_classification=task.is_classification,
+            instances=[InstanceOut(input=i.input, output=i.output) for i in task.instances],
+            provenance=task.provenance,
+            created_at=task.created_at,
+        )
+
+
+class RecordList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[RecordOut]
+    next: str | None
+
+
+class SeedUploadOut(msgspec.Struct, frozen=True, kw_only=True):
+    dataset_id: str
+    upload_id: str
+    received: int
+    added: int
+    instances_added: int
+    duplicates_skipped: int
+    duplicate_positions: list[int]  # 1-based lines (JSONL) or items (JSON array), first 100
+
+
+class EngineStatus(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    detail: str
+
+
+class HealthOut(msgspec.Struct, frozen=True, kw_only=True):
+    status: str
+    version: str
+    database: str
+    engine: EngineStatus

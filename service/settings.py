@@ -1,0 +1,105 @@
+"""Settings: one frozen object built from `INSTRUCTFORGE_*` environment variables, checked at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+PREFIX = "INSTRUCTFORGE_"
+
+Port = Annotated[int, Meta(ge=1, le=65535)]
+
+
+class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    api_keys: tuple[str, ...] = ()  # empty: the API is open
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    data_dir: str = "./data"
+    database: str = ""  # empty: <data_dir>/instructforge.duckdb
+    duckdb_threads: Annotated[int, Meta(ge=1, le=256)] | None = None
+    duckdb_memory_limit: str | None = None  # e.g. "4GB"; None: DuckDB's default (80% of RAM)
+
+    @property
+    def database_path(self) -> str:
+        return self.database or os.path.join(self.data_dir, "instructforge.duckdb")
+
+
+class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    max_body_bytes: Annotated[int, Meta(ge=1024, le=2**31)] = 64 * 1024 * 1024
+    default_page_size: Annotated[int, Meta(ge=1, le=10_000)] = 100
+    max_page_size: Annotated[int, Meta(ge=1, le=10_000)] = 1_000
+    max_instruction_chars: Annotated[int, Meta(ge=16, le=1_000_000)] = 4_000
+    max_text_chars: Annotated[int, Meta(ge=16, le=10_000_000)] = 100_000
+    max_instances_per_task: Annotated[int, Meta(ge=1, le=10_000)] = 64
+    export_page_tasks: Annotated[int, Meta(ge=100, le=1_000_000)] = 10_000
+
+    def __post_init__(self) -> None:
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("default_page_size must not exceed max_page_size")
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    server: ServerSettings = ServerSettings()
+    store: StoreSettings = StoreSettings()
+    limits: LimitsSettings = LimitsSettings()
+
+
+class SettingsError(ValueError):
+    """A bad or unknown INSTRUCTFORGE_* variable; the message names it."""
+
+
+# Environment variable (without the prefix) -> (section, field). The one place names are mapped.
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    "HOST": ("server", "host"),
+    "PORT": ("server", "port"),
+    "API_KEYS": ("server", "api_keys"),
+    "LOG_LEVEL": ("server", "log_level"),
+    "DATA_DIR": ("store", "data_dir"),
+    "DATABASE": ("store", "database"),
+    "DUCKDB_THREADS": ("store", "duckdb_threads"),
+    "DUCKDB_MEMORY_LIMIT": ("store", "duckdb_memory_limit"),
+    **{name.upper(): ("limits", name) for name in LimitsSettings.__struct_fields__},
+}
+_LIST_FIELDS = {"api_keys"}
+
+
+def _raw_value(field: str, text: str) -> Any:
+    if field in _LIST_FIELDS:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text.strip()
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build Settings from the environment; unknown `INSTRUCTFORGE_*` names are errors (typos)."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, dict[str, Any]] = {}
+    for name, text in environ.items():
+        if not name.startswith(PREFIX):
+            continue
+        key = name.removeprefix(PREFIX)
+        if key not in ENVIRONMENT:
+            raise SettingsError(f"unknown setting {name}; known: {', '.join(PREFIX + k for k in sorted(ENVIRONMENT))}")
+        section, field = ENVIRONMENT[key]
+        raw.setdefault(section, {})[field] = _raw_value(field, text)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(_explain(exc, raw)) from None
+
+
+def _explain(exc: msgspec.ValidationError, raw: dict[str, dict[str, Any]]) -> str:
+    """Turn msgspec's `... - at $.server.port` into a message that names the variable."""
+    message = str(exc)
+    for key, (section, field) in ENVIRONMENT.items():
+        if message.endswith(f"$.{section}.{field}`"):
+            value = raw[section][field]
+            return f"{PREFIX}{key}={value!r}: {message.rsplit(' - at ', 1)[0]}"
+    return message
