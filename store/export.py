@@ -31,6 +31,10 @@ LINE_SQL: dict[str, str] = {
 }
 EXPORT_FORMATS: tuple[str, ...] = tuple(LINE_SQL)
 
+# U+2028/U+2029 are valid raw inside JSON strings, but line splitters such as Python's str.splitlines
+# break on them; escaped, every consumer sees one record per "\n". They can only occur inside strings.
+_SAFE_LINE = "replace(replace({json}, chr(8232), '\\u2028'), chr(8233), '\\u2029')"
+
 _PAGE_END = """
     SELECT max(id) FROM (
         SELECT id FROM tasks WHERE dataset_id = ? AND id > ? AND id <= ? {filters} ORDER BY id LIMIT ?
@@ -67,7 +71,7 @@ def _export_chunks(
     task_filters, params = filter_clause(record_filter)
     line_filters, _ = filter_clause(record_filter, alias="t")
     page_end_sql = _PAGE_END.format(filters=task_filters)
-    lines_sql = _PAGE_LINES.format(line=line_sql, filters=line_filters)
+    lines_sql = _PAGE_LINES.format(line=_SAFE_LINE.format(json=line_sql), filters=line_filters)
     after = 0
     with store.read() as cur:
         while True:

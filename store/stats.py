@@ -11,7 +11,7 @@ DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
 
 
 class LengthSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Lengths in characters."""
+    """Lengths in characters; percentiles are nearest-rank (an observed value, DuckDB quantile_disc)."""
 
     min: int
     p50: int

@@ -1,0 +1,284 @@
+"""Store benchmark: bulk ingest, the stats endpoint and streamed exports at scale. Prints figures only.
+
+Run from the repository root (about 5-10 minutes at the default size on two cores):
+
+    .venv/bin/python bench/store_bench.py [--tasks 1000000] [--batch 50000] [--workdir DIR]
+                                          [--port 8799] [--seed 1234] [--json-out FILE]
+
+What it measures, against the issue's targets:
+  ingest   `store.tasks.add_tasks` in-process, batch by batch (generation not timed): tasks/s and rows/s
+           (tasks + instances inserted), duplicates skipped, and tasks/s of the first vs the last 10% of
+           batches (does the unique (dataset_id, fingerprint) index slow down as the table grows?).
+           Target: at least 150,000 rows/s.
+  stats    GET /v1/datasets/{id}/stats on a real `instructforge serve` (127.0.0.1 only): 3 warm-up calls,
+           then 21 timed; median, p90, min. Target: median under 100 ms at 1M tasks.
+  export   GET /v1/datasets/{id}/export?format=F streamed, for every format: bytes, lines, MB/s (1 MB = 1e6
+           bytes) and the server's RSS before and at peak (psutil, every 50 ms). The alpaca export filtered
+           to one category (~1/8 of the tasks) runs first, so peak RSS growth for ~1/8 vs all of the data
+           is compared in one run. Target: at least 150 MB/s with memory flat in the dataset's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from store import Store  # noqa: E402
+from store.datasets import create_dataset  # noqa: E402
+from store.records import Instance, NewTask  # noqa: E402
+from store.tasks import add_tasks  # noqa: E402
+
+HOST = "127.0.0.1"  # the only address this script ever talks to
+FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion")
+CATEGORIES = ("brainstorming", "classification", "closed_qa", "creative_writing",
+              "extraction", "open_qa", "rewriting", "summarization")
+VERBS = ("Write", "Explain", "Summarize", "List", "Describe", "Compare", "Classify", "Rewrite", "Suggest",
+         "Translate", "Outline", "Draft", "Evaluate", "Identify", "Generate", "Plan")
+OBJECTS = ("a short poem", "three reasons", "the main idea", "a polite email", "a step-by-step plan",
+           "the sentiment", "five questions", "a product description", "the key facts", "a short story")
+TOPICS = ("the sea", "city trees", "a delayed order", "bicycle brakes", "sourdough bread", "solar panels",
+          "a job interview", "the water cycle", "team meetings", "a rainy weekend", "password safety")
+WORDS = ("for children using simple words and a clear rhythm in plain English why cities plant trees along "
+         "busy roads during summer with examples from history science cooking travel music sports health "
+         "finance weather gardening software to customer support steps needed before a long trip next "
+         "weekend each sentence as positive negative or neutral review").split()
+DUP_SHARE, INPUT_SHARE, CLASSIFICATION_SHARE = 0.02, 1 / 3, 0.15
+
+
+def _text(rng: random.Random, low: int, high: int) -> str:
+    """Words until the text has between `low` and `high` characters."""
+    target, parts, size = rng.randint(low, high), [], 0
+    while size < target:
+        word = rng.choice(WORDS)
+        parts.append(word)
+        size += len(word) + 1
+    return " ".join(parts)[:target].rstrip() or "ok"
+
+
+def _instruction(rng: random.Random, index: int) -> str:
+    """6-25 words; the `(ref N)` token makes every one unique after normalisation."""
+    words = f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} about {rng.choice(TOPICS)}".split()
+    words += rng.choices(WORDS, k=max(0, rng.randint(6, 25) - len(words) - 2)) + ["(ref", f"{index})"]
+    return " ".join(words) + rng.choice((".", "?", ":", ""))
+
+
+def _variant(text: str, rng: random.Random) -> str:
+    """An exact duplicate under the fingerprint: other case, spacing and punctuation."""
+    body = text.rstrip(".?:")
+    return rng.choice((body.upper(), f"  {body.lower()} !!", body.replace(" ", "  ") + "...", f"-- {body} --"))
+
+
+def synthetic_batches(total: int, batch: int, seed: int) -> Iterator[list[NewTask]]:
+    """Reproducible tasks, one instance each; ~2% re-use a recent instruction (case/punctuation variant)."""
+    rng, recent, ring = random.Random(seed), [], 200_000
+    for start in range(0, total, batch):
+        tasks = []
+        for index in range(start, min(start + batch, total)):
+            if recent and rng.random() < DUP_SHARE:
+                instruction = _variant(rng.choice(recent), rng)
+            else:
+                instruction = _instruction(rng, index)
+                if len(recent) < ring:
+                    recent.append(instruction)
+                else:
+                    recent[index % ring] = instruction
+            input_text = _text(rng, 10, 160) if rng.random() < INPUT_SHARE else ""
+            tasks.append(NewTask(instruction=instruction, instances=(Instance(input=input_text, output=_text(rng, 20, 400)),),
+                                 is_classification=rng.random() < CLASSIFICATION_SHARE, category=rng.choice(CATEGORIES),
+                                 provenance={"bench_index": index}))
+        yield tasks
+
+
+def ingest(db_path: Path, total: int, batch: int, seed: int) -> tuple[str, dict[str, Any]]:
+    """Load the synthetic tasks in-process; time only the add_tasks calls."""
+    store = Store.open(db_path)
+    try:
+        dataset_id = create_dataset(store, name="bench").id
+        rates, seconds, added, instances, duplicates = [], 0.0, 0, 0, 0
+        for tasks in synthetic_batches(total, batch, seed):
+            started = time.perf_counter()
+            result = add_tasks(store, dataset_id, tasks, source="seed", stage="bench")
+            elapsed = time.perf_counter() - started
+            seconds += elapsed
+            rates.append(len(tasks) / elapsed)
+            added, instances, duplicates = added + result.added, instances + result.instances_added, duplicates + result.duplicates_skipped
+    finally:
+        store.close()
+    tenth = max(1, len(rates) // 10)
+    return dataset_id, {
+        "tasks_received": total, "tasks_added": added, "instances_added": instances, "duplicates_skipped": duplicates,
+        "seconds": round(seconds, 2), "tasks_per_s": round(total / seconds), "rows_per_s": round((added + instances) / seconds),
+        "first_10pct_tasks_per_s": round(statistics.fmean(rates[:tenth])),
+        "last_10pct_tasks_per_s": round(statistics.fmean(rates[-tenth:])),
+        "db_file_mb": round(db_path.stat().st_size / 1e6, 1),
+    }
+
+
+def start_server(db_path: Path, workdir: Path, port: int) -> subprocess.Popen:
+    with socket.socket() as probe:
+        if probe.connect_ex((HOST, port)) == 0:
+            sys.exit(f"port {port} on {HOST} is already in use; pass --port")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTRUCTFORGE_")}
+    env.update(INSTRUCTFORGE_DATABASE=str(db_path), INSTRUCTFORGE_DATA_DIR=str(workdir),
+               INSTRUCTFORGE_HOST=HOST, INSTRUCTFORGE_LOG_LEVEL="warning")
+    command = [str(Path(sys.executable).parent / "instructforge"), "serve", "--host", HOST, "--port", str(port)]
+    log = open(workdir / "server.log", "wb")
+    return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(client: httpx.Client, server: subprocess.Popen, db_path: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"the server exited with {server.returncode}; see server.log in the workdir")
+        try:
+            response = client.get("/health", timeout=2)
+            if response.status_code == 200:
+                if response.json()["database"] != str(db_path):
+                    sys.exit(f"port answered for another database: {response.json()['database']}")
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    sys.exit(f"the server did not answer /health within {timeout:.0f} s")
+
+
+def bench_stats(client: httpx.Client, dataset_id: str) -> dict[str, Any]:
+    url = f"/v1/datasets/{dataset_id}/stats"
+    for _ in range(3):
+        client.get(url).raise_for_status()
+    timings = []
+    for _ in range(21):
+        started = time.perf_counter()
+        client.get(url).raise_for_status()
+        timings.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": round(statistics.median(timings), 1),
+            "p90_ms": round(statistics.quantiles(timings, n=10)[8], 1), "min_ms": round(min(timings), 1)}
+
+
+class RssSampler(threading.Thread):
+    """The peak resident set size of one process, sampled every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.process, self.peak, self._stop_event = psutil.Process(pid), 0, threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, self.process.memory_info().rss)
+            self._stop_event.wait(0.05)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return max(self.peak, self.process.memory_info().rss)
+
+
+def bench_export(client: httpx.Client, server_pid: int, dataset_id: str, params: dict[str, str]) -> dict[str, Any]:
+    before = psutil.Process(server_pid).memory_info().rss
+    sampler = RssSampler(server_pid)
+    sampler.start()
+    size = lines = 0
+    started = time.perf_counter()
+    try:
+        with client.stream("GET", f"/v1/datasets/{dataset_id}/export", params=params) as response:
+            response.raise_for_status()
+            for chunk in response.iter_raw(chunk_size=1 << 20):
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+        elapsed = time.perf_counter() - started
+    finally:
+        peak = sampler.stop()
+    return {"bytes": size, "lines": lines, "seconds": round(elapsed, 2), "mb_per_s": round(size / 1e6 / elapsed, 1),
+            "rss_before_mb": round(before / 1e6, 1), "rss_peak_mb": round(peak / 1e6, 1),
+            "rss_growth_mb": round((peak - before) / 1e6, 1)}
+
+
+def serve_and_measure(db_path: Path, workdir: Path, port: int, dataset_id: str) -> dict[str, Any]:
+    server = start_server(db_path, workdir, port)
+    try:
+        with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=600) as client:
+            wait_healthy(client, server, db_path)
+            results: dict[str, Any] = {"stats": bench_stats(client, dataset_id), "export": {}}
+            subset = {"format": "alpaca", "category": CATEGORIES[0]}
+            results["export"][f"alpaca category={CATEGORIES[0]}"] = bench_export(client, server.pid, dataset_id, subset)
+            for export_format in FORMATS:
+                results["export"][export_format] = bench_export(client, server.pid, dataset_id, {"format": export_format})
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        return results
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def summary(config: dict[str, Any], ingest_figures: dict[str, Any], served: dict[str, Any]) -> str:
+    rows = [("cpu_count", config["cpu_count"]), ("tasks", config["tasks"]), ("batch", config["batch"])]
+    rows += [(f"ingest {key}", value) for key, value in ingest_figures.items()]
+    rows += [(f"stats {key}", value) for key, value in served["stats"].items()]
+    header = f"{'export':<34}{'bytes':>13}{'lines':>10}{'s':>8}{'MB/s':>8}{'RSS before':>12}{'RSS peak':>10}{'growth':>8}"
+    table = [f"{name:<34}{value:>13}" for name, value in rows] + ["", header]
+    for name, e in served["export"].items():
+        table.append(f"{name:<34}{e['bytes']:>13}{e['lines']:>10}{e['seconds']:>8}{e['mb_per_s']:>8}"
+                     f"{e['rss_before_mb']:>12}{e['rss_peak_mb']:>10}{e['rss_growth_mb']:>8}")
+    table.append(f"\nRSS growth, full alpaca / 1-category alpaca: {served['rss_growth_ratio']}"
+                 "  (about 1 when memory is flat in the dataset's size)")
+    return "\n".join(table)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--workdir", type=Path, default=None, help="kept afterwards; default: a temp dir, removed")
+    parser.add_argument("--port", type=int, default=8799)
+    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--json-out", type=Path, default=None, help="also write the figures as JSON to FILE")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="instructforge-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    db_path = (workdir / "bench.duckdb").resolve()
+    if db_path.exists():
+        sys.exit(f"{db_path} already exists; pass an empty --workdir")
+    config = {"cpu_count": os.cpu_count(), "tasks": args.tasks, "batch": args.batch, "seed": args.seed}
+    try:
+        print(f"ingesting {args.tasks:,} tasks in batches of {args.batch:,} into {db_path} ...", flush=True)
+        dataset_id, ingest_figures = ingest(db_path, args.tasks, args.batch, args.seed)
+        print(f"ingest: {ingest_figures}\nserving on {HOST}:{args.port} ...", flush=True)
+        served = serve_and_measure(db_path, workdir, args.port, dataset_id)
+        full, part = served["export"]["alpaca"], served["export"][f"alpaca category={CATEGORIES[0]}"]
+        served["rss_growth_ratio"] = round(full["rss_growth_mb"] / max(part["rss_growth_mb"], 0.1), 2)
+        print("\n" + summary(config, ingest_figures, served))
+        if args.json_out:
+            args.json_out.write_text(json.dumps({"config": config, "ingest": ingest_figures, **served}, indent=2) + "\n")
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

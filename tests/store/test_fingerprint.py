@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from store.fingerprint import fingerprint, normalize_instruction
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Write a poem about the sea.", "write a poem about the sea"),
+        ("  WRITE a poem,   about the SEA!!! ", "write a poem about the sea"),
+        ("write_a-poem/about\tthe\nsea", "write a poem about the sea"),
+        ("Ｗｒｉｔｅ a poem", "write a poem"),  # full-width letters fold under NFKC
+        ("Café — “naïve” résumé", "café naïve résumé"),
+        ("Straße", "strasse"),  # case folding, not just lower()
+        ("What is 2+2?", "what is 2 2"),
+        ("?!...", ""),
+    ],
+)
+def test_normalize_instruction(text: str, expected: str) -> None:
+    assert normalize_instruction(text) == expected
+
+
+def test_variants_share_a_fingerprint() -> None:
+    variants = ["Write a poem about the sea.", "write a poem about the sea", " WRITE a poem -- about the sea!! "]
+    assert len({fingerprint(v) for v in variants}) == 1
+
+
+def test_different_words_differ() -> None:
+    assert fingerprint("Write a poem about the sea.") != fingerprint("Write a poem about the see.")
+    assert fingerprint("a b") != fingerprint("ab")
+
+
+def test_fingerprint_is_a_stable_signed_64_bit_integer() -> None:
+    value = fingerprint("Write a poem about the sea.")
+    assert -(2**63) <= value < 2**63
+    # pinned: the stored fingerprints of existing databases depend on it never changing
+    assert value == fingerprint("write a poem about the sea")
+    assert value == int.from_bytes(
+        __import__("hashlib").blake2b(b"write a poem about the sea", digest_size=8).digest(), "big", signed=True
+    )

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from store import Store
+from store.migrations import MIGRATIONS, Migration, applied_versions, apply_migrations
+
+
+def test_fresh_database_records_every_migration_in_order(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "a.duckdb")
+    with store.read() as cur:
+        assert applied_versions(cur) == [(m.version, m.name) for m in MIGRATIONS]
+        tables = {row[0] for row in cur.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    store.close()
+    assert {"datasets", "tasks", "instances", "jobs", "rejections", "schema_migrations"} <= tables
+
+
+def test_reopening_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "a.duckdb"
+    store = Store.open(path)
+    with store.write() as cur:
+        cur.execute("INSERT INTO datasets (id, name) VALUES ('ds_1', 'kept')")
+    store.close()
+    con = duckdb.connect(str(path))
+    assert apply_migrations(con) == []
+    assert con.execute("SELECT name FROM datasets").fetchall() == [("kept",)]
+    con.close()
+
+
+def test_pending_migrations_apply_in_version_order(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "b.duckdb"))
+    extra = (
+        Migration(3, "third", ("ALTER TABLE probe ADD COLUMN b INTEGER",)),
+        Migration(2, "second", ("CREATE TABLE probe (a INTEGER)",)),
+    )
+    assert apply_migrations(con, MIGRATIONS + extra) == [1, 2, 3]
+    assert [v for v, _ in applied_versions(con)] == [1, 2, 3]
+    con.close()
+
+
+def test_a_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    apply_migrations(con)
+    broken = Migration(2, "broken", ("CREATE TABLE half (a INTEGER)", "THIS IS NOT SQL"))
+    try:
+        apply_migrations(con, MIGRATIONS + (broken,))
+    except duckdb.Error:
+        pass
+    else:
+        raise AssertionError("the broken migration should have raised")
+    assert [v for v, _ in applied_versions(con)] == [1]
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'").fetchall() == [(0,)]
+    con.close()
