@@ -75,10 +75,12 @@ def _text(rng: random.Random, low: int, high: int) -> str:
 
 
 def _instruction(rng: random.Random, index: int) -> str:
-    """6-25 words; the `(ref N)` token makes every one unique after normalisation."""
-    words = f"{rng.choice(VERBS)} {rng.choice(OBJECTS)} about {rng.choice(TOPICS)}".split()
-    words += rng.choices(WORDS, k=max(0, rng.randint(6, 25) - len(words) - 2)) + ["(ref", f"{index})"]
-    return " ".join(words) + rng.choice((".", "?", ":", ""))
+    """6-25 words; the `(#N)` token makes every one unique after normalisation."""
+    count, words = rng.randint(6, 25), f"{rng.choice(VERBS)} {rng.choice(OBJECTS)}".split()
+    if count - len(words) >= 4:
+        words += ["about", *rng.choice(TOPICS).split()]
+    words += rng.choices(WORDS, k=max(0, count - len(words) - 1))
+    return " ".join(words) + f" (#{index})" + rng.choice((".", "?", ":", ""))
 
 
 def _variant(text: str, rng: random.Random) -> str:

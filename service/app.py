@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 
@@ -17,6 +16,7 @@ from service import __version__
 from service.controllers.datasets import DatasetController
 from service.controllers.health import health
 from service.controllers.records import RecordController
+from service.dependencies import DEPENDENCIES
 from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
 from service.settings import Settings
 from store import Store
@@ -52,24 +52,13 @@ def _lifespan(settings: Settings):
     return lifespan
 
 
-def _provide_store(state: State) -> Store:
-    return state.store
-
-
-def _provide_settings(state: State) -> Settings:
-    return state.settings
-
-
 def create_app(settings: Settings) -> Litestar:
     v1 = Router(path="/v1", route_handlers=[DatasetController, RecordController], guards=[require_api_key])
     return Litestar(
         route_handlers=[health, v1],
         lifespan=[_lifespan(settings)],
         state=State({"settings": settings}),
-        dependencies={
-            "store": Provide(_provide_store, sync_to_thread=False),
-            "settings": Provide(_provide_settings, sync_to_thread=False),
-        },
+        dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.limits.max_body_bytes,
         openapi_config=OpenAPIConfig(title="InstructForge", version=__version__, path="/schema"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import msgspec
 import duckdb
+import msgspec
 
 
 class Migration(msgspec.Struct, frozen=True):

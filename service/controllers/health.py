@@ -3,12 +3,12 @@ from __future__ import annotations
 from litestar import get
 
 from service import __version__
+from service.dependencies import StoreDep
 from service.schemas import EngineStatus, HealthOut
-from store import Store
 
 
 @get("/health", sync_to_thread=True, tags=["health"])
-def health(store: Store) -> HealthOut:
+def health(store: StoreDep) -> HealthOut:
     """Liveness and readiness: answers only once the database has been opened and migrated."""
     with store.read() as cur:
         cur.execute("SELECT 1").fetchall()

@@ -1,25 +1,24 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 import anyio
-from typing import Literal
-
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
+from service.dependencies import SettingsDep, StoreDep
 from service.errors import CodedHTTPException
 from service.paging import page_size, task_cursor
 from service.schemas import RecordList, RecordOut, SeedUploadOut
-from service.settings import LimitsSettings, Settings
-from store import Store
+from service.settings import LimitsSettings
 from store.datasets import get_dataset
-from store.export import open_export
-from store.stats import DatasetStats, dataset_stats
-from store.tasks import add_tasks, page_tasks
+from store.export import ExportFormat, open_export
 from store.records import RecordFilter, Source
 from store.seed_formats import SeedLimits, UploadKind, parse_seed_upload
+from store.stats import DatasetStats, dataset_stats
+from store.tasks import add_tasks, page_tasks
 
 _JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines",
                 "application/x-jsonlines", "text/jsonl"}
@@ -58,7 +57,7 @@ class RecordController(Controller):
     tags = ["records"]
 
     @post("/seeds", status_code=200)
-    async def upload_seeds(self, store: Store, settings: Settings, request: Request, dataset_id: str) -> SeedUploadOut:
+    async def upload_seeds(self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: FromPath[str]) -> SeedUploadOut:
         """Add seed tasks (self-instruct or Alpaca records) as JSON Lines (application/x-ndjson) or a JSON array.
 
         All or nothing: one bad line rejects the whole upload with every bad line's number and reason.
@@ -70,14 +69,14 @@ class RecordController(Controller):
     @get("/records", sync_to_thread=True)
     def records(
         self,
-        store: Store,
-        settings: Settings,
-        dataset_id: str,
-        cursor: str | None = None,
-        limit: int | None = None,
-        source: Source | None = None,
-        category: str | None = None,
-        classification: bool | None = None,
+        store: StoreDep,
+        settings: SettingsDep,
+        dataset_id: FromPath[str],
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+        source: FromQuery[Source | None] = None,
+        category: FromQuery[str | None] = None,
+        classification: FromQuery[bool | None] = None,
     ) -> RecordList:
         page = page_tasks(store, dataset_id, record_filter(source, category, classification),
                                 after=task_cursor(cursor), limit=page_size(limit, settings.limits))
@@ -85,19 +84,19 @@ class RecordController(Controller):
                           next=None if page.next_after is None else str(page.next_after))
 
     @get("/stats", sync_to_thread=True)
-    def stats(self, store: Store, dataset_id: str) -> DatasetStats:
+    def stats(self, store: StoreDep, dataset_id: FromPath[str]) -> DatasetStats:
         return dataset_stats(store, dataset_id)
 
     @get("/export", sync_to_thread=True)
     def export(
         self,
-        store: Store,
-        settings: Settings,
-        dataset_id: str,
-        export_format: Literal["alpaca", "sharegpt", "messages", "prompt_completion"] = Parameter(query="format", default="alpaca"),
-        source: Source | None = None,
-        category: str | None = None,
-        classification: bool | None = None,
+        store: StoreDep,
+        settings: SettingsDep,
+        dataset_id: FromPath[str],
+        export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "alpaca",
+        source: FromQuery[Source | None] = None,
+        category: FromQuery[str | None] = None,
+        classification: FromQuery[bool | None] = None,
     ) -> Stream:
         """The dataset as JSON Lines, streamed in constant memory; one line per instance."""
         chunks = open_export(store, dataset_id, export_format, record_filter(source, category, classification),

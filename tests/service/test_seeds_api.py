@@ -1,0 +1,120 @@
+"""The 175 real self-instruct seed tasks through the API: upload, stats and the four exports, exactly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import datasets
+import pytest
+from litestar.testing import TestClient
+
+from store.export import EXPORT_FORMATS
+from tests.expectations import expected_line, instance_rows, length_summary, load_seeds
+from tests.service.conftest import assert_error
+
+NDJSON = {"content-type": "application/x-ndjson"}
+
+
+@pytest.fixture
+def uploaded(client: TestClient, dataset_id: str, seed_bytes: bytes) -> str:
+    response = client.post(f"/v1/datasets/{dataset_id}/seeds", content=seed_bytes, headers=NDJSON)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["upload_id"].startswith("up_")
+    assert {k: body[k] for k in ("received", "added", "instances_added", "duplicates_skipped", "duplicate_positions")} == {
+        "received": 175, "added": 175, "instances_added": 175, "duplicates_skipped": 0, "duplicate_positions": []}
+    return dataset_id
+
+
+def test_stats_of_the_175_seed_tasks(client: TestClient, uploaded: str, seed_file: Path) -> None:
+    seeds, rows = load_seeds(seed_file), instance_rows(load_seeds(seed_file))
+    stats = client.get(f"/v1/datasets/{uploaded}/stats").json()
+    assert stats == {
+        "dataset_id": uploaded,
+        "tasks": 175,
+        "instances": 175,
+        "instances_with_input": 125,
+        "by_source": {"seed": 175},
+        "by_category": {"uncategorized": 175},
+        "classification": {"count": 26, "share": 0.1486},
+        "lengths": {
+            "instruction": length_summary([len(s["instruction"].strip()) for s in seeds]),
+            "input": length_summary([len(r[1]) for r in rows]),
+            "output": length_summary([len(r[2]) for r in rows]),
+        },
+        "duplicates_skipped": 0,
+        "rejections": 0,
+        "rejections_by_reason": {},
+    }
+    assert client.get(f"/v1/datasets/{uploaded}").json()["tasks"] == 175
+
+
+def test_a_second_upload_is_all_duplicates(client: TestClient, uploaded: str, seed_bytes: bytes) -> None:
+    again = client.post(f"/v1/datasets/{uploaded}/seeds", content=seed_bytes, headers=NDJSON).json()
+    assert (again["added"], again["duplicates_skipped"], len(again["duplicate_positions"])) == (0, 175, 100)
+    stats = client.get(f"/v1/datasets/{uploaded}/stats").json()
+    assert (stats["tasks"], stats["duplicates_skipped"], stats["rejections_by_reason"]) == (
+        175, 175, {"exact_duplicate": 175})
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+def test_exports_match_the_seed_file_and_load_with_datasets(
+    client: TestClient, uploaded: str, seed_file: Path, tmp_path: Path, fmt: str
+) -> None:
+    response = client.get(f"/v1/datasets/{uploaded}/export", params={"format": fmt})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    assert f'filename="{uploaded}-{fmt}.jsonl"' in response.headers["content-disposition"]
+    lines = response.content.decode().split("\n")
+    assert lines.pop() == ""
+    expected = [expected_line(fmt, *row) for row in instance_rows(load_seeds(seed_file))]
+    assert [json.loads(line) for line in lines] == expected
+
+    path = tmp_path / f"{fmt}.jsonl"
+    path.write_bytes(response.content)
+    loaded = datasets.load_dataset("json", data_files=str(path), split="train", cache_dir=str(tmp_path / "hf"))
+    assert loaded.num_rows == 175
+    assert loaded.column_names == list(expected[0])
+    assert loaded[0] == expected[0]
+
+
+def test_records_page_through_every_seed_once(client: TestClient, uploaded: str, seed_file: Path) -> None:
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 40} | ({"cursor": cursor} if cursor else {})
+        page = client.get(f"/v1/datasets/{uploaded}/records", params=params).json()
+        seen += page["items"]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    seeds = load_seeds(seed_file)
+    assert [r["instruction"] for r in seen] == [s["instruction"].strip() for s in seeds]
+    first = seen[0]
+    assert isinstance(first["id"], str)
+    assert (first["source"], first["category"], first["is_classification"]) == ("seed", "uncategorized", False)
+    assert first["instances"] == seeds[0]["instances"]
+    assert first["provenance"]["seed_id"] == "seed_task_0"
+
+
+def test_records_filter_classification(client: TestClient, uploaded: str) -> None:
+    page = client.get(f"/v1/datasets/{uploaded}/records", params={"classification": "true", "limit": 200}).json()
+    assert len(page["items"]) == 26 and all(r["is_classification"] for r in page["items"])
+    assert page["next"] is None
+    generated = client.get(f"/v1/datasets/{uploaded}/records", params={"source": "generated"}).json()
+    assert generated == {"items": [], "next": None}
+    assert_error(client.get(f"/v1/datasets/{uploaded}/records", params={"source": "invented"}), 400, "invalid_request")
+
+
+def test_json_array_upload_with_categories(client: TestClient, dataset_id: str) -> None:
+    body = [
+        {"instruction": "Is this review positive?", "input": "Great!", "output": "yes", "is_classification": True,
+         "category": "Classification"},
+        {"instruction": "Write a haiku about rain.", "output": "Soft rain on the roof", "category": "writing"},
+    ]
+    answer = client.post(f"/v1/datasets/{dataset_id}/seeds", json=body).json()
+    assert answer["added"] == 2
+    stats = client.get(f"/v1/datasets/{dataset_id}/stats").json()
+    assert stats["by_category"] == {"classification": 1, "writing": 1}
+    only = client.get(f"/v1/datasets/{dataset_id}/export", params={"format": "alpaca", "category": "writing"})
+    assert [json.loads(line)["instruction"] for line in only.text.splitlines()] == ["Write a haiku about rain."]

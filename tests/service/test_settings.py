@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+
+from service.settings import Settings, SettingsError, settings_from_env
+
+
+def test_defaults() -> None:
+    settings = settings_from_env({})
+    assert settings == Settings()
+    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8000)
+    assert settings.store.database_path == "./data/instructforge.duckdb"
+    assert settings.server.api_keys == ()
+
+
+def test_values_from_the_environment() -> None:
+    settings = settings_from_env({
+        "INSTRUCTFORGE_HOST": "0.0.0.0",
+        "INSTRUCTFORGE_PORT": "9001",
+        "INSTRUCTFORGE_DATA_DIR": "/srv/if",
+        "INSTRUCTFORGE_API_KEYS": " k1, k2 ,,",
+        "INSTRUCTFORGE_MAX_BODY_BYTES": "4096",
+        "PATH": "/usr/bin",  # not ours: ignored
+    })
+    assert (settings.server.host, settings.server.port) == ("0.0.0.0", 9001)
+    assert settings.server.api_keys == ("k1", "k2")
+    assert settings.store.database_path == "/srv/if/instructforge.duckdb"
+    assert settings.limits.max_body_bytes == 4096
+
+
+def test_explicit_database_wins_over_data_dir() -> None:
+    settings = settings_from_env({"INSTRUCTFORGE_DATA_DIR": "/srv/if", "INSTRUCTFORGE_DATABASE": "/db/x.duckdb"})
+    assert settings.store.database_path == "/db/x.duckdb"
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        settings_from_env({}).server.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"INSTRUCTFORGE_PORT": "http"}, "INSTRUCTFORGE_PORT='http': Expected `int`, got `str`"),
+        ({"INSTRUCTFORGE_PORT": "70000"}, "INSTRUCTFORGE_PORT='70000': Expected `int` <= 65535"),
+        ({"INSTRUCTFORGE_MAX_BODY_BYTES": "10"}, "INSTRUCTFORGE_MAX_BODY_BYTES='10': Expected `int` >= 1024"),
+        ({"INSTRUCTFORGE_LOG_LEVEL": "loud"}, "INSTRUCTFORGE_LOG_LEVEL='loud': Invalid enum value 'loud'"),
+        ({"INSTRUCTFORGE_DEFAULT_PAGE_SIZE": "500", "INSTRUCTFORGE_MAX_PAGE_SIZE": "100"},
+         "default_page_size must not exceed max_page_size"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict, message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        settings_from_env(env)
+    assert message in str(raised.value)
+
+
+def test_unknown_variable_is_a_typo() -> None:
+    with pytest.raises(SettingsError, match="unknown setting INSTRUCTFORGE_PROT"):
+        settings_from_env({"INSTRUCTFORGE_PROT": "1"})
