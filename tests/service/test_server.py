@@ -1,0 +1,115 @@
+"""The real `instructforge serve` process on 127.0.0.1: start, serve, survive SIGKILL, stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.server
+INSTRUCTFORGE = Path(sys.executable).with_name("instructforge")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("INSTRUCTFORGE_")}
+        env |= {"INSTRUCTFORGE_DATA_DIR": str(data_dir), "INSTRUCTFORGE_PORT": str(port)} | (extra_env or {})
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = data_dir.parent / f"server-{port}.log"
+        with self.log.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
+            self.process = subprocess.Popen([str(INSTRUCTFORGE), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("the server did not become ready")
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator:
+    started: list[Server] = []
+
+    def _start(**extra_env: str) -> Server:
+        server = Server(tmp_path / "data", free_port(), extra_env)
+        started.append(server)
+        server.wait_ready()
+        return server
+
+    yield _start
+    for server in started:
+        server.stop(signal.SIGKILL)
+
+
+def test_seed_upload_stats_and_exports_through_a_real_server(start, seed_bytes: bytes, tmp_path: Path) -> None:
+    server = start()
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        dataset = http.post("/v1/datasets", json={"name": "real"}).json()
+        uploaded = http.post(f"/v1/datasets/{dataset['id']}/seeds", content=seed_bytes,
+                             headers={"content-type": "application/x-ndjson"}).json()
+        assert uploaded["added"] == 175
+        stats = http.get(f"/v1/datasets/{dataset['id']}/stats").json()
+        assert (stats["tasks"], stats["instances"], stats["classification"]["count"]) == (175, 175, 26)
+        for fmt in ("alpaca", "sharegpt", "messages", "prompt_completion"):
+            with http.stream("GET", f"/v1/datasets/{dataset['id']}/export", params={"format": fmt}) as response:
+                assert response.status_code == 200
+                lines = [json.loads(line) for line in response.iter_lines() if line]
+            assert len(lines) == 175
+    # uvicorn shuts down gracefully (lifespan closes the store), then re-raises the signal it caught
+    assert server.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete." in server.log.read_text()
+    assert (tmp_path / "data" / "instructforge.duckdb").is_file()
+
+
+def test_accepted_uploads_survive_sigkill(start, seed_bytes: bytes) -> None:
+    server = start()
+    dataset = httpx.post(f"{server.url}/v1/datasets", json={"name": "durable"}).json()
+    answer = httpx.post(f"{server.url}/v1/datasets/{dataset['id']}/seeds", content=seed_bytes,
+                        headers={"content-type": "application/x-ndjson"}, timeout=30)
+    assert answer.json()["added"] == 175
+    assert server.stop(signal.SIGKILL) == -signal.SIGKILL
+    again = start()
+    stats = httpx.get(f"{again.url}/v1/datasets/{dataset['id']}/stats").json()
+    assert (stats["tasks"], stats["instances"]) == (175, 175)
+
+
+def test_api_keys_through_a_real_server(start) -> None:
+    server = start(INSTRUCTFORGE_API_KEYS="secret-1")
+    assert httpx.get(f"{server.url}/v1/datasets").status_code == 401
+    assert httpx.get(f"{server.url}/v1/datasets", headers={"Authorization": "Bearer secret-1"}).status_code == 200
+
+
+def test_bad_settings_stop_the_command_with_a_clear_message(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INSTRUCTFORGE_")} | {"INSTRUCTFORGE_PORT": "eighty"}
+    done = subprocess.run([str(INSTRUCTFORGE), "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "INSTRUCTFORGE_PORT='eighty': Expected `int`, got `str`" in done.stderr
