@@ -29,7 +29,9 @@ def serve(
     from service.app import create_app
 
     settings = _settings()
-    server = msgspec.structs.replace(settings.server, host=host or settings.server.host, port=port or settings.server.port)
+    server = msgspec.structs.replace(
+        settings.server, host=host or settings.server.host, port=port or settings.server.port
+    )
     settings = msgspec.structs.replace(settings, server=server)
     uvicorn.run(create_app(settings), host=server.host, port=server.port, log_level=server.log_level)
 

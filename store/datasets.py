@@ -26,9 +26,7 @@ def new_dataset_id() -> str:
 
 
 def _row_to_dataset(row: tuple) -> Dataset:
-    return Dataset(
-        id=row[0], name=row[1], description=row[2], created_at=row[3], tasks=row[4], instances=row[5]
-    )
+    return Dataset(id=row[0], name=row[1], description=row[2], created_at=row[3], tasks=row[4], instances=row[5])
 
 
 def create_dataset(store: Store, *, name: str, description: str = "") -> Dataset:

@@ -1,9 +1,9 @@
 """The domain error tree. No HTTP in here: `service.errors` maps each class to a status code.
 
-    InstructForgeError          base; carries a stable machine-readable `code`
-    ├── NotFoundError           an id that names nothing (dataset, record, ...)
-    ├── ConflictError           the request clashes with existing state (a dataset name taken)
-    └── InvalidInputError       well-formed HTTP, bad content (an upload line, a cursor)
+InstructForgeError          base; carries a stable machine-readable `code`
+├── NotFoundError           an id that names nothing (dataset, record, ...)
+├── ConflictError           the request clashes with existing state (a dataset name taken)
+└── InvalidInputError       well-formed HTTP, bad content (an upload line, a cursor)
 """
 
 from __future__ import annotations

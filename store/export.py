@@ -61,7 +61,9 @@ def open_export(
         raise ValueError(f"unknown export format {export_format!r}")
     with store.read() as cur:
         require_dataset(cur, dataset_id)
-        last_id = cur.execute("SELECT coalesce(max(id), 0) FROM tasks WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]
+        last_id = cur.execute("SELECT coalesce(max(id), 0) FROM tasks WHERE dataset_id = ?", [dataset_id]).fetchall()[
+            0
+        ][0]
     return _export_chunks(store, dataset_id, LINE_SQL[export_format], record_filter, last_id, page_tasks)
 
 

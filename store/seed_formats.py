@@ -48,7 +48,9 @@ class _AlpacaSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     category: str | None = None
 
 
-def _content_problems(instruction: str, instances: list[_InstanceIn], category: str | None, limits: SeedLimits) -> list[str]:
+def _content_problems(
+    instruction: str, instances: list[_InstanceIn], category: str | None, limits: SeedLimits
+) -> list[str]:
     problems = []
     if not normalize_instruction(instruction):
         problems.append("instruction has no letters or digits")

@@ -50,7 +50,9 @@ _INSTANCE_SUMMARY = f"""
            {_LENGTHS.format(c="input_chars")}, {_LENGTHS.format(c="output_chars")}
     FROM instances WHERE dataset_id = ?
 """
-_COUNT_BY = "SELECT {column}, count(*) FROM {table} WHERE dataset_id = ? GROUP BY {column} ORDER BY count(*) DESC, {column}"
+_COUNT_BY = (
+    "SELECT {column}, count(*) FROM {table} WHERE dataset_id = ? GROUP BY {column} ORDER BY count(*) DESC, {column}"
+)
 
 
 def _length_summary(values: tuple) -> LengthSummary | None:
@@ -81,7 +83,9 @@ def dataset_stats(store: Store, dataset_id: str) -> DatasetStats:
         instances_with_input=instance_row[1],
         by_source=by_source,
         by_category=by_category,
-        classification=ClassificationShare(count=classification, share=round(classification / tasks, 4) if tasks else 0.0),
+        classification=ClassificationShare(
+            count=classification, share=round(classification / tasks, 4) if tasks else 0.0
+        ),
         lengths={
             "instruction": _length_summary(task_row[2:6]),
             "input": _length_summary(instance_row[2:6]),

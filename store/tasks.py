@@ -69,24 +69,32 @@ def _split_duplicates(prints: list[int]) -> tuple[list[int], list[int]]:
     return firsts, repeats
 
 
-def _task_tables(tasks: Sequence[NewTask], keep: list[int], prints: list[int], first_id: int) -> tuple[pa.Table, pa.Table]:
+def _task_tables(
+    tasks: Sequence[NewTask], keep: list[int], prints: list[int], first_id: int
+) -> tuple[pa.Table, pa.Table]:
     ids = range(first_id, first_id + len(keep))
     chosen = [tasks[p] for p in keep]
-    task_table = pa.table({
-        "id": pa.array(ids, pa.int64()),
-        "instruction": [t.instruction for t in chosen],
-        "fingerprint": pa.array([prints[p] for p in keep], pa.int64()),
-        "is_classification": [t.is_classification for t in chosen],
-        "category": [t.category for t in chosen],
-        "provenance": [_json.encode(t.provenance).decode() for t in chosen],
-    })
-    rows = [(task_id, n, inst) for task_id, task in zip(ids, chosen) for n, inst in enumerate(task.instances)]
-    instance_table = pa.table({
-        "task_id": pa.array([r[0] for r in rows], pa.int64()),
-        "position": pa.array([r[1] for r in rows], pa.int32()),
-        "input": [r[2].input for r in rows],
-        "output": [r[2].output for r in rows],
-    })
+    task_table = pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "instruction": [t.instruction for t in chosen],
+            "fingerprint": pa.array([prints[p] for p in keep], pa.int64()),
+            "is_classification": [t.is_classification for t in chosen],
+            "category": [t.category for t in chosen],
+            "provenance": [_json.encode(t.provenance).decode() for t in chosen],
+        }
+    )
+    rows = [
+        (task_id, n, inst) for task_id, task in zip(ids, chosen, strict=True) for n, inst in enumerate(task.instances)
+    ]
+    instance_table = pa.table(
+        {
+            "task_id": pa.array([r[0] for r in rows], pa.int64()),
+            "position": pa.array([r[1] for r in rows], pa.int32()),
+            "input": [r[2].input for r in rows],
+            "output": [r[2].output for r in rows],
+        }
+    )
     return task_table, instance_table
 
 
@@ -101,7 +109,10 @@ def add_tasks(
     firsts, repeats = _split_duplicates(prints)
     with store.write() as cur:
         require_dataset(cur, dataset_id)
-        cur.register("incoming_prints", pa.table({"position": firsts, "fingerprint": pa.array([prints[p] for p in firsts], pa.int64())}))
+        cur.register(
+            "incoming_prints",
+            pa.table({"position": firsts, "fingerprint": pa.array([prints[p] for p in firsts], pa.int64())}),
+        )
         stored = {row[0] for row in cur.execute(_EXISTING_FINGERPRINTS, [dataset_id]).fetchall()}
         cur.unregister("incoming_prints")
         keep = [p for p in firsts if p not in stored]
@@ -123,13 +134,20 @@ def add_tasks(
     )
 
 
-def _record_duplicates(cur, dataset_id: str, job_id: str | None, stage: str, tasks: Sequence[NewTask], positions: list[int]) -> None:
+def _record_duplicates(
+    cur, dataset_id: str, job_id: str | None, stage: str, tasks: Sequence[NewTask], positions: list[int]
+) -> None:
     if not positions:
         return
-    cur.register("incoming_rejections", pa.table({
-        "instruction": [tasks[p].instruction for p in positions],
-        "detail": [_json.encode({"position": p + 1, **tasks[p].provenance}).decode() for p in positions],
-    }))
+    cur.register(
+        "incoming_rejections",
+        pa.table(
+            {
+                "instruction": [tasks[p].instruction for p in positions],
+                "detail": [_json.encode({"position": p + 1, **tasks[p].provenance}).decode() for p in positions],
+            }
+        ),
+    )
     cur.execute(_INSERT_DUPLICATE_REJECTIONS, [dataset_id, job_id, stage])
     cur.unregister("incoming_rejections")
 

@@ -40,5 +40,8 @@ def expected_line(fmt: str, instruction: str, input: str, output: str) -> dict:
     if fmt == "messages":
         return {"messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]}
     if fmt == "prompt_completion":
-        return {"prompt": [{"role": "user", "content": prompt}], "completion": [{"role": "assistant", "content": output}]}
+        return {
+            "prompt": [{"role": "user", "content": prompt}],
+            "completion": [{"role": "assistant", "content": output}],
+        }
     raise ValueError(fmt)

@@ -18,7 +18,13 @@ class DatasetController(Controller):
         return DatasetOut.of(datasets.create_dataset(store, name=data.name, description=data.description))
 
     @get("/", sync_to_thread=True)
-    def list(self, store: StoreDep, settings: SettingsDep, cursor: FromQuery[str | None] = None, limit: FromQuery[int | None] = None) -> DatasetList:
+    def list(
+        self,
+        store: StoreDep,
+        settings: SettingsDep,
+        cursor: FromQuery[str | None] = None,
+        limit: FromQuery[int | None] = None,
+    ) -> DatasetList:
         found = datasets.list_datasets(store, after=cursor, limit=page_size(limit, settings.limits))
         return DatasetList(items=[DatasetOut.of(d) for d in found.items], next=found.next_after)
 

@@ -13,6 +13,7 @@ from service.errors import CodedHTTPException
 from service.paging import page_size, task_cursor
 from service.schemas import RecordList, RecordOut, SeedUploadOut
 from service.settings import LimitsSettings
+from store import Store
 from store.datasets import get_dataset
 from store.export import ExportFormat, open_export
 from store.records import RecordFilter, Source
@@ -20,8 +21,14 @@ from store.seed_formats import SeedLimits, UploadKind, parse_seed_upload
 from store.stats import DatasetStats, dataset_stats
 from store.tasks import add_tasks, page_tasks
 
-_JSONL_TYPES = {"application/x-ndjson", "application/jsonl", "application/json-lines", "application/jsonlines",
-                "application/x-jsonlines", "text/jsonl"}
+_JSONL_TYPES = {
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/json-lines",
+    "application/jsonlines",
+    "application/x-jsonlines",
+    "text/jsonl",
+}
 
 
 def upload_kind(content_type: str, body: bytes) -> UploadKind:
@@ -33,23 +40,38 @@ def upload_kind(content_type: str, body: bytes) -> UploadKind:
         return "json"
     if media_type in ("", "text/plain", "application/octet-stream"):
         return "json" if body.lstrip()[:1] == b"[" else "jsonl"
-    raise CodedHTTPException(415, "unsupported_media_type", f"seeds must be application/x-ndjson or application/json, not {media_type}")
+    raise CodedHTTPException(
+        415, "unsupported_media_type", f"seeds must be application/x-ndjson or application/json, not {media_type}"
+    )
 
 
-def _store_seeds(store: Store, limits: LimitsSettings, dataset_id: str, body: bytes, content_type: str) -> SeedUploadOut:
+def _store_seeds(
+    store: Store, limits: LimitsSettings, dataset_id: str, body: bytes, content_type: str
+) -> SeedUploadOut:
     get_dataset(store, dataset_id)  # 404 before any parsing work
-    seed_limits = SeedLimits(max_instruction_chars=limits.max_instruction_chars, max_text_chars=limits.max_text_chars,
-                             max_instances=limits.max_instances_per_task)
+    seed_limits = SeedLimits(
+        max_instruction_chars=limits.max_instruction_chars,
+        max_text_chars=limits.max_text_chars,
+        max_instances=limits.max_instances_per_task,
+    )
     upload_id = f"up_{secrets.token_hex(8)}"
     parsed = parse_seed_upload(body, upload_kind(content_type, body), seed_limits, upload_id)
     result = add_tasks(store, dataset_id, parsed, source="seed", stage="seed_upload")
-    return SeedUploadOut(dataset_id=dataset_id, upload_id=upload_id, received=result.received, added=result.added,
-                         instances_added=result.instances_added, duplicates_skipped=result.duplicates_skipped,
-                         duplicate_positions=list(result.duplicate_positions))
+    return SeedUploadOut(
+        dataset_id=dataset_id,
+        upload_id=upload_id,
+        received=result.received,
+        added=result.added,
+        instances_added=result.instances_added,
+        duplicates_skipped=result.duplicates_skipped,
+        duplicate_positions=list(result.duplicate_positions),
+    )
 
 
 def record_filter(source: Source | None, category: str | None, classification: bool | None) -> RecordFilter:
-    return RecordFilter(source=source, category=category.strip().lower() if category else None, is_classification=classification)
+    return RecordFilter(
+        source=source, category=category.strip().lower() if category else None, is_classification=classification
+    )
 
 
 class RecordController(Controller):
@@ -57,7 +79,9 @@ class RecordController(Controller):
     tags = ["records"]
 
     @post("/seeds", status_code=200)
-    async def upload_seeds(self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: FromPath[str]) -> SeedUploadOut:
+    async def upload_seeds(
+        self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: FromPath[str]
+    ) -> SeedUploadOut:
         """Add seed tasks (self-instruct or Alpaca records) as JSON Lines (application/x-ndjson) or a JSON array.
 
         All or nothing: one bad line rejects the whole upload with every bad line's number and reason.
@@ -78,10 +102,16 @@ class RecordController(Controller):
         category: FromQuery[str | None] = None,
         classification: FromQuery[bool | None] = None,
     ) -> RecordList:
-        page = page_tasks(store, dataset_id, record_filter(source, category, classification),
-                                after=task_cursor(cursor), limit=page_size(limit, settings.limits))
-        return RecordList(items=[RecordOut.of(t) for t in page.items],
-                          next=None if page.next_after is None else str(page.next_after))
+        page = page_tasks(
+            store,
+            dataset_id,
+            record_filter(source, category, classification),
+            after=task_cursor(cursor),
+            limit=page_size(limit, settings.limits),
+        )
+        return RecordList(
+            items=[RecordOut.of(t) for t in page.items], next=None if page.next_after is None else str(page.next_after)
+        )
 
     @get("/stats", sync_to_thread=True)
     def stats(self, store: StoreDep, dataset_id: FromPath[str]) -> DatasetStats:
@@ -99,8 +129,16 @@ class RecordController(Controller):
         classification: FromQuery[bool | None] = None,
     ) -> Stream:
         """The dataset as JSON Lines, streamed in constant memory; one line per instance."""
-        chunks = open_export(store, dataset_id, export_format, record_filter(source, category, classification),
-                                    page_tasks=settings.limits.export_page_tasks)
+        chunks = open_export(
+            store,
+            dataset_id,
+            export_format,
+            record_filter(source, category, classification),
+            page_tasks=settings.limits.export_page_tasks,
+        )
         filename = f"{dataset_id}-{export_format}.jsonl"
-        return Stream(chunks, media_type="application/x-ndjson",
-                      headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Stream(
+            chunks,
+            media_type="application/x-ndjson",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )

@@ -28,8 +28,11 @@ def assert_unchanged(client: TestClient, dataset_id: str) -> None:
         (GOOD + b'\n{"output": "no instruction"}', 2, "Object missing required field `instruction`"),
         (b'{"instruction": ["a"], "output": "x"}\n' + GOOD, 1, "Expected `str`, got `array` - at `$.instruction`"),
         (GOOD + b'\n{"instruction": "Good", "output": "x", "rating": 5}', 2, "Object contains unknown field `rating`"),
-        (GOOD + b'\n{"instruction": "Name one", "instances": [{"input": "a", "output": 5}]}', 2,
-         "Expected `str`, got `int` - at `$.instances[0].output`"),
+        (
+            GOOD + b'\n{"instruction": "Name one", "instances": [{"input": "a", "output": 5}]}',
+            2,
+            "Expected `str`, got `int` - at `$.instances[0].output`",
+        ),
     ],
 )
 def test_a_bad_line_rejects_the_whole_upload(client: TestClient, dataset_id: str, body: bytes, line: int, reason: str):
@@ -48,30 +51,49 @@ def test_every_bad_line_is_listed(client: TestClient, dataset_id: str) -> None:
 
 
 def test_json_array_errors_name_the_item(client: TestClient, dataset_id: str) -> None:
-    response = client.post(f"/v1/datasets/{dataset_id}/seeds", json=[{"instruction": "Ok task", "output": "y"}, {"x": 1}])
+    response = client.post(
+        f"/v1/datasets/{dataset_id}/seeds", json=[{"instruction": "Ok task", "output": "y"}, {"x": 1}]
+    )
     error = assert_error(response, 400, "invalid_upload")
     assert [e["item"] for e in error["extra"]["errors"]] == [2]
     assert_unchanged(client, dataset_id)
 
 
-@pytest.mark.parametrize(("body", "content_type"), [(b"", "application/x-ndjson"), (b"\n \n", "application/x-ndjson"),
-                                                    (b"", "application/json"), (b"[]", "application/json")])
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"", "application/x-ndjson"),
+        (b"\n \n", "application/x-ndjson"),
+        (b"", "application/json"),
+        (b"[]", "application/json"),
+    ],
+)
 def test_empty_upload(client: TestClient, dataset_id: str, body: bytes, content_type: str) -> None:
     assert_error(upload(client, dataset_id, body, {"content-type": content_type}), 400, "empty_upload")
     assert_unchanged(client, dataset_id)
 
 
 def test_unsupported_media_type(client: TestClient, dataset_id: str) -> None:
-    assert_error(upload(client, dataset_id, b"instruction,output\na,b", {"content-type": "text/csv"}),
-                 415, "unsupported_media_type")
+    assert_error(
+        upload(client, dataset_id, b"instruction,output\na,b", {"content-type": "text/csv"}),
+        415,
+        "unsupported_media_type",
+    )
     assert_unchanged(client, dataset_id)
 
 
 def test_huge_body_is_refused(client: TestClient, dataset_id: str, settings) -> None:
     huge = (GOOD + b"\n") * (settings.limits.max_body_bytes // len(GOOD) + 10)
     assert_error(upload(client, dataset_id, huge), 413, "body_too_large")
-    assert_error(client.post("/v1/datasets", content=b'{"name": "' + b"a" * settings.limits.max_body_bytes + b'"}',
-                             headers={"content-type": "application/json"}), 413, "body_too_large")
+    assert_error(
+        client.post(
+            "/v1/datasets",
+            content=b'{"name": "' + b"a" * settings.limits.max_body_bytes + b'"}',
+            headers={"content-type": "application/json"},
+        ),
+        413,
+        "body_too_large",
+    )
     assert_unchanged(client, dataset_id)
 
 
@@ -94,5 +116,7 @@ def test_unknown_dataset(client: TestClient) -> None:
 
 
 def test_bad_export_format(client: TestClient, dataset_id: str) -> None:
-    error = assert_error(client.get(f"/v1/datasets/{dataset_id}/export", params={"format": "csv"}), 400, "invalid_request")
+    error = assert_error(
+        client.get(f"/v1/datasets/{dataset_id}/export", params={"format": "csv"}), 400, "invalid_request"
+    )
     assert "csv" in str(error["extra"])

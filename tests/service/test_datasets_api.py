@@ -52,18 +52,28 @@ def test_bad_bodies(client: TestClient) -> None:
     assert_error(client.post("/v1/datasets", json={"name": "has space"}), 400, "invalid_request")
     assert_error(client.post("/v1/datasets", json={"name": 5}), 400, "invalid_request")
     assert_error(client.post("/v1/datasets", json={}), 400, "invalid_request")
-    assert_error(client.post("/v1/datasets", content=b"{nope", headers={"content-type": "application/json"}),
-                 400, "invalid_request")
+    assert_error(
+        client.post("/v1/datasets", content=b"{nope", headers={"content-type": "application/json"}),
+        400,
+        "invalid_request",
+    )
     assert client.get("/v1/datasets").json()["items"] == []
 
 
 def test_unknown_ids_and_routes(client: TestClient) -> None:
-    for path in ("/v1/datasets/ds_missing", "/v1/datasets/ds_missing/stats", "/v1/datasets/ds_missing/records",
-                 "/v1/datasets/ds_missing/export"):
+    for path in (
+        "/v1/datasets/ds_missing",
+        "/v1/datasets/ds_missing/stats",
+        "/v1/datasets/ds_missing/records",
+        "/v1/datasets/ds_missing/export",
+    ):
         assert_error(client.get(path), 404, "dataset_not_found")
     assert_error(client.delete("/v1/datasets/ds_missing"), 404, "dataset_not_found")
-    assert_error(client.post("/v1/datasets/ds_missing/seeds", content=b'{"instruction":"a b","output":"c"}'),
-                 404, "dataset_not_found")
+    assert_error(
+        client.post("/v1/datasets/ds_missing/seeds", content=b'{"instruction":"a b","output":"c"}'),
+        404,
+        "dataset_not_found",
+    )
     assert_error(client.get("/v1/nothing-here"), 404, "not_found")
     assert_error(client.put("/v1/datasets"), 405, "method_not_allowed")
 
@@ -78,4 +88,6 @@ def test_paging_parameters_are_checked(client: TestClient, dataset_id: str) -> N
 def test_openapi_is_served(client: TestClient) -> None:
     schema = client.get("/schema/openapi.json").json()
     assert schema["info"]["title"] == "InstructForge"
-    assert {"/health", "/v1/datasets", "/v1/datasets/{dataset_id}/seeds", "/v1/datasets/{dataset_id}/export"} <= set(schema["paths"])
+    assert {"/health", "/v1/datasets", "/v1/datasets/{dataset_id}/seeds", "/v1/datasets/{dataset_id}/export"} <= set(
+        schema["paths"]
+    )

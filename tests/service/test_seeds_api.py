@@ -22,8 +22,9 @@ def uploaded(client: TestClient, dataset_id: str, seed_bytes: bytes) -> str:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["upload_id"].startswith("up_")
-    assert {k: body[k] for k in ("received", "added", "instances_added", "duplicates_skipped", "duplicate_positions")} == {
-        "received": 175, "added": 175, "instances_added": 175, "duplicates_skipped": 0, "duplicate_positions": []}
+    assert {
+        k: body[k] for k in ("received", "added", "instances_added", "duplicates_skipped", "duplicate_positions")
+    } == {"received": 175, "added": 175, "instances_added": 175, "duplicates_skipped": 0, "duplicate_positions": []}
     return dataset_id
 
 
@@ -55,7 +56,10 @@ def test_a_second_upload_is_all_duplicates(client: TestClient, uploaded: str, se
     assert (again["added"], again["duplicates_skipped"], len(again["duplicate_positions"])) == (0, 175, 100)
     stats = client.get(f"/v1/datasets/{uploaded}/stats").json()
     assert (stats["tasks"], stats["duplicates_skipped"], stats["rejections_by_reason"]) == (
-        175, 175, {"exact_duplicate": 175})
+        175,
+        175,
+        {"exact_duplicate": 175},
+    )
 
 
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
@@ -108,8 +112,13 @@ def test_records_filter_classification(client: TestClient, uploaded: str) -> Non
 
 def test_json_array_upload_with_categories(client: TestClient, dataset_id: str) -> None:
     body = [
-        {"instruction": "Is this review positive?", "input": "Great!", "output": "yes", "is_classification": True,
-         "category": "Classification"},
+        {
+            "instruction": "Is this review positive?",
+            "input": "Great!",
+            "output": "yes",
+            "is_classification": True,
+            "category": "Classification",
+        },
         {"instruction": "Write a haiku about rain.", "output": "Soft rain on the roof", "category": "writing"},
     ]
     answer = client.post(f"/v1/datasets/{dataset_id}/seeds", json=body).json()

@@ -32,7 +32,9 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.log = data_dir.parent / f"server-{port}.log"
         with self.log.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
-            self.process = subprocess.Popen([str(INSTRUCTFORGE), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [str(INSTRUCTFORGE), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -74,8 +76,9 @@ def test_seed_upload_stats_and_exports_through_a_real_server(start, seed_bytes: 
     server = start()
     with httpx.Client(base_url=server.url, timeout=30) as http:
         dataset = http.post("/v1/datasets", json={"name": "real"}).json()
-        uploaded = http.post(f"/v1/datasets/{dataset['id']}/seeds", content=seed_bytes,
-                             headers={"content-type": "application/x-ndjson"}).json()
+        uploaded = http.post(
+            f"/v1/datasets/{dataset['id']}/seeds", content=seed_bytes, headers={"content-type": "application/x-ndjson"}
+        ).json()
         assert uploaded["added"] == 175
         stats = http.get(f"/v1/datasets/{dataset['id']}/stats").json()
         assert (stats["tasks"], stats["instances"], stats["classification"]["count"]) == (175, 175, 26)
@@ -93,8 +96,12 @@ def test_seed_upload_stats_and_exports_through_a_real_server(start, seed_bytes: 
 def test_accepted_uploads_survive_sigkill(start, seed_bytes: bytes) -> None:
     server = start()
     dataset = httpx.post(f"{server.url}/v1/datasets", json={"name": "durable"}).json()
-    answer = httpx.post(f"{server.url}/v1/datasets/{dataset['id']}/seeds", content=seed_bytes,
-                        headers={"content-type": "application/x-ndjson"}, timeout=30)
+    answer = httpx.post(
+        f"{server.url}/v1/datasets/{dataset['id']}/seeds",
+        content=seed_bytes,
+        headers={"content-type": "application/x-ndjson"},
+        timeout=30,
+    )
     assert answer.json()["added"] == 175
     assert server.stop(signal.SIGKILL) == -signal.SIGKILL
     again = start()

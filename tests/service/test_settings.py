@@ -14,14 +14,16 @@ def test_defaults() -> None:
 
 
 def test_values_from_the_environment() -> None:
-    settings = settings_from_env({
-        "INSTRUCTFORGE_HOST": "0.0.0.0",
-        "INSTRUCTFORGE_PORT": "9001",
-        "INSTRUCTFORGE_DATA_DIR": "/srv/if",
-        "INSTRUCTFORGE_API_KEYS": " k1, k2 ,,",
-        "INSTRUCTFORGE_MAX_BODY_BYTES": "4096",
-        "PATH": "/usr/bin",  # not ours: ignored
-    })
+    settings = settings_from_env(
+        {
+            "INSTRUCTFORGE_HOST": "0.0.0.0",
+            "INSTRUCTFORGE_PORT": "9001",
+            "INSTRUCTFORGE_DATA_DIR": "/srv/if",
+            "INSTRUCTFORGE_API_KEYS": " k1, k2 ,,",
+            "INSTRUCTFORGE_MAX_BODY_BYTES": "4096",
+            "PATH": "/usr/bin",  # not ours: ignored
+        }
+    )
     assert (settings.server.host, settings.server.port) == ("0.0.0.0", 9001)
     assert settings.server.api_keys == ("k1", "k2")
     assert settings.store.database_path == "/srv/if/instructforge.duckdb"
@@ -45,8 +47,10 @@ def test_settings_are_frozen() -> None:
         ({"INSTRUCTFORGE_PORT": "70000"}, "INSTRUCTFORGE_PORT='70000': Expected `int` <= 65535"),
         ({"INSTRUCTFORGE_MAX_BODY_BYTES": "10"}, "INSTRUCTFORGE_MAX_BODY_BYTES='10': Expected `int` >= 1024"),
         ({"INSTRUCTFORGE_LOG_LEVEL": "loud"}, "INSTRUCTFORGE_LOG_LEVEL='loud': Invalid enum value 'loud'"),
-        ({"INSTRUCTFORGE_DEFAULT_PAGE_SIZE": "500", "INSTRUCTFORGE_MAX_PAGE_SIZE": "100"},
-         "default_page_size must not exceed max_page_size"),
+        (
+            {"INSTRUCTFORGE_DEFAULT_PAGE_SIZE": "500", "INSTRUCTFORGE_MAX_PAGE_SIZE": "100"},
+            "default_page_size must not exceed max_page_size",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(env: dict, message: str) -> None:

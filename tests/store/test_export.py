@@ -39,17 +39,30 @@ def test_each_format_line_by_line(store: Store, filled: str, fmt: str) -> None:
 
 def test_one_line_per_instance_in_order(store: Store, dataset_id: str) -> None:
     multi = task("Add.", "3", input="1 2")
-    multi = type(multi)(instruction="Add.", instances=multi.instances + (type(multi.instances[0])(input="2 2", output="4"),))
+    multi = type(multi)(
+        instruction="Add.", instances=multi.instances + (type(multi.instances[0])(input="2 2", output="4"),)
+    )
     add_tasks(store, dataset_id, [task("First."), multi, task("Last.")], source="seed", stage="test")
     lines = export_lines(store, dataset_id, "alpaca")
-    assert [(l["instruction"], l["input"]) for l in lines] == [("First.", ""), ("Add.", "1 2"), ("Add.", "2 2"), ("Last.", "")]
+    assert [(line["instruction"], line["input"]) for line in lines] == [
+        ("First.", ""),
+        ("Add.", "1 2"),
+        ("Add.", "2 2"),
+        ("Last.", ""),
+    ]
 
 
 def test_filters_apply(store: Store, dataset_id: str) -> None:
-    add_tasks(store, dataset_id, [task("Seed one."), task("Is it?", "yes", is_classification=True)], source="seed", stage="t")
+    add_tasks(
+        store, dataset_id, [task("Seed one."), task("Is it?", "yes", is_classification=True)], source="seed", stage="t"
+    )
     add_tasks(store, dataset_id, [task("Generated one.")], source="generated", stage="t")
-    assert [l["instruction"] for l in export_lines(store, dataset_id, "alpaca", source="generated")] == ["Generated one."]
-    assert [l["instruction"] for l in export_lines(store, dataset_id, "alpaca", is_classification=True)] == ["Is it?"]
+    assert [line["instruction"] for line in export_lines(store, dataset_id, "alpaca", source="generated")] == [
+        "Generated one."
+    ]
+    assert [line["instruction"] for line in export_lines(store, dataset_id, "alpaca", is_classification=True)] == [
+        "Is it?"
+    ]
 
 
 def test_export_is_a_point_in_time(store: Store, filled: str) -> None:

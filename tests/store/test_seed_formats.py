@@ -21,18 +21,28 @@ def errors(body: bytes, kind="jsonl") -> list[dict]:
 
 
 def test_self_instruct_record() -> None:
-    body = (b'{"id": "seed_task_1", "name": "antonyms", "instruction": "  Give the antonym. ", '
-            b'"instances": [{"input": "hot", "output": "cold"}, {"output": "x"}], "is_classification": false}\n')
+    body = (
+        b'{"id": "seed_task_1", "name": "antonyms", "instruction": "  Give the antonym. ", '
+        b'"instances": [{"input": "hot", "output": "cold"}, {"output": "x"}], "is_classification": false}\n'
+    )
     [seed] = parse(body)
     assert seed.instruction == "Give the antonym."
     assert seed.instances == (Instance(input="hot", output="cold"), Instance(input="", output="x"))
     assert (seed.is_classification, seed.category) == (False, "uncategorized")
-    assert seed.provenance == {"format": "self_instruct", "upload": "up_test", "line": 1, "seed_id": "seed_task_1",
-                               "seed_name": "antonyms"}
+    assert seed.provenance == {
+        "format": "self_instruct",
+        "upload": "up_test",
+        "line": 1,
+        "seed_id": "seed_task_1",
+        "seed_name": "antonyms",
+    }
 
 
 def test_alpaca_record_with_category_as_json_array() -> None:
-    body = b'[{"instruction": "Is this spam?", "input": "WIN NOW", "output": "yes", "category": " Classification ", "is_classification": true}]'
+    body = (
+        b'[{"instruction": "Is this spam?", "input": "WIN NOW", "output": "yes", '
+        b'"category": " Classification ", "is_classification": true}]'
+    )
     [seed] = parse(body, "json")
     assert seed.instances == (Instance(input="WIN NOW", output="yes"),)
     assert (seed.is_classification, seed.category) == (True, "classification")
@@ -45,19 +55,22 @@ def test_blank_lines_are_skipped_and_numbering_follows_the_file() -> None:
 
 
 def test_every_bad_line_is_reported() -> None:
-    body = b"\n".join([
-        b'{"instruction": "Fine task", "output": "ok"}',
-        b'{"instruction": "No output"}',
-        b'{not json',
-        b'{"instruction": 7, "output": "x"}',
-        b'["a list"]',
-        b'{"instruction": "Extra", "output": "x", "score": 3}',
-        b'{"instruction": "Empty output", "output": "   "}',
-        b'{"instruction": "?!", "output": "x"}',
-        b'{"instruction": "Too many", "instances": [{"output": "a"}, {"output": "b"}, {"output": "c"}, {"output": "d"}]}',
-        b'{"instruction": "No instances", "instances": []}',
-        b'{"instruction": "' + b"x" * 101 + b'", "output": "x"}',
-    ])
+    body = b"\n".join(
+        [
+            b'{"instruction": "Fine task", "output": "ok"}',
+            b'{"instruction": "No output"}',
+            b"{not json",
+            b'{"instruction": 7, "output": "x"}',
+            b'["a list"]',
+            b'{"instruction": "Extra", "output": "x", "score": 3}',
+            b'{"instruction": "Empty output", "output": "   "}',
+            b'{"instruction": "?!", "output": "x"}',
+            b'{"instruction": "Too many", "instances": [{"output": "a"}, {"output": "b"}, {"output": "c"}, '
+            b'{"output": "d"}]}',
+            b'{"instruction": "No instances", "instances": []}',
+            b'{"instruction": "' + b"x" * 101 + b'", "output": "x"}',
+        ]
+    )
     found = errors(body)
     assert [e["line"] for e in found] == [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     reasons = [e["reason"] for e in found]

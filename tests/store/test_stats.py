@@ -16,12 +16,18 @@ def test_empty_dataset(store: Store, dataset_id: str) -> None:
 
 
 def test_counts_shares_and_rejections(store: Store, dataset_id: str) -> None:
-    add_tasks(store, dataset_id, [
-        task("Is it spam?", "no", input="hello", is_classification=True, category="classification"),
-        task("Write a haiku.", "words", category="writing"),
-        task("write a HAIKU", category="writing"),
-        task("Write a limerick.", "more words", category="writing"),
-    ], source="seed", stage="test")
+    add_tasks(
+        store,
+        dataset_id,
+        [
+            task("Is it spam?", "no", input="hello", is_classification=True, category="classification"),
+            task("Write a haiku.", "words", category="writing"),
+            task("write a HAIKU", category="writing"),
+            task("Write a limerick.", "more words", category="writing"),
+        ],
+        source="seed",
+        stage="test",
+    )
     stats = dataset_stats(store, dataset_id)
     assert (stats.tasks, stats.instances, stats.instances_with_input) == (3, 3, 1)
     assert stats.by_source == {"seed": 3}
@@ -32,13 +38,17 @@ def test_counts_shares_and_rejections(store: Store, dataset_id: str) -> None:
 
 
 def test_the_175_seed_tasks(store: Store, dataset_id: str, seed_file, seed_bytes: bytes) -> None:
-    add_tasks(store, dataset_id, parse_seed_upload(seed_bytes, "jsonl", SeedLimits(), "up"), source="seed", stage="test")
+    add_tasks(
+        store, dataset_id, parse_seed_upload(seed_bytes, "jsonl", SeedLimits(), "up"), source="seed", stage="test"
+    )
     seeds, rows = load_seeds(seed_file), instance_rows(load_seeds(seed_file))
     stats = dataset_stats(store, dataset_id)
     assert (stats.tasks, stats.instances, stats.classification.count) == (175, 175, 26)
     assert stats.instances_with_input == sum(1 for r in rows if r[1])
     assert stats.classification.share == round(26 / 175, 4)
-    lengths = {k: v.__struct_fields__ and {f: getattr(v, f) for f in v.__struct_fields__} for k, v in stats.lengths.items()}
+    lengths = {
+        k: v.__struct_fields__ and {f: getattr(v, f) for f in v.__struct_fields__} for k, v in stats.lengths.items()
+    }
     assert lengths == {
         "instruction": length_summary([len(s["instruction"].strip()) for s in seeds]),
         "input": length_summary([len(r[1]) for r in rows]),

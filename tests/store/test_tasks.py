@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from store import Store
@@ -12,12 +13,19 @@ from tests.store.conftest import task
 
 def _rejections(store: Store) -> list[tuple]:
     with store.read() as cur:
-        return cur.execute("SELECT reason, stage, instruction, detail->>'position' FROM rejections ORDER BY id").fetchall()
+        return cur.execute(
+            "SELECT reason, stage, instruction, detail->>'position' FROM rejections ORDER BY id"
+        ).fetchall()
 
 
 def test_add_tasks_stores_tasks_and_instances(store: Store, dataset_id: str) -> None:
-    result = add_tasks(store, dataset_id, [task("Name a color.", "Blue"), task("Add the numbers.", "5", input="2 3")],
-                       source="seed", stage="test")
+    result = add_tasks(
+        store,
+        dataset_id,
+        [task("Name a color.", "Blue"), task("Add the numbers.", "5", input="2 3")],
+        source="seed",
+        stage="test",
+    )
     assert (result.received, result.added, result.instances_added, result.duplicates_skipped) == (2, 2, 2, 0)
     page = page_tasks(store, dataset_id, RecordFilter(), after=0, limit=10)
     assert [(t.instruction, t.instances[0].input, t.instances[0].output) for t in page.items] == [
@@ -39,10 +47,14 @@ def test_variants_inside_one_batch_are_skipped_and_kept_as_rejections(store: Sto
 
 def test_duplicates_of_stored_tasks_are_skipped(store: Store, dataset_id: str) -> None:
     add_tasks(store, dataset_id, [task("Name a color.")], source="seed", stage="test")
-    result = add_tasks(store, dataset_id, [task("Write a haiku."), task("NAME A COLOR")], source="generated", stage="test")
+    result = add_tasks(
+        store, dataset_id, [task("Write a haiku."), task("NAME A COLOR")], source="generated", stage="test"
+    )
     assert (result.added, result.duplicates_skipped, result.duplicate_positions) == (1, 1, (2,))
     assert [t.instruction for t in page_tasks(store, dataset_id, RecordFilter(), after=0, limit=10).items] == [
-        "Name a color.", "Write a haiku."]
+        "Name a color.",
+        "Write a haiku.",
+    ]
 
 
 def test_the_same_instruction_may_live_in_two_datasets(store: Store, dataset_id: str) -> None:
@@ -60,10 +72,12 @@ def test_unknown_dataset_is_not_found_and_writes_nothing(store: Store) -> None:
 
 
 def test_failed_batch_rolls_back_whole(store: Store, dataset_id: str) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(duckdb.ConstraintException):
         add_tasks(store, dataset_id, [task("Name a color.")], source="bogus", stage="test")  # violates CHECK
     with store.read() as cur:
-        assert cur.execute("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM instances)").fetchall() == [(0, 0)]
+        assert cur.execute("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM instances)").fetchall() == [
+            (0, 0)
+        ]
     assert add_tasks(store, dataset_id, [task("Name a color.")], source="seed", stage="test").added == 1
 
 
@@ -80,8 +94,16 @@ def test_keyset_pages_cover_everything_once_in_order(store: Store, dataset_id: s
 
 
 def test_filters(store: Store, dataset_id: str) -> None:
-    add_tasks(store, dataset_id, [task("Is it spam?", "no", is_classification=True, category="classification"),
-                                  task("Write a haiku.", category="writing")], source="seed", stage="test")
+    add_tasks(
+        store,
+        dataset_id,
+        [
+            task("Is it spam?", "no", is_classification=True, category="classification"),
+            task("Write a haiku.", category="writing"),
+        ],
+        source="seed",
+        stage="test",
+    )
     add_tasks(store, dataset_id, [task("Write a limerick.", category="writing")], source="generated", stage="test")
 
     def instructions(**kwargs) -> list[str]:
