@@ -8,6 +8,11 @@ import unicodedata
 
 # Everything that is not a letter or a digit separates words; underscores too (\w keeps them).
 _NON_WORD = re.compile(r"[\W_]+")
+# The same rule for ASCII as one byte table (lower-case letters and digits kept, all else a space):
+# bytes.translate runs in C, about 3x faster than the regex on the ingest hot path.
+_ASCII_FOLD = bytes(
+    (c | 0x20 if chr(c).isupper() else c) if chr(c).isalnum() else 0x20 if c < 128 else c for c in range(256)
+)
 
 
 def normalize_instruction(text: str) -> str:
@@ -16,9 +21,13 @@ def normalize_instruction(text: str) -> str:
     >>> normalize_instruction("  Write a POEM -- about the sea!! ")
     'write a poem about the sea'
     """
-    if not text.isascii():  # NFKC is a no-op on ASCII and costs ~1 µs; skip it on the hot path
-        text = unicodedata.normalize("NFKC", text)
-    return _NON_WORD.sub(" ", text.casefold()).strip()
+    return _normalized_bytes(text).decode()
+
+
+def _normalized_bytes(text: str) -> bytes:
+    if text.isascii():
+        return b" ".join(text.encode().translate(_ASCII_FOLD).split())
+    return _NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip().encode()
 
 
 def fingerprint(text: str) -> int:
@@ -26,5 +35,5 @@ def fingerprint(text: str) -> int:
 
     64 bits give a collision chance of about n²/2⁶⁵ inside one dataset: 3e-8 at a million tasks.
     """
-    digest = hashlib.blake2b(normalize_instruction(text).encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(_normalized_bytes(text), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)

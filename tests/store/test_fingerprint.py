@@ -40,3 +40,16 @@ def test_fingerprint_is_a_stable_signed_64_bit_integer() -> None:
     assert value == int.from_bytes(
         __import__("hashlib").blake2b(b"write a poem about the sea", digest_size=8).digest(), "big", signed=True
     )
+
+
+def test_the_ascii_fast_path_matches_the_general_rule() -> None:
+    """Every ASCII character, alone and between words, folds exactly as the Unicode regex path does."""
+    import re
+    import unicodedata
+
+    def reference(text: str) -> str:
+        return re.sub(r"[\W_]+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+    samples = ["".join(chr(c) for c in range(128))] + [f"Ab{chr(c)}Cd {chr(c)}x" for c in range(128)]
+    for text in samples:
+        assert normalize_instruction(text) == reference(text), repr(text)
