@@ -53,58 +53,17 @@ from store.tasks import add_tasks  # noqa: E402
 HOST = "127.0.0.1"  # the only address this script ever talks to
 FORMATS = ("alpaca", "sharegpt", "messages", "prompt_completion")
 CATEGORIES = (
-    "brainstorming",
-    "classification",
-    "closed_qa",
-    "creative_writing",
-    "extraction",
-    "open_qa",
-    "rewriting",
-    "summarization",
+    "brainstorming classification closed_qa creative_writing extraction open_qa rewriting summarization".split()
 )
-VERBS = (
-    "Write",
-    "Explain",
-    "Summarize",
-    "List",
-    "Describe",
-    "Compare",
-    "Classify",
-    "Rewrite",
-    "Suggest",
-    "Translate",
-    "Outline",
-    "Draft",
-    "Evaluate",
-    "Identify",
-    "Generate",
-    "Plan",
-)
+VERBS = "Write Explain Summarize List Describe Compare Classify Rewrite Suggest Translate Outline Draft Plan".split()
 OBJECTS = (
-    "a short poem",
-    "three reasons",
-    "the main idea",
-    "a polite email",
-    "a step-by-step plan",
-    "the sentiment",
-    "five questions",
-    "a product description",
-    "the key facts",
-    "a short story",
-)
+    "a short poem|three reasons|the main idea|a polite email|a step-by-step plan|the sentiment|five questions|"
+    "a product description|the key facts|a short story"
+).split("|")
 TOPICS = (
-    "the sea",
-    "city trees",
-    "a delayed order",
-    "bicycle brakes",
-    "sourdough bread",
-    "solar panels",
-    "a job interview",
-    "the water cycle",
-    "team meetings",
-    "a rainy weekend",
-    "password safety",
-)
+    "the sea|city trees|a delayed order|bicycle brakes|sourdough bread|solar panels|a job interview|"
+    "the water cycle|team meetings|a rainy weekend|password safety"
+).split("|")
 WORDS = (
     "for children using simple words and a clear rhythm in plain English why cities plant trees along "
     "busy roads during summer with examples from history science cooking travel music sports health "

@@ -39,7 +39,7 @@ class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_instruction_chars: Annotated[int, Meta(ge=16, le=1_000_000)] = 4_000
     max_text_chars: Annotated[int, Meta(ge=16, le=10_000_000)] = 100_000
     max_instances_per_task: Annotated[int, Meta(ge=1, le=10_000)] = 64
-    export_page_tasks: Annotated[int, Meta(ge=100, le=1_000_000)] = 10_000
+    export_page_chars: Annotated[int, Meta(ge=10_000, le=1_000_000_000)] = 8_000_000
 
     def __post_init__(self) -> None:
         if self.default_page_size > self.max_page_size:

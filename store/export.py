@@ -1,13 +1,17 @@
 """Streamed JSON Lines exports in the formats trainers read.
 
-DuckDB renders every line (`to_json`) and joins a page of them into one string, so Python only moves
-a few megabytes per page: constant memory whatever the dataset's size, and no per-row Python work.
+DuckDB renders every line (JSON text by concatenation around `to_json` of each string, which escapes
+it) and hands a page of lines over as one Arrow buffer, so Python does no per-row work: a page is one
+copy of a few megabytes. Pages are cut by text size, so memory stays flat whatever the dataset's size
+and however long its records are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Literal
+
+import pyarrow as pa
 
 from store.database import Store
 from store.datasets import require_dataset
@@ -16,71 +20,102 @@ from store.tasks import filter_clause
 
 ExportFormat = Literal["alpaca", "sharegpt", "messages", "prompt_completion"]
 
-# The user turn: the instruction, then the input (if any) after a blank line, as Alpaca's trainers do.
-_PROMPT = "CASE WHEN i.input = '' THEN t.instruction ELSE t.instruction || chr(10) || chr(10) || i.input END"
-
-LINE_SQL: dict[str, str] = {
-    "alpaca": "to_json({'instruction': t.instruction, 'input': i.input, 'output': i.output})",
-    "sharegpt": f"to_json({{'conversations': [{{'from': 'human', 'value': {_PROMPT}}},"
-    " {'from': 'gpt', 'value': i.output}]})",
-    "messages": f"to_json({{'messages': [{{'role': 'user', 'content': {_PROMPT}}},"
-    " {'role': 'assistant', 'content': i.output}]})",
-    # TRL's conversational prompt/completion: the loss falls on the completion only.
-    "prompt_completion": f"to_json({{'prompt': [{{'role': 'user', 'content': {_PROMPT}}}],"
-    " 'completion': [{'role': 'assistant', 'content': i.output}]})",
+# Expressions a format may use. The user turn is the instruction, then the input (if any) after a
+# blank line, as Alpaca's trainers build it.
+_EXPRESSIONS = {
+    "INSTRUCTION": "t.instruction",
+    "INPUT": "i.input",
+    "OUTPUT": "i.output",
+    "PROMPT": "CASE WHEN i.input = '' THEN t.instruction ELSE t.instruction || chr(10) || chr(10) || i.input END",
 }
-EXPORT_FORMATS: tuple[str, ...] = tuple(LINE_SQL)
 
-# U+2028/U+2029 are valid raw inside JSON strings, but line splitters such as Python's str.splitlines
-# break on them; escaped, every consumer sees one record per "\n". They can only occur inside strings.
-_SAFE_LINE = "replace(replace({json}, chr(8232), '\\u2028'), chr(8233), '\\u2029')"
+# Each format is compact JSON text with $NAME where a JSON string of that expression goes.
+_TEMPLATES: dict[str, str] = {
+    "alpaca": '{"instruction":$INSTRUCTION,"input":$INPUT,"output":$OUTPUT}',
+    "sharegpt": '{"conversations":[{"from":"human","value":$PROMPT},{"from":"gpt","value":$OUTPUT}]}',
+    "messages": '{"messages":[{"role":"user","content":$PROMPT},{"role":"assistant","content":$OUTPUT}]}',
+    # TRL's conversational prompt/completion: the loss falls on the completion only.
+    "prompt_completion": '{"prompt":[{"role":"user","content":$PROMPT}],'
+    '"completion":[{"role":"assistant","content":$OUTPUT}]}',
+}
+EXPORT_FORMATS: tuple[str, ...] = tuple(_TEMPLATES)
 
-_PAGE_END = """
+
+def line_sql(template: str) -> str:
+    """SQL that renders one JSON line from a template: literals quoted, $NAME as to_json(expression)."""
+    parts = []
+    for n, piece in enumerate(template.split("$")):
+        if n:
+            name = next(key for key in _EXPRESSIONS if piece.startswith(key))
+            parts.append(f"to_json({_EXPRESSIONS[name]})")
+            piece = piece[len(name) :]
+        if piece:
+            parts.append("'" + piece.replace("'", "''") + "'")
+    return " || ".join([*parts, "chr(10)"])
+
+
+LINE_SQL = {name: line_sql(template) for name, template in _TEMPLATES.items()}
+
+# Page boundaries: the last task id of each run of about `page_chars` characters of text.
+_PAGE_ENDS = """
     SELECT max(id) FROM (
-        SELECT id FROM tasks WHERE dataset_id = ? AND id > ? AND id <= ? {filters} ORDER BY id LIMIT ?
-    )
+        SELECT id, sum(text_chars) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) // ? AS page
+        FROM tasks WHERE dataset_id = ? AND id <= ? {filters}
+    ) GROUP BY page ORDER BY 1
 """
 _PAGE_LINES = """
-    SELECT string_agg(line, '' ORDER BY task_id, position) FROM (
-        SELECT {line} || chr(10) AS line, t.id AS task_id, i.position
-        FROM tasks t JOIN instances i ON i.task_id = t.id
-        WHERE t.dataset_id = ? AND i.dataset_id = ? AND t.id > ? AND t.id <= ? AND i.task_id > ? AND i.task_id <= ?
-        {filters}
-    )
+    SELECT {line} AS line FROM tasks t JOIN instances i ON i.task_id = t.id
+    WHERE t.dataset_id = ? AND i.dataset_id = ? AND t.id > ? AND t.id <= ? AND i.task_id > ? AND i.task_id <= ?
+    {filters}
+    ORDER BY t.id, i.position
 """
+# U+2028/U+2029 are valid raw inside JSON strings, but line splitters such as Python's str.splitlines
+# break on them; escaped, every consumer sees one record per "\n". They only occur inside strings.
+_LINE_SEPARATORS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
 
 def open_export(
-    store: Store, dataset_id: str, export_format: ExportFormat, record_filter: RecordFilter, *, page_tasks: int = 10_000
+    store: Store, dataset_id: str, export_format: ExportFormat, record_filter: RecordFilter, *, page_chars: int = 8_000_000
 ) -> Iterator[bytes]:
-    """Check the request now (so errors surface before streaming), then return the chunk iterator.
+    """Check the request and plan the pages now (errors surface before streaming); return the chunks.
 
     The export covers the tasks present when it was opened: later arrivals have larger ids.
     """
     if export_format not in LINE_SQL:
         raise ValueError(f"unknown export format {export_format!r}")
+    filters, params = filter_clause(record_filter)
     with store.read() as cur:
         require_dataset(cur, dataset_id)
-        last_id = cur.execute("SELECT coalesce(max(id), 0) FROM tasks WHERE dataset_id = ?", [dataset_id]).fetchall()[
-            0
-        ][0]
-    return _export_chunks(store, dataset_id, LINE_SQL[export_format], record_filter, last_id, page_tasks)
+        last_id = cur.execute("SELECT coalesce(max(id), 0) FROM tasks WHERE dataset_id = ?", [dataset_id]).fetchall()
+        page_ends_sql = _PAGE_ENDS.format(filters=filters)
+        page_ends = [row[0] for row in cur.execute(page_ends_sql, [page_chars, dataset_id, last_id[0][0], *params]).fetchall()]
+    return _export_chunks(store, dataset_id, LINE_SQL[export_format], record_filter, page_ends)
 
 
 def _export_chunks(
-    store: Store, dataset_id: str, line_sql: str, record_filter: RecordFilter, last_id: int, page_tasks: int
+    store: Store, dataset_id: str, line: str, record_filter: RecordFilter, page_ends: list[int]
 ) -> Iterator[bytes]:
-    task_filters, params = filter_clause(record_filter)
-    line_filters, _ = filter_clause(record_filter, alias="t")
-    page_end_sql = _PAGE_END.format(filters=task_filters)
-    lines_sql = _PAGE_LINES.format(line=_SAFE_LINE.format(json=line_sql), filters=line_filters)
+    filters, params = filter_clause(record_filter, alias="t")
+    lines_sql = _PAGE_LINES.format(line=line, filters=filters)
     after = 0
-    with store.read() as cur:
-        while True:
-            end = cur.execute(page_end_sql, [dataset_id, after, last_id, *params, page_tasks]).fetchall()[0][0]
-            if end is None:
-                return
-            text = cur.execute(lines_sql, [dataset_id, dataset_id, after, end, after, end, *params]).fetchall()[0][0]
-            if text:
-                yield text.encode()
-            after = end
+    for end in page_ends:
+        with store.read() as cur:  # a cursor per page: the iterator may resume on another thread
+            table = cur.sql(lines_sql, params=[dataset_id, dataset_id, after, end, after, end, *params]).to_arrow_table()
+        for column_chunk in table.column("line").chunks:
+            data = _concatenated(column_chunk)
+            if data:
+                yield data
+        after = end
+
+
+def _concatenated(lines: pa.Array) -> bytes:
+    """All strings of an Arrow string array back to back: one slice of its data buffer."""
+    if lines.type not in (pa.string(), pa.large_string()):
+        lines = lines.cast(pa.large_string())
+    offsets = memoryview(lines.buffers()[1]).cast("i" if lines.type == pa.string() else "q")
+    start, stop = offsets[lines.offset], offsets[lines.offset + len(lines)]
+    data = lines.buffers()[2][start:stop].to_pybytes() if stop > start else b""
+    for raw, escaped in _LINE_SEPARATORS:
+        if raw in data:
+            data = data.replace(raw, escaped)
+    return data

@@ -23,7 +23,8 @@ _INITIAL_SCHEMA = (
     """,
     # Task ids are allocated by the store's single writer, increasing in arrival order, so keyset
     # paging and exports follow insertion order and DuckDB's zone maps prune id ranges.
-    # Lengths are stored once at ingest so stats never re-scan the text.
+    # Lengths are stored once at ingest so stats never re-scan the text; text_chars (the task's
+    # instruction once per instance, plus every input and output) sizes export chunks.
     """
     CREATE TABLE tasks (
         id                BIGINT NOT NULL,
@@ -35,6 +36,7 @@ _INITIAL_SCHEMA = (
         source            VARCHAR NOT NULL CHECK (source IN ('seed', 'generated')),
         provenance        JSON NOT NULL,
         instruction_chars INTEGER NOT NULL,
+        text_chars        BIGINT NOT NULL,
         created_at        TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
         UNIQUE (dataset_id, fingerprint)
     )

@@ -22,8 +22,8 @@ _EXISTING_FINGERPRINTS = """
 """
 _INSERT_TASKS = """
     INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source,
-                       provenance, instruction_chars)
-    SELECT id, ?, instruction, fingerprint, is_classification, category, ?, provenance, length(instruction)
+                       provenance, instruction_chars, text_chars)
+    SELECT id, ?, instruction, fingerprint, is_classification, category, ?, provenance, length(instruction), text_chars
     FROM incoming_tasks
 """
 _INSERT_INSTANCES = """
@@ -69,6 +69,10 @@ def _split_duplicates(prints: list[int]) -> tuple[list[int], list[int]]:
     return firsts, repeats
 
 
+def _text_chars(task: NewTask) -> int:
+    return sum(len(task.instruction) + len(i.input) + len(i.output) for i in task.instances)
+
+
 def _task_tables(
     tasks: Sequence[NewTask], keep: list[int], prints: list[int], first_id: int
 ) -> tuple[pa.Table, pa.Table]:
@@ -82,6 +86,7 @@ def _task_tables(
             "is_classification": [t.is_classification for t in chosen],
             "category": [t.category for t in chosen],
             "provenance": [_json.encode(t.provenance).decode() for t in chosen],
+            "text_chars": pa.array([_text_chars(t) for t in chosen], pa.int64()),
         }
     )
     rows = [
@@ -144,7 +149,7 @@ def _record_duplicates(
         pa.table(
             {
                 "instruction": [tasks[p].instruction for p in positions],
-                "detail": [_json.encode({"position": p + 1, **tasks[p].provenance}).decode() for p in positions],
+                "detail": [_json.encode({**tasks[p].provenance, "position": p + 1}).decode() for p in positions],
             }
         ),
     )

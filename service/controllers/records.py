@@ -134,7 +134,7 @@ class RecordController(Controller):
             dataset_id,
             export_format,
             record_filter(source, category, classification),
-            page_tasks=settings.limits.export_page_tasks,
+            page_chars=settings.limits.export_page_chars,
         )
         filename = f"{dataset_id}-{export_format}.jsonl"
         return Stream(

@@ -26,7 +26,7 @@ def filled(store: Store, dataset_id: str) -> str:
 
 
 def export_lines(store: Store, dataset_id: str, fmt: str, **kwargs) -> list[dict]:
-    text = b"".join(open_export(store, dataset_id, fmt, RecordFilter(**kwargs), page_tasks=2)).decode()
+    text = b"".join(open_export(store, dataset_id, fmt, RecordFilter(**kwargs), page_chars=20)).decode()
     assert text.endswith("\n")
     assert text.splitlines() == text.split("\n")[:-1]  # no raw U+2028/U+2029 that would split a record
     return [json.loads(line) for line in text.splitlines()]
@@ -66,7 +66,7 @@ def test_filters_apply(store: Store, dataset_id: str) -> None:
 
 
 def test_export_is_a_point_in_time(store: Store, filled: str) -> None:
-    chunks = open_export(store, filled, "alpaca", RecordFilter(), page_tasks=1)
+    chunks = open_export(store, filled, "alpaca", RecordFilter(), page_chars=1)
     first = next(chunks)
     add_tasks(store, filled, [task("Arrived later.")], source="generated", stage="t")
     rest = b"".join(chunks)
@@ -80,3 +80,16 @@ def test_empty_dataset_exports_nothing(store: Store, dataset_id: str) -> None:
 def test_unknown_dataset_fails_before_streaming(store: Store) -> None:
     with pytest.raises(NotFoundError):
         open_export(store, "ds_nope", "alpaca", RecordFilter())
+
+
+def test_pages_are_cut_by_text_size(store: Store, filled: str) -> None:
+    one_per_task = list(open_export(store, filled, "alpaca", RecordFilter(), page_chars=1))
+    assert len(one_per_task) == len(ROWS)
+    assert len(list(open_export(store, filled, "alpaca", RecordFilter(), page_chars=10**6))) == 1
+
+
+def test_line_sql_renders_literals_and_expressions() -> None:
+    from store.export import line_sql
+
+    assert line_sql('{"a":$OUTPUT}') == "'{\"a\":' || to_json(i.output) || '}' || chr(10)"
+    assert line_sql("{'x':$INPUT}") == "'{''x'':' || to_json(i.input) || '}' || chr(10)"
