@@ -43,6 +43,12 @@ def require_dataset(cur: duckdb.DuckDBPyConnection, dataset_id: str) -> None:
         raise NotFoundError(f"no dataset with id {dataset_id!r}", code="dataset_not_found")
 
 
+def ensure_dataset(store: Store, dataset_id: str) -> None:
+    """NotFoundError unless the dataset exists (cheap: no counts)."""
+    with store.read() as cur:
+        require_dataset(cur, dataset_id)
+
+
 def get_dataset(store: Store, dataset_id: str) -> Dataset:
     with store.read() as cur:
         rows = cur.execute(_SELECT_DATASETS + " WHERE d.id = ?", [dataset_id]).fetchall()

@@ -75,7 +75,12 @@ _LINE_SEPARATORS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029")
 
 
 def open_export(
-    store: Store, dataset_id: str, export_format: ExportFormat, record_filter: RecordFilter, *, page_chars: int = 8_000_000
+    store: Store,
+    dataset_id: str,
+    export_format: ExportFormat,
+    record_filter: RecordFilter,
+    *,
+    page_chars: int = 8_000_000,
 ) -> Iterator[bytes]:
     """Check the request and plan the pages now (errors surface before streaming); return the chunks.
 
@@ -88,7 +93,9 @@ def open_export(
         require_dataset(cur, dataset_id)
         last_id = cur.execute("SELECT coalesce(max(id), 0) FROM tasks WHERE dataset_id = ?", [dataset_id]).fetchall()
         page_ends_sql = _PAGE_ENDS.format(filters=filters)
-        page_ends = [row[0] for row in cur.execute(page_ends_sql, [page_chars, dataset_id, last_id[0][0], *params]).fetchall()]
+        page_ends = [
+            row[0] for row in cur.execute(page_ends_sql, [page_chars, dataset_id, last_id[0][0], *params]).fetchall()
+        ]
     return _export_chunks(store, dataset_id, LINE_SQL[export_format], record_filter, page_ends)
 
 
@@ -100,7 +107,9 @@ def _export_chunks(
     after = 0
     for end in page_ends:
         with store.read() as cur:  # a cursor per page: the iterator may resume on another thread
-            table = cur.sql(lines_sql, params=[dataset_id, dataset_id, after, end, after, end, *params]).to_arrow_table()
+            table = cur.sql(
+                lines_sql, params=[dataset_id, dataset_id, after, end, after, end, *params]
+            ).to_arrow_table()
         for column_chunk in table.column("line").chunks:
             data = _concatenated(column_chunk)
             if data:

@@ -1,6 +1,15 @@
-"""Dataset statistics, computed by DuckDB over stored columns (never by loading rows into Python)."""
+"""Dataset statistics, aggregated by DuckDB (never by loading rows into Python).
+
+One scan of `tasks` yields the counts by source, category and classification and the histogram of
+instruction lengths (GROUPING SETS); one scan of `instances` yields the input and output length
+histograms. Exact nearest-rank percentiles then come from those histograms, which hold one row per
+distinct length: a few thousand rows whatever the dataset's size.
+"""
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import msgspec
 
@@ -11,7 +20,7 @@ DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
 
 
 class LengthSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Lengths in characters; percentiles are nearest-rank (an observed value, DuckDB quantile_disc)."""
+    """Lengths in characters; percentiles are nearest-rank (always an observed length)."""
 
     min: int
     p50: int
@@ -40,56 +49,71 @@ class DatasetStats(msgspec.Struct, frozen=True, kw_only=True):
     rejections_by_reason: dict[str, int]
 
 
-_LENGTHS = "min({c}), quantile_disc({c}, [0.5, 0.9, 0.99]), max({c}), avg({c})"
-_TASK_SUMMARY = f"""
-    SELECT count(*), count(*) FILTER (WHERE is_classification), {_LENGTHS.format(c="instruction_chars")}
+# GROUPING() bit patterns: the one column a row is grouped by has its bit clear.
+_BY_SOURCE, _BY_CATEGORY, _BY_CLASSIFICATION, _BY_INSTRUCTION_CHARS = 0b0111, 0b1011, 0b1101, 0b1110
+_TASK_GROUPS = """
+    SELECT GROUPING(source, category, is_classification, instruction_chars), source, category, is_classification,
+           instruction_chars, count(*)
     FROM tasks WHERE dataset_id = ?
+    GROUP BY GROUPING SETS ((source), (category), (is_classification), (instruction_chars))
 """
-_INSTANCE_SUMMARY = f"""
-    SELECT count(*), count(*) FILTER (WHERE input_chars > 0),
-           {_LENGTHS.format(c="input_chars")}, {_LENGTHS.format(c="output_chars")}
+_INSTANCE_GROUPS = """
+    SELECT GROUPING(input_chars, output_chars), input_chars, output_chars, count(*)
     FROM instances WHERE dataset_id = ?
+    GROUP BY GROUPING SETS ((input_chars), (output_chars))
 """
-_COUNT_BY = (
-    "SELECT {column}, count(*) FROM {table} WHERE dataset_id = ? GROUP BY {column} ORDER BY count(*) DESC, {column}"
-)
+_REJECTIONS = "SELECT reason, count(*) FROM rejections WHERE dataset_id = ? GROUP BY reason"
 
 
-def _length_summary(values: tuple) -> LengthSummary | None:
-    low, quantiles, high, mean = values
-    if low is None:
+def summarize_lengths(histogram: Sequence[tuple[int, int]]) -> LengthSummary | None:
+    """(length, count) pairs -> min, nearest-rank p50/p90/p99, max and mean."""
+    ordered = sorted(pair for pair in histogram if pair[1] > 0)
+    if not ordered:
         return None
-    p50, p90, p99 = quantiles
-    return LengthSummary(min=low, p50=p50, p90=p90, p99=p99, max=high, mean=round(mean, 2))
+    total = sum(count for _, count in ordered)
+    ranks = {q: max(1, math.ceil(total * q)) for q in (0.5, 0.9, 0.99)}
+    found: dict[float, int] = {}
+    seen = 0
+    for length, count in ordered:
+        seen += count
+        for q, rank in ranks.items():
+            if q not in found and seen >= rank:
+                found[q] = length
+    mean = sum(length * count for length, count in ordered) / total
+    return LengthSummary(
+        min=ordered[0][0], p50=found[0.5], p90=found[0.9], p99=found[0.99], max=ordered[-1][0], mean=round(mean, 2)
+    )
+
+
+def _sorted_counts(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def dataset_stats(store: Store, dataset_id: str) -> DatasetStats:
     with store.read() as cur:
         require_dataset(cur, dataset_id)
-        task_row = cur.execute(_TASK_SUMMARY, [dataset_id]).fetchall()[0]
-        instance_row = cur.execute(_INSTANCE_SUMMARY, [dataset_id]).fetchall()[0]
-
-        def count_by(table: str, column: str) -> dict[str, int]:
-            return dict(cur.execute(_COUNT_BY.format(table=table, column=column), [dataset_id]).fetchall())
-
-        by_source = count_by("tasks", "source")
-        by_category = count_by("tasks", "category")
-        by_reason = count_by("rejections", "reason")
-    tasks, classification = task_row[0], task_row[1]
+        task_rows = cur.execute(_TASK_GROUPS, [dataset_id]).fetchall()
+        instance_rows = cur.execute(_INSTANCE_GROUPS, [dataset_id]).fetchall()
+        by_reason = _sorted_counts(dict(cur.execute(_REJECTIONS, [dataset_id]).fetchall()))
+    by_source = _sorted_counts({r[1]: r[5] for r in task_rows if r[0] == _BY_SOURCE})
+    classification = sum(r[5] for r in task_rows if r[0] == _BY_CLASSIFICATION and r[3])
+    tasks = sum(by_source.values())
+    inputs = [(r[1], r[3]) for r in instance_rows if r[0] == 0b01]
+    outputs = [(r[2], r[3]) for r in instance_rows if r[0] == 0b10]
     return DatasetStats(
         dataset_id=dataset_id,
         tasks=tasks,
-        instances=instance_row[0],
-        instances_with_input=instance_row[1],
+        instances=sum(count for _, count in outputs),
+        instances_with_input=sum(count for length, count in inputs if length > 0),
         by_source=by_source,
-        by_category=by_category,
+        by_category=_sorted_counts({r[2]: r[5] for r in task_rows if r[0] == _BY_CATEGORY}),
         classification=ClassificationShare(
             count=classification, share=round(classification / tasks, 4) if tasks else 0.0
         ),
         lengths={
-            "instruction": _length_summary(task_row[2:6]),
-            "input": _length_summary(instance_row[2:6]),
-            "output": _length_summary(instance_row[6:10]),
+            "instruction": summarize_lengths([(r[4], r[5]) for r in task_rows if r[0] == _BY_INSTRUCTION_CHARS]),
+            "input": summarize_lengths(inputs),
+            "output": summarize_lengths(outputs),
         },
         duplicates_skipped=sum(by_reason.get(reason, 0) for reason in DUPLICATE_REASONS),
         rejections=sum(by_reason.values()),

@@ -14,7 +14,7 @@ from service.paging import page_size, task_cursor
 from service.schemas import RecordList, RecordOut, SeedUploadOut
 from service.settings import LimitsSettings
 from store import Store
-from store.datasets import get_dataset
+from store.datasets import ensure_dataset
 from store.export import ExportFormat, open_export
 from store.records import RecordFilter, Source
 from store.seed_formats import SeedLimits, UploadKind, parse_seed_upload
@@ -48,7 +48,7 @@ def upload_kind(content_type: str, body: bytes) -> UploadKind:
 def _store_seeds(
     store: Store, limits: LimitsSettings, dataset_id: str, body: bytes, content_type: str
 ) -> SeedUploadOut:
-    get_dataset(store, dataset_id)  # 404 before any parsing work
+    ensure_dataset(store, dataset_id)  # 404 before any parsing work
     seed_limits = SeedLimits(
         max_instruction_chars=limits.max_instruction_chars,
         max_text_chars=limits.max_text_chars,

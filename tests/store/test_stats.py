@@ -54,3 +54,19 @@ def test_the_175_seed_tasks(store: Store, dataset_id: str, seed_file, seed_bytes
         "input": length_summary([len(r[1]) for r in rows]),
         "output": length_summary([len(r[2]) for r in rows]),
     }
+
+
+def test_summarize_lengths_matches_nearest_rank_on_literals() -> None:
+    from store.stats import LengthSummary, summarize_lengths
+
+    assert summarize_lengths([]) is None
+    assert summarize_lengths([(7, 1)]) == LengthSummary(min=7, p50=7, p90=7, p99=7, max=7, mean=7.0)
+    # 1,2,...,10 once each: ranks ceil(5)=5, ceil(9)=9, ceil(9.9)=10
+    assert summarize_lengths([(n, 1) for n in range(10, 0, -1)]) == LengthSummary(
+        min=1, p50=5, p90=9, p99=10, max=10, mean=5.5
+    )
+    # 0 x 98, 100 x 2: the 99th percentile is the 99th value of 100
+    assert summarize_lengths([(0, 98), (100, 2)]) == LengthSummary(min=0, p50=0, p90=0, p99=100, max=100, mean=2.0)
+    values = [3, 3, 5, 8, 8, 8, 13, 21, 34, 55, 89]
+    histogram = [(v, values.count(v)) for v in set(values)]
+    assert summarize_lengths(histogram) == LengthSummary(**length_summary(values))
