@@ -127,3 +127,19 @@ def test_task_ids_keep_increasing_after_reopen(tmp_path) -> None:
     ids = [t.id for t in page_tasks(store, ds, RecordFilter(), after=0, limit=10).items]
     store.close()
     assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+def test_concurrent_writers_never_duplicate_or_lose_a_task(store: Store, dataset_id: str) -> None:
+    """Four threads upload overlapping batches at once: every distinct instruction is stored exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[task(f"Overlapping task {n}.") for n in range(start, start + 300)] for start in (0, 100, 200, 300)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda batch: add_tasks(store, dataset_id, batch, source="seed", stage="t"), batches))
+    assert sum(r.added for r in results) == 600
+    assert sum(r.duplicates_skipped for r in results) == 1200 - 600
+    with store.read() as cur:
+        assert cur.execute("SELECT count(*), count(DISTINCT fingerprint), count(DISTINCT id) FROM tasks").fetchall() == [
+            (600, 600, 600)
+        ]
+        assert cur.execute("SELECT count(*) FROM rejections").fetchall() == [(600,)]
