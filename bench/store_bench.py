@@ -256,6 +256,33 @@ def bench_export(client: httpx.Client, server_pid: int, dataset_id: str, params:
     }
 
 
+def bench_export_curl(base_url: str, server_pid: int, dataset_id: str, export_format: str) -> dict[str, Any]:
+    """The same export read by curl, a client that costs the shared two cores far less than httpx."""
+    before = psutil.Process(server_pid).memory_info().rss
+    sampler = RssSampler(server_pid)
+    sampler.start()
+    try:
+        url = f"{base_url}/v1/datasets/{dataset_id}/export?format={export_format}"
+        out = subprocess.run(
+            ["curl", "-sf", "-o", "/dev/null", "-w", "%{size_download} %{time_total}", url],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+    finally:
+        peak = sampler.stop()
+    size, elapsed = int(out[0]), float(out[1])
+    return {
+        "bytes": size,
+        "lines": 0,
+        "seconds": round(elapsed, 2),
+        "mb_per_s": round(size / 1e6 / elapsed, 1),
+        "rss_before_mb": round(before / 1e6, 1),
+        "rss_peak_mb": round(peak / 1e6, 1),
+        "rss_growth_mb": round((peak - before) / 1e6, 1),
+    }
+
+
 def serve_and_measure(db_path: Path, workdir: Path, port: int, dataset_id: str) -> dict[str, Any]:
     """The 1-category and the full alpaca export each run first on a fresh server, so their peaks compare."""
     subset, exports = f"alpaca category={CATEGORIES[0]}", {}
@@ -264,6 +291,11 @@ def serve_and_measure(db_path: Path, workdir: Path, port: int, dataset_id: str) 
     with running_server(db_path, workdir, port) as (client, pid):
         for export_format in FORMATS:
             exports[export_format] = bench_export(client, pid, dataset_id, {"format": export_format})
+        if shutil.which("curl"):
+            for export_format in FORMATS:
+                exports[f"{export_format} (curl)"] = bench_export_curl(
+                    str(client.base_url).rstrip("/"), pid, dataset_id, export_format
+                )
         stats = bench_stats(client, dataset_id)
     growth = exports["alpaca"]["rss_growth_mb"] / max(exports[subset]["rss_growth_mb"], 0.1)
     return {"stats": stats, "export": exports, "rss_growth_ratio_full_vs_subset": round(growth, 2)}

@@ -13,6 +13,7 @@ from service.errors import CodedHTTPException
 from service.paging import page_size, task_cursor
 from service.schemas import RecordList, RecordOut, SeedUploadOut
 from service.settings import LimitsSettings
+from service.streaming import prefetch
 from store import Store
 from store.datasets import ensure_dataset
 from store.export import ExportFormat, open_export
@@ -138,7 +139,7 @@ class RecordController(Controller):
         )
         filename = f"{dataset_id}-{export_format}.jsonl"
         return Stream(
-            chunks,
+            prefetch(chunks),
             media_type="application/x-ndjson",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
