@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from store.database import Store
 from store.datasets import require_dataset
@@ -17,18 +18,19 @@ _MAX_REPORTED_DUPLICATES = 100
 _json = msgspec.json.Encoder()
 
 _EXISTING_FINGERPRINTS = """
-    SELECT c.position FROM incoming_prints c
+    SELECT c.position FROM incoming_tasks c
     SEMI JOIN tasks t ON t.dataset_id = ? AND t.fingerprint = c.fingerprint
 """
 _INSERT_TASKS = """
     INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source,
                        provenance, instruction_chars, text_chars)
-    SELECT id, ?, instruction, fingerprint, is_classification, category, ?, provenance, length(instruction), text_chars
+    SELECT $1 + position, $2, instruction, fingerprint, is_classification, category, $3, provenance,
+           length(instruction), text_chars
     FROM incoming_tasks
 """
 _INSERT_INSTANCES = """
     INSERT INTO instances (task_id, position, dataset_id, input, output, input_chars, output_chars)
-    SELECT task_id, position, ?, input, output, length(input), length(output) FROM incoming_instances
+    SELECT $1 + position, n, $2, input, output, length(input), length(output) FROM incoming_instances
 """
 _INSERT_DUPLICATE_REJECTIONS = """
     INSERT INTO rejections (dataset_id, job_id, stage, reason, instruction, detail)
@@ -73,29 +75,25 @@ def _text_chars(task: NewTask) -> int:
     return sum(len(task.instruction) + len(i.input) + len(i.output) for i in task.instances)
 
 
-def _task_tables(
-    tasks: Sequence[NewTask], keep: list[int], prints: list[int], first_id: int
-) -> tuple[pa.Table, pa.Table]:
-    ids = range(first_id, first_id + len(keep))
-    chosen = [tasks[p] for p in keep]
+def _candidate_tables(tasks: Sequence[NewTask], firsts: list[int], prints: list[int]) -> tuple[pa.Table, pa.Table]:
+    """Arrow tables of the batch's first occurrences, keyed by batch position (ids come later, in SQL)."""
+    chosen = [tasks[p] for p in firsts]
     task_table = pa.table(
         {
-            "id": pa.array(ids, pa.int64()),
+            "position": pa.array(firsts, pa.int64()),
             "instruction": [t.instruction for t in chosen],
-            "fingerprint": pa.array([prints[p] for p in keep], pa.int64()),
+            "fingerprint": pa.array([prints[p] for p in firsts], pa.int64()),
             "is_classification": [t.is_classification for t in chosen],
             "category": [t.category for t in chosen],
             "provenance": [_json.encode(t.provenance).decode() for t in chosen],
             "text_chars": pa.array([_text_chars(t) for t in chosen], pa.int64()),
         }
     )
-    rows = [
-        (task_id, n, inst) for task_id, task in zip(ids, chosen, strict=True) for n, inst in enumerate(task.instances)
-    ]
+    rows = [(p, n, inst) for p, task in zip(firsts, chosen, strict=True) for n, inst in enumerate(task.instances)]
     instance_table = pa.table(
         {
-            "task_id": pa.array([r[0] for r in rows], pa.int64()),
-            "position": pa.array([r[1] for r in rows], pa.int32()),
+            "position": pa.array([r[0] for r in rows], pa.int64()),
+            "n": pa.array([r[1] for r in rows], pa.int32()),
             "input": [r[2].input for r in rows],
             "output": [r[2].output for r in rows],
         }
@@ -103,37 +101,42 @@ def _task_tables(
     return task_table, instance_table
 
 
+def _without(table: pa.Table, positions: set[int]) -> pa.Table:
+    if not positions:
+        return table
+    return table.filter(pc.invert(pc.is_in(table["position"], pa.array(sorted(positions), pa.int64()))))
+
+
 def add_tasks(
     store: Store, dataset_id: str, tasks: Sequence[NewTask], *, source: Source, stage: str, job_id: str | None = None
 ) -> AddResult:
     """Insert tasks in one transaction, skipping exact duplicates (in the batch or already stored).
 
-    Every skipped duplicate is kept in `rejections` with reason `exact_duplicate`.
+    Every skipped duplicate is kept in `rejections` with reason `exact_duplicate`. All the Python work
+    (fingerprints, Arrow tables) happens before the write lock, so concurrent uploads overlap it with
+    each other's inserts; under the lock there is only SQL.
     """
     prints = [fingerprint(task.instruction) for task in tasks]
     firsts, repeats = _split_duplicates(prints)
+    task_table, instance_table = _candidate_tables(tasks, firsts, prints)
     with store.write() as cur:
         require_dataset(cur, dataset_id)
-        cur.register(
-            "incoming_prints",
-            pa.table({"position": firsts, "fingerprint": pa.array([prints[p] for p in firsts], pa.int64())}),
-        )
+        cur.register("incoming_tasks", task_table)
         stored = {row[0] for row in cur.execute(_EXISTING_FINGERPRINTS, [dataset_id]).fetchall()}
-        cur.unregister("incoming_prints")
-        keep = [p for p in firsts if p not in stored]
+        # Ids: the batch's first id plus the batch position; the positions of duplicates stay unused.
+        first_id = store.allocate_task_ids(len(tasks))
+        cur.register("incoming_tasks", _without(task_table, stored))
+        cur.register("incoming_instances", kept_instances := _without(instance_table, stored))
+        cur.execute(_INSERT_TASKS, [first_id, dataset_id, source])
+        cur.execute(_INSERT_INSTANCES, [first_id, dataset_id])
         duplicates = sorted(repeats + list(stored))
-        task_table, instance_table = _task_tables(tasks, keep, prints, store.allocate_task_ids(len(keep)))
-        for name, table in (("incoming_tasks", task_table), ("incoming_instances", instance_table)):
-            cur.register(name, table)
-        cur.execute(_INSERT_TASKS, [dataset_id, source])
-        cur.execute(_INSERT_INSTANCES, [dataset_id])
         _record_duplicates(cur, dataset_id, job_id, stage, tasks, duplicates)
         for name in ("incoming_tasks", "incoming_instances"):
             cur.unregister(name)
     return AddResult(
         received=len(tasks),
-        added=len(keep),
-        instances_added=instance_table.num_rows,
+        added=len(firsts) - len(stored),
+        instances_added=kept_instances.num_rows,
         duplicates_skipped=len(duplicates),
         duplicate_positions=tuple(p + 1 for p in duplicates[:_MAX_REPORTED_DUPLICATES]),
     )
