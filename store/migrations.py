@@ -34,6 +34,7 @@ _INITIAL_SCHEMA = (
         is_classification BOOLEAN NOT NULL,
         category          VARCHAR NOT NULL,
         source            VARCHAR NOT NULL CHECK (source IN ('seed', 'generated')),
+        job_id            VARCHAR,
         provenance        JSON NOT NULL,
         instruction_chars INTEGER NOT NULL,
         text_chars        BIGINT NOT NULL,
@@ -54,15 +55,20 @@ _INITIAL_SCHEMA = (
     """,
     """
     CREATE TABLE jobs (
-        id         VARCHAR PRIMARY KEY,
-        dataset_id VARCHAR NOT NULL,
-        method     VARCHAR NOT NULL,
-        status     VARCHAR NOT NULL,
-        params     JSON NOT NULL,
-        progress   JSON NOT NULL DEFAULT '{}',
-        error      VARCHAR,
-        created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
-        updated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        id               VARCHAR PRIMARY KEY,
+        dataset_id       VARCHAR NOT NULL,
+        method           VARCHAR NOT NULL,
+        status           VARCHAR NOT NULL
+                         CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        params           JSON NOT NULL,
+        progress         JSON NOT NULL DEFAULT '{}',
+        cancel_requested BOOLEAN NOT NULL DEFAULT false,
+        stop_reason      VARCHAR,
+        error            VARCHAR,
+        created_at       TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+        started_at       TIMESTAMPTZ,
+        finished_at      TIMESTAMPTZ,
+        updated_at       TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
     )
     """,
     "CREATE SEQUENCE rejection_ids START 1",

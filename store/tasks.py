@@ -22,9 +22,9 @@ _EXISTING_FINGERPRINTS = """
     SEMI JOIN tasks t ON t.dataset_id = ? AND t.fingerprint = c.fingerprint
 """
 _INSERT_TASKS = """
-    INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source,
+    INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source, job_id,
                        provenance, instruction_chars, text_chars)
-    SELECT $1 + position, $2, instruction, fingerprint, is_classification, category, $3, provenance,
+    SELECT $1 + position, $2, instruction, fingerprint, is_classification, category, $3, $4, provenance,
            length(instruction), text_chars
     FROM incoming_tasks
 """
@@ -32,9 +32,9 @@ _INSERT_INSTANCES = """
     INSERT INTO instances (task_id, position, dataset_id, input, output, input_chars, output_chars)
     SELECT $1 + position, n, $2, input, output, length(input), length(output) FROM incoming_instances
 """
-_INSERT_DUPLICATE_REJECTIONS = """
+_INSERT_REJECTIONS = """
     INSERT INTO rejections (dataset_id, job_id, stage, reason, instruction, detail)
-    SELECT ?, ?, ?, 'exact_duplicate', instruction, detail FROM incoming_rejections
+    SELECT ?, ?, ?, reason, instruction, detail FROM incoming_rejections
 """
 _PAGE = """
     SELECT t.id, t.instruction, t.source, t.category, t.is_classification, t.provenance, t.created_at,
@@ -107,6 +107,56 @@ def _without(table: pa.Table, positions: set[int]) -> pa.Table:
     return table.filter(pc.invert(pc.is_in(table["position"], pa.array(sorted(positions), pa.int64()))))
 
 
+class PreparedBatch(msgspec.Struct, frozen=True):
+    """A batch with its fingerprints and Arrow tables computed: everything that needs no lock."""
+
+    tasks: Sequence[NewTask]
+    repeats: list[int]
+    task_table: pa.Table
+    instance_table: pa.Table
+
+
+def prepare_batch(tasks: Sequence[NewTask]) -> PreparedBatch:
+    prints = [fingerprint(task.instruction) for task in tasks]
+    firsts, repeats = _split_duplicates(prints)
+    return PreparedBatch(tasks, repeats, *_candidate_tables(tasks, firsts, prints))
+
+
+def insert_batch(
+    cur, store: Store, dataset_id: str, batch: PreparedBatch, *, source: Source, stage: str, job_id: str | None
+) -> AddResult:
+    """Insert a prepared batch inside the caller's `store.write()` transaction, skipping exact duplicates."""
+    require_dataset(cur, dataset_id)
+    cur.register("incoming_tasks", batch.task_table)
+    stored = {row[0] for row in cur.execute(_EXISTING_FINGERPRINTS, [dataset_id]).fetchall()}
+    # Ids: the batch's first id plus the batch position; the positions of duplicates stay unused.
+    first_id = store.allocate_task_ids(len(batch.tasks))
+    cur.register("incoming_tasks", _without(batch.task_table, stored))
+    cur.register("incoming_instances", kept_instances := _without(batch.instance_table, stored))
+    cur.execute(_INSERT_TASKS, [first_id, dataset_id, source, job_id])
+    cur.execute(_INSERT_INSTANCES, [first_id, dataset_id])
+    duplicates = sorted(batch.repeats + list(stored))
+    insert_rejections(
+        cur,
+        dataset_id,
+        job_id,
+        stage,
+        [
+            ("exact_duplicate", batch.tasks[p].instruction, {**batch.tasks[p].provenance, "position": p + 1})
+            for p in duplicates
+        ],
+    )
+    for name in ("incoming_tasks", "incoming_instances"):
+        cur.unregister(name)
+    return AddResult(
+        received=len(batch.tasks),
+        added=batch.task_table.num_rows - len(stored),
+        instances_added=kept_instances.num_rows,
+        duplicates_skipped=len(duplicates),
+        duplicate_positions=tuple(p + 1 for p in duplicates[:_MAX_REPORTED_DUPLICATES]),
+    )
+
+
 def add_tasks(
     store: Store, dataset_id: str, tasks: Sequence[NewTask], *, source: Source, stage: str, job_id: str | None = None
 ) -> AddResult:
@@ -116,47 +166,28 @@ def add_tasks(
     (fingerprints, Arrow tables) happens before the write lock, so concurrent uploads overlap it with
     each other's inserts; under the lock there is only SQL.
     """
-    prints = [fingerprint(task.instruction) for task in tasks]
-    firsts, repeats = _split_duplicates(prints)
-    task_table, instance_table = _candidate_tables(tasks, firsts, prints)
+    batch = prepare_batch(tasks)
     with store.write() as cur:
-        require_dataset(cur, dataset_id)
-        cur.register("incoming_tasks", task_table)
-        stored = {row[0] for row in cur.execute(_EXISTING_FINGERPRINTS, [dataset_id]).fetchall()}
-        # Ids: the batch's first id plus the batch position; the positions of duplicates stay unused.
-        first_id = store.allocate_task_ids(len(tasks))
-        cur.register("incoming_tasks", _without(task_table, stored))
-        cur.register("incoming_instances", kept_instances := _without(instance_table, stored))
-        cur.execute(_INSERT_TASKS, [first_id, dataset_id, source])
-        cur.execute(_INSERT_INSTANCES, [first_id, dataset_id])
-        duplicates = sorted(repeats + list(stored))
-        _record_duplicates(cur, dataset_id, job_id, stage, tasks, duplicates)
-        for name in ("incoming_tasks", "incoming_instances"):
-            cur.unregister(name)
-    return AddResult(
-        received=len(tasks),
-        added=len(firsts) - len(stored),
-        instances_added=kept_instances.num_rows,
-        duplicates_skipped=len(duplicates),
-        duplicate_positions=tuple(p + 1 for p in duplicates[:_MAX_REPORTED_DUPLICATES]),
-    )
+        return insert_batch(cur, store, dataset_id, batch, source=source, stage=stage, job_id=job_id)
 
 
-def _record_duplicates(
-    cur, dataset_id: str, job_id: str | None, stage: str, tasks: Sequence[NewTask], positions: list[int]
+def insert_rejections(
+    cur, dataset_id: str, job_id: str | None, stage: str, rows: Sequence[tuple[str, str, dict[str, Any]]]
 ) -> None:
-    if not positions:
+    """Keep rejected candidates with their reason: (reason, instruction, detail) rows."""
+    if not rows:
         return
     cur.register(
         "incoming_rejections",
         pa.table(
             {
-                "instruction": [tasks[p].instruction for p in positions],
-                "detail": [_json.encode({**tasks[p].provenance, "position": p + 1}).decode() for p in positions],
+                "reason": [r[0] for r in rows],
+                "instruction": [r[1] for r in rows],
+                "detail": [_json.encode(r[2]).decode() for r in rows],
             }
         ),
     )
-    cur.execute(_INSERT_DUPLICATE_REJECTIONS, [dataset_id, job_id, stage])
+    cur.execute(_INSERT_REJECTIONS, [dataset_id, job_id, stage])
     cur.unregister("incoming_rejections")
 
 

@@ -1,0 +1,125 @@
+"""The one seam between generation methods and LLM servers: `CompletionEngine`.
+
+`OpenAICompletionsEngine` speaks the OpenAI-compatible `/v1/completions` API that vLLM serves. It is
+used for the embedded engine (a vLLM server child on 127.0.0.1) and for remote vLLM servers alike:
+requests spread over the endpoints with bounded concurrency each, and a failed request (connection
+error, timeout, 429 or 5xx) is retried with exponential back-off, on the next endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from typing import Annotated, Protocol
+
+import httpx
+import msgspec
+from msgspec import Meta
+
+
+class Sampling(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    temperature: Annotated[float, Meta(ge=0, le=2)] = 0.7
+    top_p: Annotated[float, Meta(gt=0, le=1)] = 0.95
+    max_tokens: Annotated[int, Meta(ge=8, le=4096)] = 128
+    frequency_penalty: Annotated[float, Meta(ge=-2, le=2)] = 0.0
+    presence_penalty: Annotated[float, Meta(ge=-2, le=2)] = 0.0
+
+
+class Completion(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    finish_reason: str | None  # "stop", "length", or "error" when every attempt failed
+    completion_tokens: int
+    error: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+class CompletionEngine(Protocol):
+    model: str
+
+    async def complete(
+        self, prompts: Sequence[str], *, sampling: Sampling, stop: Sequence[str], seed: int | None = None
+    ) -> list[Completion]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class EngineError(Exception):
+    """A request the server refused for good (4xx other than 429): retrying cannot help."""
+
+
+_RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+class OpenAICompletionsEngine:
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        model: str,
+        *,
+        concurrency_per_endpoint: int = 32,
+        timeout_s: float = 120.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not endpoints:
+            raise ValueError("at least one endpoint is needed")
+        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.model = model
+        self._limits = {e: asyncio.Semaphore(concurrency_per_endpoint) for e in self.endpoints}
+        self._next = itertools.cycle(range(len(self.endpoints)))
+        self._retries, self._backoff_s = retries, backoff_s
+        self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def complete(
+        self, prompts: Sequence[str], *, sampling: Sampling, stop: Sequence[str], seed: int | None = None
+    ) -> list[Completion]:
+        """One completion per prompt, in order; a prompt whose every attempt failed gets an error Completion."""
+        body = {"model": self.model, "stop": list(stop), **msgspec.structs.asdict(sampling)}
+        jobs = [
+            self._complete_one({**body, "prompt": p, **({"seed": seed + n} if seed is not None else {})})
+            for n, p in enumerate(prompts)
+        ]
+        return list(await asyncio.gather(*jobs))
+
+    async def _complete_one(self, body: dict) -> Completion:
+        error = "no attempt made"
+        for attempt in range(self._retries + 1):
+            endpoint = self.endpoints[next(self._next)]
+            try:
+                async with self._limits[endpoint]:
+                    response = await self._client.post(f"{endpoint}/v1/completions", json=body)
+                if response.status_code in _RETRYABLE_STATUS:
+                    error = f"{endpoint} answered {response.status_code}"
+                elif response.status_code >= 400:
+                    raise EngineError(f"{endpoint} refused the request: {response.status_code} {response.text[:300]}")
+                else:
+                    return _parse_completion(response.json())
+            except (httpx.TransportError, ValueError, KeyError, IndexError, TypeError) as exc:
+                error = f"{endpoint}: {type(exc).__name__}: {exc}"
+            if attempt < self._retries:
+                await asyncio.sleep(self._backoff_s * 2**attempt)
+        return Completion(text="", finish_reason="error", completion_tokens=0, error=error)
+
+
+def _parse_completion(payload: dict) -> Completion:
+    choice = payload["choices"][0]
+    if not isinstance(choice["text"], str):
+        raise ValueError("choice text is not a string")
+    tokens = (payload.get("usage") or {}).get("completion_tokens") or 0
+    return Completion(text=choice["text"], finish_reason=choice.get("finish_reason"), completion_tokens=int(tokens))
+
+
+async def discover_model(endpoint: str, *, timeout_s: float = 10.0) -> str:
+    """The first model an OpenAI-compatible server lists (vLLM serves one per process)."""
+    async with httpx.AsyncClient(timeout=timeout_s) as client:
+        response = await client.get(f"{endpoint.rstrip('/')}/v1/models")
+        response.raise_for_status()
+        return response.json()["data"][0]["id"]

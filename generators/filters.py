@@ -1,0 +1,50 @@
+"""Quality filters: pure functions that return None (keep) or the reason to reject."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import msgspec
+
+DEFAULT_BANNED_WORDS = (
+    "image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps", "draw",
+    "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
+)  # fmt: skip
+
+
+class InstructionRules(msgspec.Struct, frozen=True, kw_only=True):
+    min_words: int = 4
+    max_words: int = 150
+    banned_words: tuple[str, ...] = DEFAULT_BANNED_WORDS
+    near_duplicate_threshold: float = 0.7
+
+
+def _banned_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
+
+
+def instruction_rejection(text: str, rules: InstructionRules) -> str | None:
+    """The self-instruct heuristics, in a fixed order so each rejection has one reason."""
+    words = text.split()
+    if len(words) < rules.min_words:
+        return "too_short"
+    if len(words) > rules.max_words:
+        return "too_long"
+    if _banned_pattern(rules.banned_words).search(text):
+        return "banned_word"
+    if text.lower().startswith("write a program"):
+        return "asks_for_program"
+    if text[0] in string.punctuation:
+        return "starts_with_punctuation"
+    if not text[0].isascii():
+        return "starts_with_non_ascii"
+    return None
+
+
+def instance_rejection(input_text: str, output_text: str) -> str | None:
+    if not output_text.strip():
+        return "empty_output"
+    if input_text.strip() == output_text.strip():
+        return "input_equals_output"
+    return None

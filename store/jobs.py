@@ -1,0 +1,180 @@
+"""Generation jobs: their state lives here, so a restart finds every job where it was."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from store.database import Store
+from store.datasets import require_dataset
+from store.errors import ConflictError, NotFoundError
+from store.records import AddResult, NewTask
+from store.tasks import insert_batch, insert_rejections, prepare_batch
+
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+FINISHED: tuple[JobStatus, ...] = ("succeeded", "failed", "cancelled")
+_json = msgspec.json.Encoder()
+
+
+class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    dataset_id: str
+    method: str
+    status: JobStatus
+    params: dict[str, Any]
+    progress: dict[str, Any]
+    cancel_requested: bool
+    stop_reason: str | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    accepted: int  # tasks in the store that this job produced: the truth after any crash
+
+
+_COLUMNS = (
+    "id, dataset_id, method, status, params, progress, cancel_requested, stop_reason, error, created_at, started_at,"
+    " finished_at, updated_at, (SELECT count(*) FROM tasks t WHERE t.job_id = j.id)"
+)
+_SELECT = f"SELECT {_COLUMNS} FROM jobs j"
+
+
+def _row_to_job(row: tuple) -> JobRecord:
+    fields = dict(zip(JobRecord.__struct_fields__, row, strict=True))
+    fields["params"] = msgspec.json.decode(fields["params"])
+    fields["progress"] = msgspec.json.decode(fields["progress"])
+    return JobRecord(**fields)
+
+
+def new_job_id() -> str:
+    return f"job_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(4)}"
+
+
+def create_job(store: Store, *, dataset_id: str, method: str, params: dict[str, Any]) -> JobRecord:
+    job_id = new_job_id()
+    with store.write() as cur:
+        require_dataset(cur, dataset_id)
+        cur.execute(
+            "INSERT INTO jobs (id, dataset_id, method, status, params) VALUES (?, ?, ?, 'queued', ?)",
+            [job_id, dataset_id, method, _json.encode(params).decode()],
+        )
+    return get_job(store, job_id)
+
+
+def get_job(store: Store, job_id: str) -> JobRecord:
+    with store.read() as cur:
+        rows = cur.execute(_SELECT + " WHERE id = ?", [job_id]).fetchall()
+    if not rows:
+        raise NotFoundError(f"no job with id {job_id!r}", code="job_not_found")
+    return _row_to_job(rows[0])
+
+
+def list_jobs(store: Store, *, after: str | None, limit: int, dataset_id: str | None = None) -> list[JobRecord]:
+    """Jobs in creation order after the cursor; one more than `limit` tells that another page follows."""
+    sql, params = _SELECT + " WHERE id > ?", [after or ""]
+    if dataset_id is not None:
+        sql, params = sql + " AND dataset_id = ?", [*params, dataset_id]
+    with store.read() as cur:
+        return [_row_to_job(r) for r in cur.execute(sql + " ORDER BY id LIMIT ?", [*params, limit + 1]).fetchall()]
+
+
+def unfinished_jobs(store: Store) -> list[JobRecord]:
+    """Queued and running jobs, oldest first: what the worker owes after a start or a crash."""
+    with store.read() as cur:
+        rows = cur.execute(_SELECT + " WHERE status IN ('queued', 'running') ORDER BY id").fetchall()
+    return [_row_to_job(r) for r in rows]
+
+
+def request_cancel(store: Store, job_id: str) -> JobRecord:
+    """A queued job is cancelled at once; a running one stops after its current round."""
+    with store.write() as cur:
+        rows = cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchall()
+        if not rows:
+            raise NotFoundError(f"no job with id {job_id!r}", code="job_not_found")
+        if rows[0][0] in FINISHED:
+            raise ConflictError(f"job {job_id} has already finished ({rows[0][0]})", code="job_finished")
+        cur.execute(
+            """UPDATE jobs SET cancel_requested = true, updated_at = current_timestamp,
+                   status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+                   stop_reason = CASE WHEN status = 'queued' THEN 'cancelled' ELSE stop_reason END,
+                   finished_at = CASE WHEN status = 'queued' THEN current_timestamp ELSE finished_at END
+               WHERE id = ?""",
+            [job_id],
+        )
+    return get_job(store, job_id)
+
+
+def mark_running(store: Store, job_id: str) -> None:
+    with store.write() as cur:
+        cur.execute(
+            """UPDATE jobs SET status = 'running', started_at = coalesce(started_at, current_timestamp),
+                   updated_at = current_timestamp WHERE id = ?""",
+            [job_id],
+        )
+
+
+def finish_job(store: Store, job_id: str, status: JobStatus, *, stop_reason: str, error: str | None = None) -> None:
+    with store.write() as cur:
+        cur.execute(
+            """UPDATE jobs SET status = ?, stop_reason = ?, error = ?, finished_at = current_timestamp,
+                   updated_at = current_timestamp WHERE id = ?""",
+            [status, stop_reason, error, job_id],
+        )
+
+
+def commit_round(
+    store: Store,
+    job: JobRecord,
+    accepted: Sequence[NewTask],
+    rejections: Sequence[tuple[str, str, dict[str, Any]]],
+    progress: dict[str, Any],
+) -> AddResult:
+    """One generation round, all or nothing: its tasks, its rejections and the job's progress.
+
+    A crash before the commit loses only the round in flight; after it, the round is whole in the file.
+    """
+    batch = prepare_batch(accepted)
+    with store.write() as cur:
+        result = insert_batch(cur, store, job.dataset_id, batch, source="generated", stage=job.method, job_id=job.id)
+        insert_rejections(cur, job.dataset_id, job.id, job.method, rejections)
+        cur.execute(
+            "UPDATE jobs SET progress = ?, updated_at = current_timestamp WHERE id = ?",
+            [_json.encode(progress).decode(), job.id],
+        )
+    return result
+
+
+def job_rejections(store: Store, job_id: str) -> dict[str, int]:
+    with store.read() as cur:
+        rows = cur.execute(
+            "SELECT reason, count(*) FROM rejections WHERE job_id = ? GROUP BY reason ORDER BY count(*) DESC, reason",
+            [job_id],
+        ).fetchall()
+    return dict(rows)
+
+
+def dataset_instructions(store: Store, dataset_id: str) -> list[tuple[str, str]]:
+    """(instruction, source) of every task, in arrival order: the pool a generation job starts from."""
+    with store.read() as cur:
+        require_dataset(cur, dataset_id)
+        return cur.execute(
+            "SELECT instruction, source FROM tasks WHERE dataset_id = ? ORDER BY id", [dataset_id]
+        ).fetchall()
+
+
+def seed_examples(store: Store, dataset_id: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Seed tasks with one instance each, for few-shot instance prompts."""
+    with store.read() as cur:
+        rows = cur.execute(
+            """SELECT t.instruction, t.is_classification, i.input, i.output FROM tasks t
+               JOIN instances i ON i.task_id = t.id AND i.position = 0
+               WHERE t.dataset_id = ? AND t.source = 'seed' ORDER BY t.id LIMIT ?""",
+            [dataset_id, limit],
+        ).fetchall()
+    return [{"instruction": r[0], "is_classification": r[1], "input": r[2], "output": r[3]} for r in rows]
