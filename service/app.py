@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.connection import ASGIConnection
@@ -15,10 +18,14 @@ from litestar.openapi import OpenAPIConfig
 from service import __version__
 from service.controllers.datasets import DatasetController
 from service.controllers.health import health
+from service.controllers.jobs import JobController
 from service.controllers.records import RecordController
+from service.defaults import ensure_default_dataset
 from service.dependencies import DEPENDENCIES
+from service.engine import EngineHolder
 from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
 from service.settings import Settings
+from service.worker import JobWorker
 from store import Store
 
 
@@ -43,17 +50,29 @@ def _lifespan(settings: Settings):
             threads=settings.store.duckdb_threads,
             memory_limit=settings.store.duckdb_memory_limit,
         )
-        app.state.store = store
+        if settings.engine.default_dataset:
+            ensure_default_dataset(store)
+        holder = EngineHolder(settings.engine, Path(settings.store.data_dir))
+        worker = JobWorker(store, holder)
+        app.state.store, app.state.engine, app.state.worker = store, holder, worker
+        holder.start()
+        worker_task = asyncio.create_task(worker.run(), name="job-worker")
         try:
             yield
         finally:
+            worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
+            await holder.stop()
             store.close()
 
     return lifespan
 
 
 def create_app(settings: Settings) -> Litestar:
-    v1 = Router(path="/v1", route_handlers=[DatasetController, RecordController], guards=[require_api_key])
+    v1 = Router(
+        path="/v1", route_handlers=[DatasetController, RecordController, JobController], guards=[require_api_key]
+    )
     return Litestar(
         route_handlers=[health, v1],
         lifespan=[_lifespan(settings)],

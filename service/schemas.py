@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
+from generators.engine import Sampling
+from generators.filters import InstructionRules
+from generators.self_instruct import SelfInstructConfig
 from store.records import Dataset, Source, TaskRecord
 
 DatasetName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
@@ -90,3 +93,38 @@ class HealthOut(msgspec.Struct, frozen=True, kw_only=True):
     version: str
     database: str
     engine: EngineStatus
+
+
+class JobCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    dataset_id: str
+    method: Literal["self_instruct"] = "self_instruct"
+    target: Annotated[int, Meta(ge=1, le=1_000_000)]
+    seed: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 0
+    sampling: Sampling = Sampling()
+    config: SelfInstructConfig = SelfInstructConfig()
+    rules: InstructionRules = InstructionRules()
+    model: str | None = None  # remote engines: the model to ask for; embedded: must be the served one
+    endpoints: list[str] | None = None  # remote engines: a subset of the configured endpoints
+
+
+class JobOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    dataset_id: str
+    method: str
+    status: str
+    target: int
+    accepted: int
+    progress: dict[str, Any]
+    rejections_by_reason: dict[str, int]
+    stop_reason: str | None
+    error: str | None
+    params: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+
+class JobList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[JobOut]
+    next: str | None

@@ -46,10 +46,31 @@ class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise ValueError("default_page_size must not exceed max_page_size")
 
 
+class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # embedded: the service starts and owns a vLLM server child on 127.0.0.1; remote: OpenAI-compatible
+    # vLLM servers at `endpoints`; none: the API without generation.
+    kind: Literal["embedded", "remote", "none"] = "embedded"
+    model: str = ""  # empty: the packaged SmolLM2-135M-Instruct; else a local folder or a model id
+    endpoints: tuple[str, ...] = ()
+    served_model_name: str = "smollm2-135m-instruct"
+    start_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 600
+    request_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 180
+    retries: Annotated[int, Meta(ge=0, le=20)] = 3
+    concurrency_per_endpoint: Annotated[int, Meta(ge=1, le=1024)] = 64
+    max_model_len: Annotated[int, Meta(ge=256, le=131072)] = 2048
+    kv_cache_gib: Annotated[int, Meta(ge=1, le=512)] = 2
+    default_dataset: bool = True  # create the `default` dataset with the packaged seed tasks at start
+
+    def __post_init__(self) -> None:
+        if self.kind == "remote" and not self.endpoints:
+            raise ValueError("engine kind remote needs INSTRUCTFORGE_ENDPOINTS")
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
     limits: LimitsSettings = LimitsSettings()
+    engine: EngineSettings = EngineSettings()
 
 
 class SettingsError(ValueError):
@@ -67,8 +88,19 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "DUCKDB_THREADS": ("store", "duckdb_threads"),
     "DUCKDB_MEMORY_LIMIT": ("store", "duckdb_memory_limit"),
     **{name.upper(): ("limits", name) for name in LimitsSettings.__struct_fields__},
+    "ENGINE": ("engine", "kind"),
+    "MODEL": ("engine", "model"),
+    "ENDPOINTS": ("engine", "endpoints"),
+    "SERVED_MODEL_NAME": ("engine", "served_model_name"),
+    "ENGINE_START_TIMEOUT_S": ("engine", "start_timeout_s"),
+    "ENGINE_REQUEST_TIMEOUT_S": ("engine", "request_timeout_s"),
+    "ENGINE_RETRIES": ("engine", "retries"),
+    "ENGINE_CONCURRENCY": ("engine", "concurrency_per_endpoint"),
+    "MAX_MODEL_LEN": ("engine", "max_model_len"),
+    "KV_CACHE_GIB": ("engine", "kv_cache_gib"),
+    "DEFAULT_DATASET": ("engine", "default_dataset"),
 }
-_LIST_FIELDS = {"api_keys"}
+_LIST_FIELDS = {"api_keys", "endpoints"}
 
 
 def _raw_value(field: str, text: str) -> Any:

@@ -57,6 +57,12 @@ def get_dataset(store: Store, dataset_id: str) -> Dataset:
     return _row_to_dataset(rows[0])
 
 
+def find_dataset_id(store: Store, name: str) -> str | None:
+    with store.read() as cur:
+        rows = cur.execute("SELECT id FROM datasets WHERE name = ?", [name]).fetchall()
+    return rows[0][0] if rows else None
+
+
 def list_datasets(store: Store, *, after: str | None, limit: int) -> DatasetPage:
     with store.read() as cur:
         rows = cur.execute(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from litestar import get
+from litestar import Request, get
 
 from service import __version__
 from service.dependencies import StoreDep
@@ -8,7 +8,7 @@ from service.schemas import EngineStatus, HealthOut
 
 
 @get("/health", sync_to_thread=True, tags=["health"])
-def health(store: StoreDep) -> HealthOut:
+def health(store: StoreDep, request: Request) -> HealthOut:
     """Liveness and readiness: answers only once the database has been opened and migrated."""
     with store.read() as cur:
         cur.execute("SELECT 1").fetchall()
@@ -16,5 +16,5 @@ def health(store: StoreDep) -> HealthOut:
         status="ok",
         version=__version__,
         database=store.path,
-        engine=EngineStatus(status="not_configured", detail="no generation engine is configured yet"),
+        engine=EngineStatus(status=request.app.state.engine.status, detail=request.app.state.engine.detail),
     )

@@ -8,7 +8,7 @@ import pytest
 from litestar.testing import TestClient
 
 from service.app import create_app
-from service.settings import LimitsSettings, Settings, StoreSettings
+from service.settings import EngineSettings, LimitsSettings, Settings, StoreSettings
 
 
 @pytest.fixture
@@ -16,6 +16,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         store=StoreSettings(data_dir=str(tmp_path / "data")),
         limits=LimitsSettings(max_body_bytes=2 * 1024 * 1024, default_page_size=50, max_page_size=200),
+        engine=EngineSettings(kind="none", default_dataset=False),
     )
 
 

@@ -13,7 +13,7 @@ def test_health(client: TestClient, settings) -> None:
         "status": "ok",
         "version": __version__,
         "database": settings.store.database_path,
-        "engine": {"status": "not_configured", "detail": "no generation engine is configured yet"},
+        "engine": {"status": "not_configured", "detail": "generation is switched off (INSTRUCTFORGE_ENGINE=none)"},
     }
 
 

@@ -28,7 +28,8 @@ def free_port() -> int:
 class Server:
     def __init__(self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INSTRUCTFORGE_")}
-        env |= {"INSTRUCTFORGE_DATA_DIR": str(data_dir), "INSTRUCTFORGE_PORT": str(port)} | (extra_env or {})
+        env |= {"INSTRUCTFORGE_DATA_DIR": str(data_dir), "INSTRUCTFORGE_PORT": str(port)}
+        env |= {"INSTRUCTFORGE_ENGINE": "none", "INSTRUCTFORGE_DEFAULT_DATASET": "false"} | (extra_env or {})
         self.url = f"http://127.0.0.1:{port}"
         self.log = data_dir.parent / f"server-{port}.log"
         with self.log.open("wb") as log:  # a file, not a pipe: a full pipe would block the server

@@ -139,7 +139,7 @@ def test_concurrent_writers_never_duplicate_or_lose_a_task(store: Store, dataset
     assert sum(r.added for r in results) == 600
     assert sum(r.duplicates_skipped for r in results) == 1200 - 600
     with store.read() as cur:
-        assert cur.execute("SELECT count(*), count(DISTINCT fingerprint), count(DISTINCT id) FROM tasks").fetchall() == [
-            (600, 600, 600)
-        ]
+        assert cur.execute(
+            "SELECT count(*), count(DISTINCT fingerprint), count(DISTINCT id) FROM tasks"
+        ).fetchall() == [(600, 600, 600)]
         assert cur.execute("SELECT count(*) FROM rejections").fetchall() == [(600,)]

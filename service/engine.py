@@ -1,0 +1,94 @@
+"""The service's engine holder: starts the embedded vLLM server or connects to remote ones, and says how it is."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Literal
+
+import anyio
+
+from generators.engine import CompletionEngine, OpenAICompletionsEngine, discover_model
+from service.settings import EngineSettings
+
+log = logging.getLogger("instructforge.engine")
+EngineStatus = Literal["not_configured", "starting", "ready", "failed"]
+
+
+class EngineHolder:
+    """Owns the engine for the app's lifetime. Jobs wait on `ready`; /health reports `status`."""
+
+    def __init__(self, settings: EngineSettings, data_dir: Path) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.status: EngineStatus = "not_configured" if settings.kind == "none" else "starting"
+        self.detail = "generation is switched off (INSTRUCTFORGE_ENGINE=none)" if settings.kind == "none" else ""
+        self.engine: CompletionEngine | None = None
+        self.ready = asyncio.Event()
+        self._server = None
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        if self.settings.kind != "none":
+            self._task = asyncio.create_task(self._start(), name="engine-start")
+
+    async def _start(self) -> None:
+        try:
+            if self.settings.kind == "embedded":
+                endpoint, model = await self._start_embedded()
+                endpoints = [endpoint]
+            else:
+                endpoints = list(self.settings.endpoints)
+                model = self.settings.model or await self._discover(endpoints[0])
+            self.engine = OpenAICompletionsEngine(
+                endpoints,
+                model,
+                concurrency_per_endpoint=self.settings.concurrency_per_endpoint,
+                timeout_s=self.settings.request_timeout_s,
+                retries=self.settings.retries,
+            )
+            self.status, self.detail = "ready", f"{self.settings.kind}: {model} at {', '.join(endpoints)}"
+            self.ready.set()
+            log.info("engine ready: %s", self.detail)
+        except Exception as exc:  # reported by /health; jobs stay queued
+            self.status, self.detail = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("engine failed to start")
+
+    async def _start_embedded(self) -> tuple[str, str]:
+        from generators.vllm_server import VLLMServer
+
+        from generators.model import resolve_model
+
+        self.detail = "preparing the model"
+        model_path = await anyio.to_thread.run_sync(resolve_model, self.settings.model, self.data_dir / "cache")
+        self.detail = f"starting vLLM with {model_path}"
+        self._server = VLLMServer(
+            model_path,
+            served_model_name=self.settings.served_model_name,
+            max_model_len=self.settings.max_model_len,
+            kv_cache_gib=self.settings.kv_cache_gib,
+            log_path=self.data_dir / "logs" / "vllm.log",
+        )
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        await anyio.to_thread.run_sync(self._server.start)
+        await anyio.to_thread.run_sync(self._server.wait_ready, self.settings.start_timeout_s)
+        return self._server.base_url, self.settings.served_model_name
+
+    async def _discover(self, endpoint: str) -> str:
+        """Remote servers may come up after us: ask until one answers or the start timeout passes."""
+        with anyio.fail_after(self.settings.start_timeout_s):
+            while True:
+                try:
+                    return await discover_model(endpoint)
+                except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+                    self.detail = f"waiting for {endpoint}: {exc}"
+                    await asyncio.sleep(2)
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self.engine is not None:
+            await self.engine.aclose()
+        if self._server is not None:
+            await anyio.to_thread.run_sync(self._server.stop)
