@@ -91,8 +91,9 @@ class OpenAICompletionsEngine:
 
     async def _complete_one(self, body: dict) -> Completion:
         error = "no attempt made"
+        first = next(self._next)  # round-robin start; each retry moves on to the next endpoint
         for attempt in range(self._retries + 1):
-            endpoint = self.endpoints[next(self._next)]
+            endpoint = self.endpoints[(first + attempt) % len(self.endpoints)]
             try:
                 async with self._limits[endpoint]:
                     response = await self._client.post(f"{endpoint}/v1/completions", json=body)

@@ -1,0 +1,138 @@
+"""The OpenAI-compatible client against real misbehaving HTTP servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import anyio
+import pytest
+
+from generators.engine import EngineError, OpenAICompletionsEngine, Sampling, discover_model
+
+Behaviour = Callable[[int, dict], tuple[int, dict] | None]  # (request number, body) -> (status, json) or None = hang
+
+
+@contextmanager
+def fake_server(behaviour: Behaviour) -> Iterator[tuple[str, list[dict]]]:
+    seen: list[dict] = []
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # keep test output quiet
+            pass
+
+        def _answer(self, status: int, payload: dict) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._answer(200, {"data": [{"id": "fake-model"}]})
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            with lock:
+                seen.append(body)
+                number = len(seen)
+            answer = behaviour(number, body)
+            if answer is None:
+                time.sleep(3)
+                return
+            self._answer(*answer)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def ok(text: str) -> tuple[int, dict]:
+    return 200, {"choices": [{"text": text, "finish_reason": "stop"}], "usage": {"completion_tokens": 3}}
+
+
+def complete(engine: OpenAICompletionsEngine, prompts: list[str], **kwargs):
+    async def run():
+        try:
+            return await engine.complete(prompts, sampling=Sampling(), stop=["\n"], **kwargs)
+        finally:
+            await engine.aclose()
+
+    return anyio.run(run)
+
+
+def test_answers_come_back_in_prompt_order_with_the_request_fields() -> None:
+    with fake_server(lambda n, body: ok(body["prompt"].upper())) as (url, seen):
+        results = complete(OpenAICompletionsEngine([url], "m"), ["a", "b", "c"], seed=10)
+    assert [r.text for r in results] == ["A", "B", "C"]
+    assert all(r.finish_reason == "stop" and r.completion_tokens == 3 for r in results)
+    request = next(s for s in seen if s["prompt"] == "b")
+    assert (request["model"], request["stop"], request["seed"], request["temperature"]) == ("m", ["\n"], 11, 0.7)
+
+
+def test_server_errors_are_retried_with_backoff() -> None:
+    with fake_server(lambda n, body: (503, {}) if n <= 2 else ok("fine")) as (url, seen):
+        [result] = complete(OpenAICompletionsEngine([url], "m", retries=3, backoff_s=0.01), ["x"])
+    assert result.text == "fine" and len(seen) == 3
+
+
+def test_a_dead_endpoint_is_routed_around() -> None:
+    with fake_server(lambda n, body: ok("alive")) as (url, seen):
+        engine = OpenAICompletionsEngine(["http://127.0.0.1:9", url], "m", retries=2, backoff_s=0.01)
+        results = complete(engine, ["p1", "p2", "p3", "p4"])
+    assert [r.text for r in results] == ["alive"] * 4
+
+
+def test_timeouts_and_exhausted_retries_give_an_error_completion() -> None:
+    with fake_server(lambda n, body: None) as (url, _):
+        engine = OpenAICompletionsEngine([url], "m", retries=1, backoff_s=0.01, timeout_s=0.3)
+        started = time.monotonic()
+        [result] = complete(engine, ["x"])
+    assert result.finish_reason == "error" and "Timeout" in result.error
+    assert time.monotonic() - started < 3
+
+
+def test_malformed_answers_are_retried() -> None:
+    with fake_server(lambda n, body: (200, {"choices": []}) if n == 1 else ok("good")) as (url, seen):
+        [result] = complete(OpenAICompletionsEngine([url], "m", backoff_s=0.01), ["x"])
+    assert result.text == "good" and len(seen) == 2
+
+
+def test_a_refused_request_is_not_retried() -> None:
+    with fake_server(lambda n, body: (400, {"error": "bad model"})) as (url, seen):
+        with pytest.raises(EngineError, match="400"):
+            complete(OpenAICompletionsEngine([url], "m", backoff_s=0.01), ["x"])
+    assert len(seen) == 1
+
+
+def test_concurrency_per_endpoint_is_bounded() -> None:
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def slow(n: int, body: dict) -> tuple[int, dict]:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+        return ok("x")
+
+    with fake_server(slow) as (url, _):
+        complete(OpenAICompletionsEngine([url], "m", concurrency_per_endpoint=3), [str(n) for n in range(12)])
+    assert peak[0] <= 3
+
+
+def test_discover_model() -> None:
+    with fake_server(lambda n, body: ok("")) as (url, _):
+        assert anyio.run(discover_model, url) == "fake-model"

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from generators.filters import InstructionRules, instance_rejection, instruction_rejection
+
+RULES = InstructionRules()
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Write a short poem about the sea.", None),
+        ("Name colors.", "too_short"),
+        (" ".join(["word"] * 151), "too_long"),
+        ("Describe the image below in detail.", "banned_word"),
+        ("Plot the data points on a chart.", "banned_word"),
+        ("Go to the website and read the news.", "banned_word"),
+        ("Summarise the FILES in this folder please.", "banned_word"),
+        ("Explain how mapping works in databases.", None),  # "map" only as a whole word
+        ("Write a program that sorts numbers.", "asks_for_program"),
+        ("- Write a short poem about rain.", "starts_with_punctuation"),
+        ("Écrivez un poème sur la mer.", "starts_with_non_ascii"),
+    ],
+)
+def test_instruction_rules(text: str, reason: str | None) -> None:
+    assert instruction_rejection(text, RULES) == reason
+
+
+def test_rules_are_settings() -> None:
+    strict = InstructionRules(min_words=2, max_words=5, banned_words=("poem",))
+    assert instruction_rejection("Name colors.", strict) is None
+    assert instruction_rejection("Write a poem now.", strict) == "banned_word"
+    assert instruction_rejection("one two three four five six", strict) == "too_long"
+
+
+@pytest.mark.parametrize(
+    ("input_text", "output_text", "reason"),
+    [("2 3", "5", None), ("", "Blue", None), ("x", "  ", "empty_output"), ("same", " same ", "input_equals_output")],
+)
+def test_instance_rules(input_text: str, output_text: str, reason: str | None) -> None:
+    assert instance_rejection(input_text, output_text) == reason

@@ -1,0 +1,117 @@
+"""One self-instruct round over a scripted engine (the test is about the round's logic, not the model)."""
+
+from __future__ import annotations
+
+import random
+
+import anyio
+
+from generators.engine import Completion, Sampling
+from generators.filters import InstructionRules
+from generators.prompts import Example
+from generators.self_instruct import Pool, SelfInstructConfig, bootstrap_examples, run_round
+from store.fingerprint import fingerprint
+from store.near_duplicates import NearDuplicateIndex
+
+SEEDS = ["Write a haiku about autumn leaves.", "List three uses for a paperclip.", "Explain why the sky is blue."]
+
+
+class ScriptedEngine:
+    model = "scripted"
+
+    def __init__(self, listing: str) -> None:
+        self.listing = listing
+        self.calls: list[list[str]] = []
+
+    async def complete(self, prompts, *, sampling, stop, seed=None):
+        self.calls.append(list(prompts))
+        return [self._answer(p) for p in prompts]
+
+    def _answer(self, prompt: str) -> Completion:
+        if prompt.rstrip().endswith("Classification:"):
+            text = " Yes" if "positive or negative" in prompt.rsplit("Task:", 1)[1] else " No"
+        elif prompt.rstrip().endswith("Class label:"):
+            text = " positive\nInput: What a wonderful day."
+        elif prompt.rstrip().endswith("Input:"):
+            text = " None\nOutput: " + ("" if "empty" in prompt.rsplit("Task:", 1)[1] else "A fine answer.")
+        else:
+            text = self.listing
+        return Completion(text=text, finish_reason="stop", completion_tokens=7)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def make_pool() -> Pool:
+    examples = [Example(instruction=SEEDS[0], input="", output="Leaves fall."),
+                Example(instruction="Is this review positive?", input="Great", output="positive", is_classification=True)]  # fmt: skip
+    return Pool(seeds=list(SEEDS), generated=[], fingerprints={fingerprint(s) for s in SEEDS}, examples=examples)
+
+
+def run(engine: ScriptedEngine, pool: Pool, index: NearDuplicateIndex, prompts: int = 1):
+    config = SelfInstructConfig(prompts_per_round=prompts)
+    return anyio.run(lambda: run_round(engine, pool, random.Random(1), config=config, sampling=Sampling(),
+                                       rules=InstructionRules(), index=index, seed=5, provenance={"job_id": "j"}))  # fmt: skip
+
+
+def test_a_round_accepts_good_tasks_and_rejects_the_rest_with_reasons() -> None:
+    listing = (
+        " Describe a sunny beach holiday in summer."
+        "\nTask 5: Decide whether the tweet is positive or negative."
+        "\nTask 6: Describe a sunny beach holiday in the summer."  # near-duplicate of the first
+        "\nTask 7: write a haiku about AUTUMN leaves"  # exact duplicate of a seed
+        "\nTask 8: Draw a picture of a cat."
+        "\nTask 9: Give an empty reply to this message please."
+    )
+    engine, pool = ScriptedEngine(listing), make_pool()
+    index = NearDuplicateIndex(0.7, SEEDS)
+    result = run(engine, pool, index)
+    accepted = {t.instruction: t for t in result.accepted}
+    assert sorted(accepted) == ["Decide whether the tweet is positive or negative.",
+                                "Describe a sunny beach holiday in summer."]  # fmt: skip
+    tweet = accepted["Decide whether the tweet is positive or negative."]
+    assert tweet.is_classification and (tweet.instances[0].input, tweet.instances[0].output) == (
+        "What a wonderful day.", "positive")  # fmt: skip
+    beach = accepted["Describe a sunny beach holiday in summer."]
+    assert not beach.is_classification and (beach.instances[0].input, beach.instances[0].output) == (
+        "",
+        "A fine answer.",
+    )
+    assert beach.provenance["job_id"] == "j" and beach.provenance["templates"]["instructions"] == "instructions.v1"
+    reasons = {instruction: reason for reason, instruction, _ in result.rejections}
+    assert reasons == {
+        "Describe a sunny beach holiday in the summer.": "near_duplicate",
+        "write a haiku about AUTUMN leaves": "exact_duplicate",
+        "Draw a picture of a cat.": "banned_word",
+        "Give an empty reply to this message please.": "empty_output",
+    }
+    assert result.stages == {"prompts": 1, "candidates": 6, "passed_filters": 3, "classification": 1, "accepted": 2}
+    assert result.tokens == 7 + 3 * 7
+    assert sorted(pool.generated) == sorted(accepted)  # the pool grows for the next round
+
+
+def test_the_next_round_rejects_what_this_round_accepted() -> None:
+    engine, pool = ScriptedEngine(" Describe a sunny beach holiday in summer."), make_pool()
+    index = NearDuplicateIndex(0.7, SEEDS)
+    assert len(run(engine, pool, index).accepted) == 1
+    again = run(engine, pool, index)
+    assert again.accepted == [] and [r[0] for r in again.rejections] == ["exact_duplicate"]
+
+
+def test_engine_errors_are_counted_not_crashed_on() -> None:
+    class Failing(ScriptedEngine):
+        def _answer(self, prompt: str) -> Completion:
+            return Completion(text="", finish_reason="error", completion_tokens=0, error="503")
+
+    result = run(Failing(""), make_pool(), NearDuplicateIndex(0.7, SEEDS), prompts=3)
+    assert result.accepted == [] and [r[0] for r in result.rejections] == ["engine_error"] * 3
+
+
+def test_bootstrap_mixes_seeds_and_generated() -> None:
+    pool = make_pool()
+    pool.seeds += [f"Seed task number {n}." for n in range(10)]
+    assert len(bootstrap_examples(pool, random.Random(0), SelfInstructConfig())) == 8  # seeds fill in
+    pool.generated += [f"Generated task {n}." for n in range(5)]
+    chosen = bootstrap_examples(pool, random.Random(0), SelfInstructConfig())
+    assert len(chosen) == 8 and sum(c.startswith("Generated") for c in chosen) == 2
+    assert chosen == bootstrap_examples(pool, random.Random(0), SelfInstructConfig())  # seeded RNG: reproducible
