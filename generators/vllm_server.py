@@ -8,9 +8,17 @@ Output goes to a log file, never to a pipe nobody reads (a full pipe would stall
 Always `--enforce-eager`: on the CPU torch.compile gave no speed-up and added ~75 s to every start; on a GPU
 the small models we serve do not need CUDA graphs either.
 
-CPU threads, measured on this 2-core machine (SmolLM2-135M-Instruct bf16, 32 concurrent `/v1/completions`
-requests, self-instruct "Task 4:" prompts, max_tokens 64, temperature 0.7, ignore_eos, 3 rounds each):
-    MEASUREMENTS_GO_HERE
+CPU threads, measured on a 2-core CI-style machine (SmolLM2-135M-Instruct bf16, 32 concurrent
+`/v1/completions` requests with "Task 1..3, Task 4:" prompts, temperature 0.7, median output tokens/s of 3
+rounds after a warm-up; one number per server start, settings interleaved):
+
+    VLLM_CPU_OMP_THREADS_BIND            64 tokens each (ignore_eos)   stop at newline (~12 tokens each)
+    unset (vLLM "auto": 1 core + 1 kept)  135, 128                      52, 53
+    "0-1" / "0,1" (both cores)            222, 245, 228                100, 101, 98
+
+Binding every core was 1.7-1.9x faster, so the default is "all"; engine start took 28-46 s either way.
+Check again on bigger machines, where vLLM's own choice (one logical CPU per physical core, one core kept for
+the front end) may be the better one.
 """
 
 from __future__ import annotations
@@ -22,20 +30,29 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import TypeVar
 
 import httpx
 
+_T = TypeVar("_T")
+ALL_CPUS = "all"
 _PR_SET_PDEATHSIG = 1
 _LOG_TAIL_LINES = 40
 
 
 class VLLMServer:
-    """Start, health-check and stop one vLLM server. Use as a context manager, or start()/wait_ready()/stop()."""
+    """Start, health-check and stop one vLLM server. Use as a context manager, or start()/wait_ready()/stop().
+
+    `cpu_threads_bind` (CPU builds only; a GPU build ignores it): "all" binds the engine's OpenMP threads to
+    every CPU this process may run on; None leaves vLLM's own choice, which keeps one core for the HTTP front
+    end; anything else ("0-1", "0,2", "nobind") is passed as VLLM_CPU_OMP_THREADS_BIND unchanged.
+    """
 
     def __init__(
         self,
@@ -47,7 +64,7 @@ class VLLMServer:
         max_model_len: int = 2048,
         dtype: str = "bfloat16",
         kv_cache_gib: int = 2,
-        cpu_threads_bind: str | None = None,
+        cpu_threads_bind: str | None = ALL_CPUS,
         log_path: Path | None = None,
         extra_args: Sequence[str] = (),
     ) -> None:
@@ -62,6 +79,7 @@ class VLLMServer:
         self.log_path = log_path if log_path is not None else _temp_log_path()
         self.extra_args = tuple(extra_args)
         self._process: subprocess.Popen[bytes] | None = None
+        self._owner: _OwnerThread | None = None
 
     @property
     def base_url(self) -> str:
@@ -85,7 +103,9 @@ class VLLMServer:
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)  # keeps HF_HUB_OFFLINE and any cache locations the caller set
         env["VLLM_CPU_KVCACHE_SPACE"] = str(self.kv_cache_gib)
-        if self.cpu_threads_bind is not None:
+        if self.cpu_threads_bind == ALL_CPUS:
+            env["VLLM_CPU_OMP_THREADS_BIND"] = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
+        elif self.cpu_threads_bind is not None:
             env["VLLM_CPU_OMP_THREADS_BIND"] = self.cpu_threads_bind
         return env
 
@@ -93,16 +113,19 @@ class VLLMServer:
         if self._process is not None and self._process.poll() is None:
             raise RuntimeError(f"vLLM server already running (pid {self._process.pid})")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._owner = _OwnerThread()
         with self.log_path.open("ab") as log:
             # The child holds its own copy of the log descriptor; ours can close at once.
-            self._process = subprocess.Popen(
-                self.command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self.environment(),
-                start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
+            self._process = self._owner.run(
+                lambda: subprocess.Popen(
+                    self.command(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.environment(),
+                    start_new_session=True,
+                    preexec_fn=_die_with_parent(os.getpid()),
+                )
             )
 
     def is_running(self) -> bool:
@@ -125,12 +148,16 @@ class VLLMServer:
         raise TimeoutError(f"vLLM server not ready after {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self, timeout: float = 20) -> None:
-        """SIGTERM the server's process group, then SIGKILL whatever is left. Safe to call twice."""
+        """SIGTERM the server, then SIGKILL whatever is left of its process group. Safe to call twice.
+
+        The first SIGTERM goes to the API server alone: it shuts its engine processes down in order. A SIGTERM
+        to the whole group kills the engine under the server's feet (EngineDeadError, leaked shared memory).
+        """
         process, self._process = self._process, None
         if process is None:
             return
         group = process.pid  # start_new_session=True: the child leads its own group
-        _signal_group(group, signal.SIGTERM)
+        _signal_process(process, signal.SIGTERM)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -139,6 +166,9 @@ class VLLMServer:
         # Engine processes may outlive the leader for a moment; none may be left behind.
         if not _group_gone(group, wait=min(timeout, 5.0)):
             _signal_group(group, signal.SIGKILL)
+        if self._owner is not None:
+            self._owner.release()
+            self._owner = None
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         try:
@@ -165,6 +195,35 @@ class VLLMServer:
         self.stop()
 
 
+class _OwnerThread:
+    """A thread that starts the server and then lives until stop().
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not the process. Callers start servers
+    from pooled worker threads (`anyio.to_thread`), which exit after a few idle seconds and would take the server
+    with them; forking from a thread of our own that lives until stop() ties the signal to our process's life.
+    """
+
+    def __init__(self) -> None:
+        self._released = threading.Event()
+
+    def run(self, spawn: Callable[[], _T]) -> _T:
+        outcome: Future[_T] = Future()
+
+        def body() -> None:
+            try:
+                outcome.set_result(spawn())
+            except BaseException as exc:  # handed to the caller's thread by outcome.result()
+                outcome.set_exception(exc)
+                return
+            self._released.wait()
+
+        threading.Thread(target=body, name="vllm-server-owner", daemon=True).start()
+        return outcome.result()
+
+    def release(self) -> None:
+        self._released.set()
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -172,7 +231,6 @@ def _free_port(host: str) -> int:
 
 
 def _temp_log_path() -> Path:
-    handle: IO[bytes]
     with tempfile.NamedTemporaryFile(prefix="vllm-server-", suffix=".log", delete=False) as handle:
         return Path(handle.name)
 
@@ -180,8 +238,8 @@ def _temp_log_path() -> Path:
 def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     """A preexec_fn: ask Linux to send the child SIGTERM when its parent dies.
 
-    The signal follows the parent *thread* that forked the child; start() runs in the owner's thread, and the
-    child cleans up its engine processes on SIGTERM. libc is looked up here, before the fork, because loading
+    The signal follows the parent *thread* that forked the child (hence _OwnerThread); the vLLM server stops
+    its engine processes on SIGTERM. libc is looked up here, before the fork, because loading
     a library in a forked child of a threaded process can deadlock.
     """
     prctl = ctypes.CDLL(None, use_errno=True).prctl
@@ -200,6 +258,11 @@ def _healthy(client: httpx.Client) -> bool:
         return client.get("/health").status_code == 200
     except httpx.TransportError:  # not listening yet, or busy loading
         return False
+
+
+def _signal_process(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
 
 
 def _signal_group(group: int, sig: signal.Signals) -> None:

@@ -56,9 +56,8 @@ class EngineHolder:
             log.exception("engine failed to start")
 
     async def _start_embedded(self) -> tuple[str, str]:
-        from generators.vllm_server import VLLMServer
-
         from generators.model import resolve_model
+        from generators.vllm_server import VLLMServer
 
         self.detail = "preparing the model"
         model_path = await anyio.to_thread.run_sync(resolve_model, self.settings.model, self.data_dir / "cache")

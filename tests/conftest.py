@@ -8,6 +8,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
+pytest_plugins = ["tests.engine_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED_FILE = REPO_ROOT.parent / "shared" / "data" / "self_instruct_seed_tasks.jsonl"
 

@@ -43,15 +43,29 @@ class ScriptedEngine:
 
 
 def make_pool() -> Pool:
-    examples = [Example(instruction=SEEDS[0], input="", output="Leaves fall."),
-                Example(instruction="Is this review positive?", input="Great", output="positive", is_classification=True)]  # fmt: skip
+    examples = [
+        Example(instruction=SEEDS[0], input="", output="Leaves fall."),
+        Example(instruction="Is this review positive?", input="Great", output="positive", is_classification=True),
+    ]
     return Pool(seeds=list(SEEDS), generated=[], fingerprints={fingerprint(s) for s in SEEDS}, examples=examples)
 
 
 def run(engine: ScriptedEngine, pool: Pool, index: NearDuplicateIndex, prompts: int = 1):
     config = SelfInstructConfig(prompts_per_round=prompts)
-    return anyio.run(lambda: run_round(engine, pool, random.Random(1), config=config, sampling=Sampling(),
-                                       rules=InstructionRules(), index=index, seed=5, provenance={"job_id": "j"}))  # fmt: skip
+    rng, rules = random.Random(1), InstructionRules()
+    return anyio.run(
+        lambda: run_round(
+            engine,
+            pool,
+            rng,
+            config=config,
+            sampling=Sampling(),
+            rules=rules,
+            index=index,
+            seed=5,
+            provenance={"job_id": "j"},
+        )
+    )
 
 
 def test_a_round_accepts_good_tasks_and_rejects_the_rest_with_reasons() -> None:

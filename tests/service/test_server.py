@@ -5,57 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.service.servers import INSTRUCTFORGE, Server, free_port
+
 pytestmark = pytest.mark.server
-INSTRUCTFORGE = Path(sys.executable).with_name("instructforge")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("INSTRUCTFORGE_")}
-        env |= {"INSTRUCTFORGE_DATA_DIR": str(data_dir), "INSTRUCTFORGE_PORT": str(port)}
-        env |= {"INSTRUCTFORGE_ENGINE": "none", "INSTRUCTFORGE_DEFAULT_DATASET": "false"} | (extra_env or {})
-        self.url = f"http://127.0.0.1:{port}"
-        self.log = data_dir.parent / f"server-{port}.log"
-        with self.log.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
-            self.process = subprocess.Popen(
-                [str(INSTRUCTFORGE), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("the server did not become ready")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=15)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
 
 
 @pytest.fixture

@@ -1,0 +1,97 @@
+"""Self-instruct jobs end to end: the real vLLM engine, the real HTTP API, the real DuckDB file.
+
+Kept small (a handful of tasks) so the whole file takes a few minutes on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from store.fingerprint import fingerprint
+from tests.service.servers import Server, free_port
+
+pytestmark = pytest.mark.server
+NDJSON = {"content-type": "application/x-ndjson"}
+SMALL_ROUNDS = {"prompts_per_round": 8, "max_rounds_without_accept": 15}
+
+
+def upload_seeds(url: str, seed_bytes: bytes) -> str:
+    dataset_id = httpx.post(f"{url}/v1/datasets", json={"name": "e2e"}).json()["id"]
+    answer = httpx.post(f"{url}/v1/datasets/{dataset_id}/seeds", content=seed_bytes, headers=NDJSON, timeout=30)
+    assert answer.json()["added"] == 175
+    return dataset_id
+
+
+def generated_records(url: str, dataset_id: str) -> list[dict]:
+    page = httpx.get(f"{url}/v1/datasets/{dataset_id}/records", params={"source": "generated", "limit": 1000})
+    return page.json()["items"]
+
+
+def test_a_job_on_the_embedded_engine(tmp_path: Path, default_model_dir: Path, seed_bytes: bytes) -> None:
+    """What a new user does after `make run`: upload seeds, post a job, watch it finish, read stats, export."""
+    env = {"INSTRUCTFORGE_ENGINE": "embedded", "INSTRUCTFORGE_MODEL": str(default_model_dir),
+           "INSTRUCTFORGE_DEFAULT_DATASET": "true"}  # fmt: skip
+    server = Server(tmp_path / "data", free_port(), env)
+    try:
+        server.wait_ready()
+        assert [d["name"] for d in httpx.get(f"{server.url}/v1/datasets").json()["items"]] == ["default"]
+        assert "embedded" in server.wait_engine()["detail"]
+        dataset_id = upload_seeds(server.url, seed_bytes)
+        job = httpx.post(f"{server.url}/v1/jobs", json={"dataset_id": dataset_id, "target": 4, "seed": 1,
+                                                        "config": SMALL_ROUNDS}).json()  # fmt: skip
+        done = server.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=600)
+        assert (done["accepted"], done["stop_reason"]) == (4, "target_reached")
+        assert done["progress"]["tokens"] > 0 and done["progress"]["stages"]["prompts"] >= 8
+        assert sum(done["rejections_by_reason"].values()) > 0  # the 135M model's misses are kept with reasons
+
+        stats = httpx.get(f"{server.url}/v1/datasets/{dataset_id}/stats").json()
+        assert (stats["tasks"], stats["by_source"]) == (179, {"seed": 175, "generated": 4})
+        records = generated_records(server.url, dataset_id)
+        assert len(records) == 4
+        for record in records:
+            assert record["provenance"]["job_id"] == job["id"] and record["instances"][0]["output"].strip()
+        params = {"format": "alpaca", "source": "generated"}
+        export = httpx.get(f"{server.url}/v1/datasets/{dataset_id}/export", params=params)
+        assert sorted(json.loads(line)["instruction"] for line in export.text.splitlines()) == sorted(
+            r["instruction"] for r in records
+        )
+        children = psutil.Process(server.process.pid).children(recursive=True)
+        assert children, "the embedded engine runs as a child process"
+    finally:
+        server.stop(signal.SIGTERM)
+    gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, f"engine processes outlived the service: {alive}"
+
+
+def test_a_killed_service_resumes_its_job_without_loss_or_duplicates(tmp_path: Path, vllm_server, seed_bytes) -> None:
+    """SIGKILL mid-job, restart: the job finishes by itself with exactly its target, nothing twice."""
+    env = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": vllm_server.base_url}
+    first = Server(tmp_path / "data", free_port(), env)
+    first.wait_ready()
+    first.wait_engine()
+    dataset_id = upload_seeds(first.url, seed_bytes)
+    body = {"dataset_id": dataset_id, "target": 8, "seed": 2, "config": {**SMALL_ROUNDS, "prompts_per_round": 4}}
+    job = httpx.post(f"{first.url}/v1/jobs", json=body).json()
+    midway = first.wait_job(job["id"], lambda j: j["accepted"] >= 1, timeout=600)
+    assert midway["accepted"] < 8, "the job finished before the kill: make rounds smaller"
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+
+    second = Server(tmp_path / "data", free_port(), env)
+    try:
+        second.wait_ready()
+        assert httpx.get(f"{second.url}/v1/jobs/{job['id']}").json()["accepted"] >= midway["accepted"]
+        done = second.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=600)
+        assert done["accepted"] == 8 and done["progress"]["rounds"] > midway["progress"]["rounds"]
+        records = generated_records(second.url, dataset_id)
+        assert len(records) == 8 and {r["provenance"]["job_id"] for r in records} == {job["id"]}
+        assert len({fingerprint(r["instruction"]) for r in records}) == 8
+        stats = httpx.get(f"{second.url}/v1/datasets/{dataset_id}/stats").json()
+        assert stats["by_source"] == {"seed": 175, "generated": 8}
+    finally:
+        second.stop(signal.SIGTERM)
