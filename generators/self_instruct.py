@@ -16,7 +16,7 @@ import msgspec
 from msgspec import Meta
 
 from generators.engine import Completion, CompletionEngine, Sampling
-from generators.filters import InstructionRules, instance_rejection, instruction_rejection
+from generators.filters import InstructionRules, consistent_instances, instance_rejection, instruction_rejection
 from generators.prompts import (
     TEMPLATES,
     Example,
@@ -49,6 +49,7 @@ class SelfInstructConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
     prompts_per_round: Annotated[int, Meta(ge=1, le=512)] = 16
     max_rounds_without_accept: Annotated[int, Meta(ge=1, le=1000)] = 10
     instance_max_tokens: Annotated[int, Meta(ge=16, le=4096)] = 256
+    instances_per_task: Annotated[int, Meta(ge=1, le=8)] = 1
 
 
 class Pool(msgspec.Struct, kw_only=True):
@@ -119,30 +120,48 @@ async def write_instances(
     rng: random.Random,
     sampling: Sampling,
     seed: int,
-) -> list[Completion]:
+    per_task: int,
+) -> list[list[Completion]]:
+    """`per_task` instance completions for each instruction, each prompt with its own few-shot sample."""
     prompts = []
     for instruction, is_classification in zip(instructions, flags, strict=True):
         same_kind = [e for e in pool.examples if e.is_classification == is_classification] or pool.examples
-        examples = rng.sample(same_kind, min(_INSTANCE_EXAMPLES, len(same_kind)))
-        prompts.append(render_instance_prompt(instruction, examples, output_first=is_classification))
-    return await engine.complete(prompts, sampling=sampling, stop=["\nTask:", "\n\n"], seed=seed)
+        for _ in range(per_task):
+            examples = rng.sample(same_kind, min(_INSTANCE_EXAMPLES, len(same_kind)))
+            prompts.append(render_instance_prompt(instruction, examples, output_first=is_classification))
+    flat = await engine.complete(prompts, sampling=sampling, stop=["\nTask:", "\n\n"], seed=seed)
+    return [flat[n : n + per_task] for n in range(0, len(flat), per_task)]
+
+
+def _judge_instance(completion: Completion, output_first: bool) -> tuple[tuple[str, str] | None, str | None, dict]:
+    """(input, output) and None, or None and the reason with its detail."""
+    if completion.finish_reason == "error":
+        return None, "engine_error", {"error": completion.error}
+    parsed = parse_instance(completion.text, output_first=output_first)
+    if parsed is None:
+        return None, "instance_unparseable", {"completion": completion.text[:500]}
+    reason = instance_rejection(*parsed)
+    return (None if reason else parsed), reason, {"input": parsed[0][:500], "output": parsed[1][:500]}
 
 
 def _accept(
-    instruction: str, is_classification: bool, completion: Completion, provenance: dict[str, Any]
+    instruction: str, is_classification: bool, completions: list[Completion], provenance: dict[str, Any]
 ) -> NewTask | Rejection:
-    if completion.finish_reason == "error":
-        return ("engine_error", instruction, {"error": completion.error})
-    parsed = parse_instance(completion.text, output_first=is_classification)
-    if parsed is None:
-        return ("instance_unparseable", instruction, {"completion": completion.text[:500]})
-    input_text, output_text = parsed
-    reason = instance_rejection(input_text, output_text)
-    if reason:
-        return (reason, instruction, {"input": input_text[:500], "output": output_text[:500]})
+    """A task with its usable instances, or the reason it has none (the first problem met)."""
+    pairs: list[tuple[str, str]] = []
+    problem: Rejection | None = None
+    for completion in completions:
+        pair, reason, detail = _judge_instance(completion, is_classification)
+        if pair is not None:
+            pairs.append(pair)
+        elif problem is None:
+            problem = (reason, instruction, detail)
+    kept = consistent_instances(pairs)
+    if not kept:
+        return problem or ("conflicting_outputs", instruction, {"instances": len(pairs)})
     return NewTask(
         instruction=instruction,
-        instances=(Instance(input=input_text, output=output_text),),
+        instances=tuple(Instance(input=i, output=o) for i, o in kept),
         is_classification=is_classification,
         category=DEFAULT_CATEGORY,
         provenance=provenance,
@@ -169,7 +188,8 @@ async def run_round(
     candidates = len(kept) + sum(1 for r in rejections if r[0] != "engine_error")
     flags = await classify(engine, kept, seed) if kept else []
     instance_sampling = msgspec.structs.replace(sampling, max_tokens=config.instance_max_tokens)
-    written = await write_instances(engine, kept, flags, pool, rng, instance_sampling, seed) if kept else []
+    per_task = config.instances_per_task
+    written = await write_instances(engine, kept, flags, pool, rng, instance_sampling, seed, per_task) if kept else []
     accepted: list[NewTask] = []
     meta = {**provenance, "templates": dict(TEMPLATES)}
     for instruction, is_classification, completion in zip(kept, flags, written, strict=True):
@@ -179,7 +199,7 @@ async def run_round(
             pool.generated.append(instruction)
         else:
             rejections.append(outcome)
-    tokens = sum(c.completion_tokens for c in listed) + sum(c.completion_tokens for c in written)
+    tokens = sum(c.completion_tokens for c in listed) + sum(c.completion_tokens for group in written for c in group)
     stages = {"prompts": len(prompts), "candidates": candidates,
               "passed_filters": len(kept), "classification": sum(flags), "accepted": len(accepted)}  # fmt: skip
     return RoundResult(accepted=accepted, rejections=rejections, stages=stages, tokens=tokens)

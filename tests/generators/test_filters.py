@@ -40,3 +40,12 @@ def test_rules_are_settings() -> None:
 )
 def test_instance_rules(input_text: str, output_text: str, reason: str | None) -> None:
     assert instance_rejection(input_text, output_text) == reason
+
+
+def test_consistent_instances() -> None:
+    from generators.filters import consistent_instances
+
+    pairs = [("2 3", "5"), ("2 3", "5"), ("1 1", "2"), ("4 4", "8"), ("4 4 ", "9"), ("", "hello")]
+    assert consistent_instances(pairs) == [("2 3", "5"), ("1 1", "2"), ("", "hello")]
+    assert consistent_instances([("x", "a"), ("x", "b")]) == []
+    assert consistent_instances([]) == []

@@ -129,3 +129,28 @@ def test_bootstrap_mixes_seeds_and_generated() -> None:
     chosen = bootstrap_examples(pool, random.Random(0), SelfInstructConfig())
     assert len(chosen) == 8 and sum(c.startswith("Generated") for c in chosen) == 2
     assert chosen == bootstrap_examples(pool, random.Random(0), SelfInstructConfig())  # seeded RNG: reproducible
+
+
+def test_several_instances_per_task_drop_conflicts() -> None:
+    class Varying(ScriptedEngine):
+        def __init__(self, listing: str) -> None:
+            super().__init__(listing)
+            self.instance_calls = 0
+
+        def _answer(self, prompt: str) -> Completion:
+            if prompt.rstrip().endswith("Input:"):
+                self.instance_calls += 1
+                text = [" 2 3\nOutput: 5", " 2 3\nOutput: 6", " 1 1\nOutput: 2"][(self.instance_calls - 1) % 3]
+                return Completion(text=text, finish_reason="stop", completion_tokens=4)
+            return super()._answer(prompt)
+
+    engine, pool = Varying(" Add the two numbers in the input."), make_pool()
+    config = SelfInstructConfig(prompts_per_round=1, instances_per_task=3)
+    rng, rules, index = random.Random(1), InstructionRules(), NearDuplicateIndex(0.7, SEEDS)
+    result = anyio.run(
+        lambda: run_round(
+            engine, pool, rng, config=config, sampling=Sampling(), rules=rules, index=index, seed=1, provenance={}
+        )  # fmt: skip
+    )
+    [task] = result.accepted
+    assert [(i.input, i.output) for i in task.instances] == [("1 1", "2")]  # "2 3" had two different outputs
