@@ -47,6 +47,9 @@ class RecordingEngine:
 
     async def complete(self, prompts, *, sampling, stop, seed=None):
         results = await self.inner.complete(prompts, sampling=sampling, stop=stop, seed=seed)
+        errors = [r.error for r in results if r.error]
+        if errors:
+            print(f"engine errors in a call of {len(prompts)}: {errors[0]}", file=sys.stderr)
         self.calls.append((list(prompts), sampling, list(stop), seed, sum(r.completion_tokens for r in results)))
         return results
 

