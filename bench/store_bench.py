@@ -232,6 +232,18 @@ class RssSampler(threading.Thread):
         return max(self.peak, self.process.memory_info().rss)
 
 
+def export_figures(size: int, lines: int, elapsed: float, before: int, peak: int) -> dict[str, Any]:
+    return {
+        "bytes": size,
+        "lines": lines,
+        "seconds": round(elapsed, 2),
+        "mb_per_s": round(size / 1e6 / elapsed, 1),
+        "rss_before_mb": round(before / 1e6, 1),
+        "rss_peak_mb": round(peak / 1e6, 1),
+        "rss_growth_mb": round((peak - before) / 1e6, 1),
+    }
+
+
 def bench_export(client: httpx.Client, server_pid: int, dataset_id: str, params: dict[str, str]) -> dict[str, Any]:
     before = psutil.Process(server_pid).memory_info().rss
     sampler, size, lines = RssSampler(server_pid), 0, 0
@@ -245,15 +257,7 @@ def bench_export(client: httpx.Client, server_pid: int, dataset_id: str, params:
         elapsed = time.perf_counter() - started
     finally:
         peak = sampler.stop()
-    return {
-        "bytes": size,
-        "lines": lines,
-        "seconds": round(elapsed, 2),
-        "mb_per_s": round(size / 1e6 / elapsed, 1),
-        "rss_before_mb": round(before / 1e6, 1),
-        "rss_peak_mb": round(peak / 1e6, 1),
-        "rss_growth_mb": round((peak - before) / 1e6, 1),
-    }
+    return export_figures(size, lines, elapsed, before, peak)
 
 
 def bench_export_curl(base_url: str, server_pid: int, dataset_id: str, export_format: str) -> dict[str, Any]:
@@ -271,16 +275,7 @@ def bench_export_curl(base_url: str, server_pid: int, dataset_id: str, export_fo
         ).stdout.split()
     finally:
         peak = sampler.stop()
-    size, elapsed = int(out[0]), float(out[1])
-    return {
-        "bytes": size,
-        "lines": 0,
-        "seconds": round(elapsed, 2),
-        "mb_per_s": round(size / 1e6 / elapsed, 1),
-        "rss_before_mb": round(before / 1e6, 1),
-        "rss_peak_mb": round(peak / 1e6, 1),
-        "rss_growth_mb": round((peak - before) / 1e6, 1),
-    }
+    return export_figures(int(out[0]), 0, float(out[1]), before, peak)
 
 
 def serve_and_measure(db_path: Path, workdir: Path, port: int, dataset_id: str) -> dict[str, Any]:

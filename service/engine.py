@@ -77,14 +77,7 @@ class EngineHolder:
     async def engine_for(self, endpoints: list[str] | None, model: str | None) -> AsyncIterator[CompletionEngine]:
         """A job's own client when it narrows the endpoints or names a model (remote engines only)."""
         await self.ready.wait()
-        engine = OpenAICompletionsEngine(
-            endpoints or list(self.settings.endpoints),
-            model or self.engine.model,
-            concurrency_per_endpoint=self.settings.concurrency_per_endpoint,
-            timeout_s=self.settings.request_timeout_s,
-            retries=self.settings.retries,
-            send_seed=self.settings.per_request_seed,
-        )
+        engine = self._client(endpoints or list(self.settings.endpoints), model or self.engine.model)
         try:
             yield engine
         finally:
@@ -97,7 +90,13 @@ class EngineHolder:
         else:
             endpoints = list(self.settings.endpoints)
             model = self.settings.model or await self._discover(endpoints[0])
-        self.engine = OpenAICompletionsEngine(
+        self.engine = self._client(endpoints, model)
+        self.status, self.detail = "ready", f"{self.settings.kind}: {model} at {', '.join(endpoints)}"
+        self.ready.set()
+        log.info("engine ready: %s", self.detail)
+
+    def _client(self, endpoints: list[str], model: str) -> OpenAICompletionsEngine:
+        return OpenAICompletionsEngine(
             endpoints,
             model,
             concurrency_per_endpoint=self.settings.concurrency_per_endpoint,
@@ -105,9 +104,6 @@ class EngineHolder:
             retries=self.settings.retries,
             send_seed=self.settings.per_request_seed,
         )
-        self.status, self.detail = "ready", f"{self.settings.kind}: {model} at {', '.join(endpoints)}"
-        self.ready.set()
-        log.info("engine ready: %s", self.detail)
 
     def _server_log(self) -> Path:
         name = "vllm.log" if self._starts <= 1 else f"vllm.restart-{self._starts - 1}.log"
