@@ -75,6 +75,8 @@ def parse_instructions(completion: str, *, truncated: bool) -> list[tuple[str, s
         if n and not _NEXT_TASK.match(line):
             break  # the list is over: anything after is not an instruction
         text = _NEXT_TASK.sub("", line, count=1).strip()
+        if n and not text:
+            break  # a bare "Task N:" ends the list: the model stopped, it did not write a bad task
         found.append((text, None if text else "unparseable"))
     if truncated and found:
         found[-1] = (found[-1][0], "truncated")

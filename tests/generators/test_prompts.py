@@ -58,6 +58,7 @@ def test_parse_instructions() -> None:
         ("Complete.", None),
         ("Cut off in the mid", "truncated"),
     ]
+    assert parse_instructions(" Only one.\nTask 5:\nTask 6: after the end", truncated=False) == [("Only one.", None)]
     assert parse_instructions("   ", truncated=False) == [("", "unparseable")]
     assert parse_instructions("", truncated=False) == [("", "unparseable")]
 
