@@ -42,11 +42,17 @@ def instruction_rejection(text: str, rules: InstructionRules) -> str | None:
     return None
 
 
+# A field that holds the prompt's own labels is the model echoing the template, not an answer.
+_TEMPLATE_LABEL = re.compile(r"(^|\n)\s*(Task|Input|Output|Class label)\s*:", re.IGNORECASE)
+
+
 def instance_rejection(input_text: str, output_text: str) -> str | None:
     if not output_text.strip():
         return "empty_output"
     if input_text.strip() == output_text.strip():
         return "input_equals_output"
+    if _TEMPLATE_LABEL.search(input_text) or _TEMPLATE_LABEL.search(output_text):
+        return "template_echo"
     return None
 
 

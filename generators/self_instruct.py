@@ -137,6 +137,8 @@ def _judge_instance(completion: Completion, output_first: bool) -> tuple[tuple[s
     """(input, output) and None, or None and the reason with its detail."""
     if completion.finish_reason == "error":
         return None, "engine_error", {"error": completion.error}
+    if completion.truncated:  # cut by the token limit: the output is unfinished
+        return None, "instance_truncated", {"completion": completion.text[:500]}
     parsed = parse_instance(completion.text, output_first=output_first)
     if parsed is None:
         return None, "instance_unparseable", {"completion": completion.text[:500]}

@@ -36,7 +36,15 @@ def test_rules_are_settings() -> None:
 
 @pytest.mark.parametrize(
     ("input_text", "output_text", "reason"),
-    [("2 3", "5", None), ("", "Blue", None), ("x", "  ", "empty_output"), ("same", " same ", "input_equals_output")],
+    [
+        ("2 3", "5", None),
+        ("", "Blue", None),
+        ("x", "  ", "empty_output"),
+        ("same", " same ", "input_equals_output"),
+        ("Output:", "24", "template_echo"),
+        ("a list", "Output:\nOutput:\nOutput", "template_echo"),
+        ("", "The output: a number", None),
+    ],
 )
 def test_instance_rules(input_text: str, output_text: str, reason: str | None) -> None:
     assert instance_rejection(input_text, output_text) == reason

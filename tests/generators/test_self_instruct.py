@@ -112,6 +112,19 @@ def test_the_next_round_rejects_what_this_round_accepted() -> None:
     assert again.accepted == [] and [r[0] for r in again.rejections] == ["exact_duplicate"]
 
 
+def test_an_instance_cut_by_the_token_limit_is_rejected() -> None:
+    class Cut(ScriptedEngine):
+        def _answer(self, prompt: str) -> Completion:
+            if prompt.rstrip().endswith("Input:"):
+                return Completion(
+                    text=" None\nOutput: An answer that goes on and", finish_reason="length", completion_tokens=9
+                )
+            return super()._answer(prompt)
+
+    result = run(Cut(" Describe a sunny beach holiday in summer."), make_pool(), NearDuplicateIndex(0.7, SEEDS))
+    assert result.accepted == [] and [r[0] for r in result.rejections] == ["instance_truncated"]
+
+
 def test_engine_errors_are_counted_not_crashed_on() -> None:
     class Failing(ScriptedEngine):
         def _answer(self, prompt: str) -> Completion:
