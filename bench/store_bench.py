@@ -166,6 +166,9 @@ def running_server(db_path: Path, workdir: Path, port: int) -> Iterator[tuple[ht
         INSTRUCTFORGE_DATA_DIR=str(workdir),
         INSTRUCTFORGE_HOST=HOST,
         INSTRUCTFORGE_LOG_LEVEL="warning",
+        # the store alone: no vLLM engine starting beside the measurement, no default dataset
+        INSTRUCTFORGE_ENGINE="none",
+        INSTRUCTFORGE_DEFAULT_DATASET="false",
     )
     command = [str(Path(sys.executable).parent / "instructforge"), "serve", "--host", HOST, "--port", str(port)]
     with open(workdir / "server.log", "ab") as log:
