@@ -86,7 +86,42 @@ _INITIAL_SCHEMA = (
     """,
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial_schema", _INITIAL_SCHEMA),)
+# Version 3: code tasks carry the proof that their answer works (the sandbox run that passed), and
+# snapshots are recorded with their manifest; their files live under <data_dir>/snapshots/<id>/.
+_CODE_AND_SNAPSHOTS = (
+    """
+    CREATE TABLE code_checks (
+        task_id      BIGINT NOT NULL,
+        dataset_id   VARCHAR NOT NULL,
+        entry_point  VARCHAR NOT NULL,
+        solution     VARCHAR NOT NULL,
+        tests        JSON NOT NULL,
+        status       VARCHAR NOT NULL,
+        tests_passed INTEGER NOT NULL,
+        tests_total  INTEGER NOT NULL,
+        duration_s   DOUBLE NOT NULL,
+        error        VARCHAR,
+        checked_at   TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+    """,
+    """
+    CREATE TABLE snapshots (
+        id         VARCHAR PRIMARY KEY,
+        dataset_id VARCHAR NOT NULL,
+        number     INTEGER NOT NULL,
+        format     VARCHAR NOT NULL,
+        path       VARCHAR NOT NULL,
+        manifest   JSON NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+        UNIQUE (dataset_id, number)
+    )
+    """,
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial_schema", _INITIAL_SCHEMA),
+    Migration(3, "code_checks_and_snapshots", _CODE_AND_SNAPSHOTS),
+)
 
 _LEDGER = """
     CREATE TABLE IF NOT EXISTS schema_migrations (

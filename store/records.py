@@ -16,6 +16,19 @@ class Instance(msgspec.Struct, frozen=True, kw_only=True):
     output: str
 
 
+class CodeCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """The sandbox run that proved a code task's solution: its tests and what running them gave."""
+
+    entry_point: str
+    solution: str
+    tests: tuple[str, ...]
+    status: str
+    tests_passed: int
+    tests_total: int
+    duration_s: float
+    error: str | None = None
+
+
 class NewTask(msgspec.Struct, frozen=True, kw_only=True):
     """A task about to enter a dataset: an instruction with at least one worked instance."""
 
@@ -24,6 +37,7 @@ class NewTask(msgspec.Struct, frozen=True, kw_only=True):
     is_classification: bool = False
     category: str = DEFAULT_CATEGORY
     provenance: dict[str, Any] = msgspec.field(default_factory=dict)
+    code: CodeCheck | None = None  # code tasks: stored in `code_checks` with the task, atomically
 
 
 class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -32,6 +32,12 @@ _INSERT_INSTANCES = """
     INSERT INTO instances (task_id, position, dataset_id, input, output, input_chars, output_chars)
     SELECT $1 + position, n, $2, input, output, length(input), length(output) FROM incoming_instances
 """
+_INSERT_CODE_CHECKS = """
+    INSERT INTO code_checks (task_id, dataset_id, entry_point, solution, tests, status, tests_passed, tests_total,
+                             duration_s, error)
+    SELECT $1 + position, $2, entry_point, solution, tests, status, tests_passed, tests_total, duration_s, error
+    FROM incoming_code_checks
+"""
 _INSERT_REJECTIONS = """
     INSERT INTO rejections (dataset_id, job_id, stage, reason, instruction, detail)
     SELECT ?, ?, ?, reason, instruction, detail FROM incoming_rejections
@@ -107,6 +113,19 @@ def _without(table: pa.Table, positions: set[int]) -> pa.Table:
     return table.filter(pc.invert(pc.is_in(table["position"], pa.array(sorted(positions), pa.int64()))))
 
 
+def _code_table(tasks: Sequence[NewTask], firsts: list[int]) -> pa.Table | None:
+    """The code checks of the batch's first occurrences that carry one; None when none does."""
+    positions = [p for p in firsts if tasks[p].code is not None]
+    if not positions:
+        return None
+    checks = [tasks[p].code for p in positions]
+    columns: dict[str, Any] = {"position": pa.array(positions, pa.int64())}
+    for field in ("entry_point", "solution", "status", "tests_passed", "tests_total", "duration_s", "error"):
+        columns[field] = [getattr(check, field) for check in checks]
+    columns["tests"] = [_json.encode(check.tests).decode() for check in checks]
+    return pa.table(columns)
+
+
 class PreparedBatch(msgspec.Struct, frozen=True):
     """A batch with its fingerprints and Arrow tables computed: everything that needs no lock."""
 
@@ -114,12 +133,13 @@ class PreparedBatch(msgspec.Struct, frozen=True):
     repeats: list[int]
     task_table: pa.Table
     instance_table: pa.Table
+    code_table: pa.Table | None = None
 
 
 def prepare_batch(tasks: Sequence[NewTask]) -> PreparedBatch:
     prints = [fingerprint(task.instruction) for task in tasks]
     firsts, repeats = _split_duplicates(prints)
-    return PreparedBatch(tasks, repeats, *_candidate_tables(tasks, firsts, prints))
+    return PreparedBatch(tasks, repeats, *_candidate_tables(tasks, firsts, prints), _code_table(tasks, firsts))
 
 
 def insert_batch(
@@ -135,6 +155,10 @@ def insert_batch(
     cur.register("incoming_instances", kept_instances := _without(batch.instance_table, stored))
     cur.execute(_INSERT_TASKS, [first_id, dataset_id, source, job_id])
     cur.execute(_INSERT_INSTANCES, [first_id, dataset_id])
+    if batch.code_table is not None:
+        cur.register("incoming_code_checks", _without(batch.code_table, stored))
+        cur.execute(_INSERT_CODE_CHECKS, [first_id, dataset_id])
+        cur.unregister("incoming_code_checks")
     duplicates = sorted(batch.repeats + list(stored))
     insert_rejections(
         cur,

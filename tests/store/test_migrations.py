@@ -31,25 +31,28 @@ def test_reopening_applies_nothing_and_keeps_data(tmp_path: Path) -> None:
 
 def test_pending_migrations_apply_in_version_order(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "b.duckdb"))
+    shipped = [m.version for m in MIGRATIONS]
+    top = max(shipped)
     extra = (
-        Migration(3, "third", ("ALTER TABLE probe ADD COLUMN b INTEGER",)),
-        Migration(2, "second", ("CREATE TABLE probe (a INTEGER)",)),
+        Migration(top + 2, "third", ("ALTER TABLE probe ADD COLUMN b INTEGER",)),
+        Migration(top + 1, "second", ("CREATE TABLE probe (a INTEGER)",)),
     )
-    assert apply_migrations(con, MIGRATIONS + extra) == [1, 2, 3]
-    assert [v for v, _ in applied_versions(con)] == [1, 2, 3]
+    assert apply_migrations(con, MIGRATIONS + extra) == [*sorted(shipped), top + 1, top + 2]
+    assert [v for v, _ in applied_versions(con)] == [*sorted(shipped), top + 1, top + 2]
     con.close()
 
 
 def test_a_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "c.duckdb"))
     apply_migrations(con)
-    broken = Migration(2, "broken", ("CREATE TABLE half (a INTEGER)", "THIS IS NOT SQL"))
+    shipped = sorted(m.version for m in MIGRATIONS)
+    broken = Migration(shipped[-1] + 1, "broken", ("CREATE TABLE half (a INTEGER)", "THIS IS NOT SQL"))
     try:
         apply_migrations(con, MIGRATIONS + (broken,))
     except duckdb.Error:
         pass
     else:
         raise AssertionError("the broken migration should have raised")
-    assert [v for v, _ in applied_versions(con)] == [1]
+    assert [v for v, _ in applied_versions(con)] == shipped
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'").fetchall() == [(0,)]
     con.close()
