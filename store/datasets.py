@@ -17,7 +17,7 @@ _SELECT_DATASETS = """
            (SELECT count(*) FROM instances i WHERE i.dataset_id = d.id) AS instances
     FROM datasets d
 """
-_OWNED_TABLES = ("instances", "tasks", "rejections", "jobs")
+_OWNED_TABLES = ("instances", "code_checks", "tasks", "rejections", "jobs")
 
 
 def new_dataset_id() -> str:

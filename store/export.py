@@ -111,13 +111,13 @@ def _export_chunks(
                 lines_sql, params=[dataset_id, dataset_id, after, end, after, end, *params]
             ).to_arrow_table()
         for column_chunk in table.column("line").chunks:
-            data = _concatenated(column_chunk)
+            data = concatenated_lines(column_chunk)
             if data:
                 yield data
         after = end
 
 
-def _concatenated(lines: pa.Array) -> bytes:
+def concatenated_lines(lines: pa.Array) -> bytes:
     """All strings of an Arrow string array back to back: one slice of its data buffer."""
     if lines.type not in (pa.string(), pa.large_string()):
         lines = lines.cast(pa.large_string())

@@ -1,0 +1,100 @@
+"""The code method's prompt and the parser of what the model writes back. Pure functions only.
+
+A worked example is a block: `Task:` (one line), `Function:` (the entry point), a fenced solution, and
+`Tests:` followed by one `assert` per line. The model continues a prompt that ends in `Task:`; the parser
+takes its block apart and checks with `ast` that the solution defines the function and every test calls it
+(a test that does not call the solution proves nothing, e.g. `assert True`).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import cache
+from importlib.resources import files
+
+import msgspec
+
+CODE_TEMPLATE = "code_task.v1"
+FENCE = "```"
+
+
+class CodeExample(msgspec.Struct, frozen=True, kw_only=True):
+    """A worked code task: what the model is shown, and what a parsed candidate becomes."""
+
+    instruction: str
+    entry_point: str
+    solution: str
+    tests: tuple[str, ...]
+
+
+@cache
+def _template() -> str:
+    return files("generators").joinpath("templates", f"{CODE_TEMPLATE}.txt").read_text()
+
+
+def render_example(example: CodeExample) -> str:
+    tests = "\n".join(example.tests)
+    return (
+        f"Task: {' '.join(example.instruction.split())}\nFunction: {example.entry_point}\n"
+        f"Solution:\n{FENCE}python\n{example.solution.strip()}\n{FENCE}\nTests:\n{tests}\n"
+    )
+
+
+def render_code_prompt(examples: list[CodeExample]) -> str:
+    return _template().format(examples="\n".join(render_example(e) for e in examples)).rstrip("\n")
+
+
+_FUNCTION = re.compile(r"^\s*Function:\s*`?([A-Za-z_][A-Za-z0-9_]*)`?", re.MULTILINE)
+_SOLUTION = re.compile(r"Solution:\s*\n```(?:python|py)?\s*\n(.*?)\n\s*```", re.DOTALL)
+
+
+def _tests_after(text: str) -> list[str]:
+    """The `assert` lines right after `Tests:`, up to the first line that is not one."""
+    head, marker, rest = text.partition("Tests:")
+    if not marker:
+        return []
+    tests = []
+    for line in rest.strip("\n").split("\n"):
+        if not line.strip().startswith("assert "):
+            break
+        if line.strip() not in tests:
+            tests.append(line.strip())
+    return tests
+
+
+def _defines(solution: ast.Module, name: str) -> bool:
+    return any(isinstance(node, ast.FunctionDef) and node.name == name for node in solution.body)
+
+
+def _calls(test: str, name: str) -> bool:
+    try:
+        tree = ast.parse(test)
+    except SyntaxError:
+        return False
+    return any(
+        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
+        for node in ast.walk(tree)
+    )
+
+
+def parse_code_task(completion: str, *, max_tests: int = 10) -> tuple[CodeExample | None, str | None]:
+    """A candidate and None, or None and the reason the completion holds no usable task."""
+    text = completion.split("\nTask:", 1)[0]
+    instruction = text.split("\n", 1)[0].strip()
+    function, solution = _FUNCTION.search(text), _SOLUTION.search(text)
+    if not instruction or function is None or solution is None:
+        return None, "code_unparseable"
+    name, code = function.group(1), solution.group(1).rstrip()
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None, "solution_syntax_error"
+    if not _defines(tree, name):
+        return None, "entry_point_missing"
+    tests = _tests_after(text[solution.end() :])
+    if not tests:
+        return None, "no_tests"
+    if not all(_calls(test, name) for test in tests):
+        return None, "tests_do_not_call_solution"
+    return CodeExample(instruction=instruction, entry_point=name, solution=code, tests=tuple(tests[:max_tests])), None
