@@ -168,6 +168,31 @@ def dataset_instructions(store: Store, dataset_id: str) -> list[tuple[str, str]]
         ).fetchall()
 
 
+def dataset_categories(store: Store, dataset_id: str) -> list[tuple[str, str]]:
+    """(instruction, category) of every task with a category: what generated tasks are labelled from."""
+    with store.read() as cur:
+        return cur.execute(
+            "SELECT instruction, category FROM tasks WHERE dataset_id = ? AND category <> 'uncategorized' ORDER BY id",
+            [dataset_id],
+        ).fetchall()
+
+
+def seed_categories(store: Store, dataset_id: str) -> list[str]:
+    """The category of each seed task, in the order `dataset_instructions` lists the seeds."""
+    with store.read() as cur:
+        rows = cur.execute(
+            "SELECT category FROM tasks WHERE dataset_id = ? AND source = 'seed' ORDER BY id", [dataset_id]
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def job_category_counts(store: Store, job_id: str) -> dict[str, int]:
+    with store.read() as cur:
+        return dict(
+            cur.execute("SELECT category, count(*) FROM tasks WHERE job_id = ? GROUP BY 1", [job_id]).fetchall()
+        )
+
+
 def seed_examples(store: Store, dataset_id: str, limit: int = 500) -> list[dict[str, Any]]:
     """Seed tasks with one instance each, for few-shot instance prompts."""
     with store.read() as cur:
