@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from generators.engine import OpenAICompletionsEngine, Sampling  # noqa: E402
 from generators.model import DEFAULT_SERVED_NAME, prepare_default_model  # noqa: E402
+from generators.sandbox import Sandbox  # noqa: E402
 from generators.self_instruct import SelfInstructConfig  # noqa: E402
 from generators.vllm_server import VLLMServer  # noqa: E402
 from service.engine import EngineHolder  # noqa: E402
@@ -72,7 +73,7 @@ async def run_pipeline(url: str, workdir: Path, target: int, prompts_per_round: 
                      params={"target": target, "seed": seed, "config": {"prompts_per_round": config.prompts_per_round,
                              "max_rounds_without_accept": 20}})  # fmt: skip
     started = time.perf_counter()
-    await JobWorker(store, holder).run_job(job)
+    await JobWorker(store, holder, Sandbox()).run_job(job)
     elapsed = time.perf_counter() - started
     done = get_job(store, job.id)
     calls = holder.engine.calls

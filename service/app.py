@@ -15,16 +15,19 @@ from litestar.datastructures import State
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 
+from generators.sandbox import Sandbox, SandboxLimits
 from service import __version__
+from service.controllers.benchmarks import BenchmarkController
 from service.controllers.datasets import DatasetController
 from service.controllers.health import health
 from service.controllers.jobs import JobController
 from service.controllers.records import RecordController
+from service.controllers.snapshots import DatasetSnapshotController, SnapshotController
 from service.defaults import ensure_default_dataset
 from service.dependencies import DEPENDENCIES
 from service.engine import EngineHolder
 from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
-from service.settings import Settings
+from service.settings import SandboxSettings, Settings
 from service.worker import JobWorker
 from store import Store
 
@@ -42,6 +45,11 @@ def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise CodedHTTPException(401, "unauthorized", "a valid API key is required")
 
 
+def sandbox_from(settings: SandboxSettings) -> Sandbox:
+    limits = SandboxLimits(**{name: getattr(settings, name) for name in SandboxLimits.__struct_fields__})
+    return Sandbox(limits, max_parallel=settings.max_parallel)
+
+
 def _lifespan(settings: Settings):
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -53,7 +61,7 @@ def _lifespan(settings: Settings):
         if settings.engine.default_dataset:
             ensure_default_dataset(store)
         holder = EngineHolder(settings.engine, Path(settings.store.data_dir))
-        worker = JobWorker(store, holder)
+        worker = JobWorker(store, holder, sandbox_from(settings.sandbox))
         app.state.store, app.state.engine, app.state.worker = store, holder, worker
         holder.start()
         worker_task = asyncio.create_task(worker.run(), name="job-worker")
@@ -71,7 +79,16 @@ def _lifespan(settings: Settings):
 
 def create_app(settings: Settings) -> Litestar:
     v1 = Router(
-        path="/v1", route_handlers=[DatasetController, RecordController, JobController], guards=[require_api_key]
+        path="/v1",
+        route_handlers=[
+            DatasetController,
+            RecordController,
+            JobController,
+            DatasetSnapshotController,
+            SnapshotController,
+            BenchmarkController,
+        ],
+        guards=[require_api_key],
     )
     return Litestar(
         route_handlers=[health, v1],

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from generators.code_tasks import CodeConfig
 from generators.engine import Sampling
 from generators.filters import InstructionRules
 from generators.self_instruct import SelfInstructConfig
@@ -97,14 +98,19 @@ class HealthOut(msgspec.Struct, frozen=True, kw_only=True):
 
 class JobCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     dataset_id: str
-    method: Literal["self_instruct"] = "self_instruct"
+    method: Literal["self_instruct", "code"] = "self_instruct"
     target: Annotated[int, Meta(ge=1, le=1_000_000)]
     seed: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 0
     sampling: Sampling = Sampling()
-    config: SelfInstructConfig = SelfInstructConfig()
+    config: SelfInstructConfig = SelfInstructConfig()  # self_instruct jobs
+    code: CodeConfig = CodeConfig()  # code jobs
     rules: InstructionRules = InstructionRules()
     model: str | None = None  # remote engines: the model to ask for; embedded: must be the served one
     endpoints: list[str] | None = None  # remote engines: a subset of the configured endpoints
+    # self_instruct: target shares per category (normalised); prompts favour the categories that lag
+    category_targets: (
+        dict[Annotated[str, Meta(min_length=1, max_length=64)], Annotated[float, Meta(gt=0, le=1)]] | None
+    ) = None
 
 
 class JobOut(msgspec.Struct, frozen=True, kw_only=True):

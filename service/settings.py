@@ -40,6 +40,7 @@ class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_text_chars: Annotated[int, Meta(ge=16, le=10_000_000)] = 100_000
     max_instances_per_task: Annotated[int, Meta(ge=1, le=10_000)] = 64
     export_page_chars: Annotated[int, Meta(ge=10_000, le=1_000_000_000)] = 8_000_000
+    balance_share_limit: Annotated[float, Meta(gt=0, le=1)] = 0.5  # a share above this is an imbalance warning
 
     def __post_init__(self) -> None:
         if self.default_page_size > self.max_page_size:
@@ -69,11 +70,24 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise ValueError("engine kind remote needs INSTRUCTFORGE_ENDPOINTS")
 
 
+class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Limits of each run of model-written code (the code method) and how many run at once."""
+
+    max_parallel: Annotated[int, Meta(ge=1, le=256)] = 2
+    wall_s: Annotated[float, Meta(gt=0, le=600)] = 5.0
+    cpu_s: Annotated[int, Meta(ge=1, le=600)] = 4
+    memory_mb: Annotated[int, Meta(ge=32, le=65536)] = 512
+    file_mb: Annotated[int, Meta(ge=1, le=65536)] = 16
+    processes: Annotated[int, Meta(ge=1, le=4096)] = 32
+    output_kb: Annotated[int, Meta(ge=1, le=65536)] = 64
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
     limits: LimitsSettings = LimitsSettings()
     engine: EngineSettings = EngineSettings()
+    sandbox: SandboxSettings = SandboxSettings()
 
 
 class SettingsError(ValueError):
@@ -103,6 +117,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "KV_CACHE_GIB": ("engine", "kv_cache_gib"),
     "DEFAULT_DATASET": ("engine", "default_dataset"),
     "PER_REQUEST_SEED": ("engine", "per_request_seed"),
+    **{f"SANDBOX_{name.upper()}": ("sandbox", name) for name in SandboxSettings.__struct_fields__},
 }
 _LIST_FIELDS = {"api_keys", "endpoints"}
 

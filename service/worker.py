@@ -11,51 +11,17 @@ from typing import Any
 
 import anyio
 import msgspec
+from generators.sandbox import Sandbox
 
-from generators.engine import CompletionEngine, Sampling
-from generators.filters import InstructionRules
-from generators.prompts import Example
-from generators.self_instruct import Pool, RoundResult, SelfInstructConfig, run_round
+from generators.engine import CompletionEngine
+from generators.self_instruct import RoundResult
 from service.engine import EngineHolder
+from service.methods import GenerationMethod, JobParams, open_method
 from store import Store
-from store.fingerprint import fingerprint
-from store.jobs import (
-    JobRecord,
-    commit_round,
-    dataset_instructions,
-    finish_job,
-    get_job,
-    mark_running,
-    seed_examples,
-    unfinished_jobs,
-)
-from store.near_duplicates import NearDuplicateIndex
+from store.jobs import JobRecord, commit_round, finish_job, get_job, mark_running, unfinished_jobs
+from store.records import NewTask
 
 log = logging.getLogger("instructforge.worker")
-
-
-class JobParams(msgspec.Struct, frozen=True, kw_only=True):
-    """What a job was asked for (stored as the job's `params`)."""
-
-    target: int
-    seed: int = 0
-    sampling: Sampling = Sampling()
-    config: SelfInstructConfig = SelfInstructConfig()
-    rules: InstructionRules = InstructionRules()
-    model: str | None = None
-    endpoints: list[str] | None = None
-
-
-def _load_pool(store: Store, job: JobRecord, threshold: float) -> tuple[Pool, NearDuplicateIndex]:
-    rows = dataset_instructions(store, job.dataset_id)
-    examples = [Example(**e) for e in seed_examples(store, job.dataset_id)]
-    pool = Pool(
-        seeds=[text for text, source in rows if source == "seed"],
-        generated=[text for text, source in rows if source == "generated"],
-        fingerprints={fingerprint(text) for text, _ in rows},
-        examples=examples,
-    )
-    return pool, NearDuplicateIndex(threshold, (text for text, _ in rows))
 
 
 def _progress(job: JobRecord, params: JobParams, result: RoundResult, accepted: int, elapsed: float) -> dict[str, Any]:
@@ -76,10 +42,18 @@ def _progress(job: JobRecord, params: JobParams, result: RoundResult, accepted: 
     }
 
 
+def _surplus_detail(task: NewTask) -> dict[str, Any]:
+    """A passing code task beyond the target keeps its proof, so the pass rate counts it."""
+    if task.code is None:
+        return {}
+    return {"code_status": task.code.status, "solution": task.code.solution, "tests": list(task.code.tests)}
+
+
 class JobWorker:
-    def __init__(self, store: Store, holder: EngineHolder) -> None:
+    def __init__(self, store: Store, holder: EngineHolder, sandbox: Sandbox) -> None:
         self.store = store
         self.holder = holder
+        self.sandbox = sandbox
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -116,38 +90,41 @@ class JobWorker:
 
     async def _run_rounds(self, job: JobRecord, params: JobParams, own_engine: CompletionEngine | None) -> None:
         await anyio.to_thread.run_sync(mark_running, self.store, job.id)
-        pool, index = await anyio.to_thread.run_sync(_load_pool, self.store, job, params.rules.near_duplicate_threshold)
+        method = await anyio.to_thread.run_sync(open_method, self.store, job, params, self.sandbox)
         elapsed_before, started = job.progress.get("elapsed_s", 0.0), time.monotonic()
         while True:
             await self.holder.ready.wait()  # paused while the embedded engine restarts
             job = await anyio.to_thread.run_sync(get_job, self.store, job.id)
-            stop = self._stop_reason(job, params)
+            stop = self._stop_reason(job, params, method)
             if stop is not None:
                 status, reason = stop
                 await anyio.to_thread.run_sync(partial(finish_job, self.store, job.id, status, stop_reason=reason))
                 return
             round_seed = params.seed * 1_000_003 + job.progress.get("rounds", 0)
             engine = own_engine or self.holder.engine  # read each round: a restarted engine is a new object
-            result = await run_round(
-                engine, pool, random.Random(round_seed), config=params.config, sampling=params.sampling,
-                rules=params.rules, index=index, seed=round_seed,
-                provenance={"job_id": job.id, "method": job.method, "model": engine.model,
-                            "round": job.progress.get("rounds", 0), "temperature": params.sampling.temperature},
-            )  # fmt: skip
+            provenance = {
+                "job_id": job.id, "method": job.method, "model": engine.model,
+                "round": job.progress.get("rounds", 0), "temperature": params.sampling.temperature,
+            }  # fmt: skip
+            result = await method.round(engine, random.Random(round_seed), round_seed, provenance)
             keep = max(params.target - job.accepted, 0)
-            over = [("target_reached", t.instruction, {}) for t in result.accepted[keep:]]
+            over = [("target_reached", t.instruction, _surplus_detail(t)) for t in result.accepted[keep:]]
             result.accepted = result.accepted[:keep]
+            method.note_committed(result.accepted)
             elapsed = elapsed_before + time.monotonic() - started
             progress = _progress(job, params, result, job.accepted + len(result.accepted), elapsed)
+            if (mix := method.mix()) is not None:
+                progress["mix"] = mix
             commit = partial(commit_round, self.store, job, result.accepted, result.rejections + over, progress)
             await anyio.to_thread.run_sync(commit)
 
     @staticmethod
-    def _stop_reason(job: JobRecord, params: JobParams) -> tuple[str, str] | None:
+    def _stop_reason(job: JobRecord, params: JobParams, method: GenerationMethod) -> tuple[str, str] | None:
         if job.cancel_requested:
             return "cancelled", "cancelled"
         if job.accepted >= params.target:
             return "succeeded", "target_reached"
-        if job.progress.get("rounds_without_accept", 0) >= params.config.max_rounds_without_accept:
-            return "failed", f"no task accepted in {params.config.max_rounds_without_accept} rounds in a row"
+        dry_limit = method.max_rounds_without_accept
+        if job.progress.get("rounds_without_accept", 0) >= dry_limit:
+            return "failed", f"no task accepted in {dry_limit} rounds in a row"
         return None

@@ -118,9 +118,43 @@ _CODE_AND_SNAPSHOTS = (
     """,
 )
 
+# Version 4: reference benchmarks registered for decontamination (`store.contamination`).
+_BENCHMARKS = (
+    "CREATE SEQUENCE benchmark_ids START 1",
+    """
+        CREATE TABLE benchmarks (
+            id                  BIGINT PRIMARY KEY DEFAULT nextval('benchmark_ids'),
+            name                VARCHAR NOT NULL UNIQUE,
+            ngram               INTEGER NOT NULL,
+            min_substring_chars INTEGER NOT NULL,
+            hash_version        INTEGER NOT NULL,
+            records             INTEGER NOT NULL,
+            texts               BIGINT NOT NULL,
+            ngrams              BIGINT NOT NULL,
+            substring_texts     BIGINT NOT NULL,
+            created_at          TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+        )
+        """,
+    # Distinct word n-gram hashes of each benchmark.
+    "CREATE TABLE benchmark_ngrams (benchmark_id BIGINT NOT NULL, hash BIGINT NOT NULL)",
+    # Normalised texts long enough for the substring check, each with its rarest 4-word window.
+    """
+        CREATE TABLE benchmark_texts (
+            benchmark_id BIGINT NOT NULL,
+            text_id      INTEGER NOT NULL,
+            text         VARCHAR NOT NULL,
+            chars        INTEGER NOT NULL,
+            anchor       BIGINT NOT NULL
+        )
+        """,
+    # Every distinct 4-word window of those texts, and how many of the benchmark's texts hold it.
+    "CREATE TABLE benchmark_grams (benchmark_id BIGINT NOT NULL, text_id INTEGER NOT NULL, hash BIGINT NOT NULL)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", _INITIAL_SCHEMA),
     Migration(3, "code_checks_and_snapshots", _CODE_AND_SNAPSHOTS),
+    Migration(4, "benchmarks", _BENCHMARKS),
 )
 
 _LEDGER = """

@@ -29,14 +29,13 @@ def _counts(manifest: dict[str, Any]) -> list[str]:
 
 
 def _balance(balance: dict[str, Any]) -> list[str]:
-    rows = []
-    for name, dim in (balance.get("dimensions") or {}).items():
-        rows.append(
-            (name, dim.get("normalized_entropy", dim.get("entropy")), dim.get("largest_key"), dim.get("largest_share"))
-        )
-    lines = _table(("dimension", "normalised entropy", "largest", "largest share"), rows) if rows else []
-    warnings = balance.get("warnings") or []
-    lines += [""] + [f"- warning: {w.get('message', w)}" for w in warnings] if warnings else []
+    rows = [
+        (name, dim["normalized_entropy"], dim["top"], dim["top_share"]) for name, dim in balance["dimensions"].items()
+    ]
+    lines = _table(("dimension", "normalised entropy (1 = even)", "largest", "largest share"), rows)
+    verbs = ", ".join(f"{v['verb']} ({', '.join(v['nouns'])})" for v in balance["verb_noun"][:10])
+    lines += ["", f"Top root verbs with their objects: {verbs or 'none found'}."]
+    lines += [f"- warning: {w['message']}" for w in balance["warnings"]]
     return lines
 
 
@@ -56,13 +55,17 @@ def _generation(generation: dict[str, Any]) -> list[str]:
 
 
 def _contamination(report: dict[str, Any], excluded: int) -> list[str]:
-    per = report.get("benchmarks") or report.get("per_benchmark") or []
-    if not per:
+    if not report["benchmarks"]:
         return ["No reference benchmark was registered: the records were not checked for contamination."]
-    rows = [(b.get("name"), b.get("contaminated_tasks"), b.get("ngram_matches", "-"), b.get("substring_matches", "-"))
-            for b in (per.values() if isinstance(per, dict) else per)]  # fmt: skip
-    lines = _table(("benchmark", "contaminated tasks", "n-gram matches", "substring matches"), rows)
-    return [*lines, "", f"Contaminated records excluded from this snapshot: {excluded}."]
+    rows = [
+        (b["benchmark"], b["ngram"], b["tasks"], b["ngram_tasks"], b["substring_tasks"]) for b in report["benchmarks"]
+    ]
+    lines = _table(("benchmark", "n", "contaminated tasks", "by n-gram", "by substring"), rows)
+    return [
+        *lines,
+        "",
+        f"Checked {report['tasks_checked']} tasks; contaminated tasks excluded from this snapshot: {excluded}.",
+    ]
 
 
 def data_card(manifest: dict[str, Any]) -> str:

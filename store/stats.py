@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import msgspec
 
+from store.balance import BalanceReport, balance_report
+from store.code_checks import CodeStats, code_stats
 from store.database import Store
 from store.datasets import require_dataset
 
@@ -47,6 +49,8 @@ class DatasetStats(msgspec.Struct, frozen=True, kw_only=True):
     duplicates_skipped: int
     rejections: int
     rejections_by_reason: dict[str, int]
+    balance: BalanceReport | None = None  # shares, evenness and warnings per dimension
+    code: CodeStats | None = None  # datasets with code tasks: the sandbox's verdicts
 
 
 # GROUPING() bit patterns: the one column a row is grouped by has its bit clear.
@@ -119,3 +123,18 @@ def dataset_stats(store: Store, dataset_id: str) -> DatasetStats:
         rejections=sum(by_reason.values()),
         rejections_by_reason=by_reason,
     )
+
+
+STATS_VERB_SAMPLE = 2_000  # verbs parsed for the stats' balance report; the balance endpoint reads more
+
+
+def dataset_report(store: Store, dataset_id: str, *, share_limit: float, with_balance: bool = True) -> DatasetStats:
+    """The statistics with the balance report and, where the dataset has code tasks, the code figures."""
+    stats = dataset_stats(store, dataset_id)
+    balance = (
+        balance_report(store, dataset_id, share_limit=share_limit, verb_sample_limit=STATS_VERB_SAMPLE)
+        if with_balance
+        else None
+    )
+    code = code_stats(store, dataset_id)
+    return msgspec.structs.replace(stats, balance=balance, code=code if code.executed or code.verified_tasks else None)

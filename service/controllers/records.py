@@ -7,6 +7,7 @@ import anyio
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
+from msgspec import Meta
 
 from service.dependencies import SettingsDep, StoreDep
 from service.errors import CodedHTTPException
@@ -15,11 +16,12 @@ from service.schemas import RecordList, RecordOut, SeedUploadOut
 from service.settings import LimitsSettings
 from service.streaming import prefetch
 from store import Store
+from store.balance import BalanceReport, balance_report
 from store.datasets import ensure_dataset
 from store.export import ExportFormat, open_export
 from store.records import RecordFilter, Source
 from store.seed_formats import SeedLimits, UploadKind, parse_seed_upload
-from store.stats import DatasetStats, dataset_stats
+from store.stats import DatasetStats, dataset_report
 from store.tasks import add_tasks, page_tasks
 
 _JSONL_TYPES = {
@@ -115,8 +117,19 @@ class RecordController(Controller):
         )
 
     @get("/stats", sync_to_thread=True)
-    def stats(self, store: StoreDep, dataset_id: FromPath[str]) -> DatasetStats:
-        return dataset_stats(store, dataset_id)
+    def stats(
+        self, store: StoreDep, settings: SettingsDep, dataset_id: FromPath[str], balance: FromQuery[bool] = True
+    ) -> DatasetStats:
+        """Counts, lengths, rejections by reason, the balance report and (code datasets) the sandbox's verdicts."""
+        return dataset_report(store, dataset_id, share_limit=settings.limits.balance_share_limit, with_balance=balance)
+
+    @get("/balance", sync_to_thread=True)
+    def balance(
+        self, store: StoreDep, settings: SettingsDep, dataset_id: FromPath[str],
+        share_limit: FromQuery[Annotated[float, Meta(gt=0, le=1)] | None] = None,
+    ) -> BalanceReport:  # fmt: skip
+        """The balance report alone, with the verb analysis over a larger sample (20,000 instructions)."""
+        return balance_report(store, dataset_id, share_limit=share_limit or settings.limits.balance_share_limit)
 
     @get("/export", sync_to_thread=True)
     def export(
