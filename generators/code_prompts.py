@@ -49,8 +49,20 @@ _FUNCTION = re.compile(r"^\s*Function:\s*`?([A-Za-z_][A-Za-z0-9_]*)`?", re.MULTI
 _SOLUTION = re.compile(r"Solution:\s*\n```(?:python|py)?\s*\n(.*?)\n\s*```", re.DOTALL)
 
 
+def _parses(test: str) -> bool:
+    try:
+        ast.parse(test)
+    except SyntaxError:
+        return False
+    return True
+
+
 def _tests_after(text: str) -> list[str]:
-    """The `assert` lines right after `Tests:`, up to the first line that is not one."""
+    """The `assert` lines right after `Tests:`, up to the first line that is not one.
+
+    A line that is not valid Python (a typo such as an unbalanced bracket) is left out rather than
+    allowed to crash the run: each test kept is a real assertion, and the pass rule stays "all of them".
+    """
     head, marker, rest = text.partition("Tests:")
     if not marker:
         return []
@@ -58,7 +70,7 @@ def _tests_after(text: str) -> list[str]:
     for line in rest.strip("\n").split("\n"):
         if not line.strip().startswith("assert "):
             break
-        if line.strip() not in tests:
+        if line.strip() not in tests and _parses(line.strip()):
             tests.append(line.strip())
     return tests
 
@@ -68,10 +80,7 @@ def _defines(solution: ast.Module, name: str) -> bool:
 
 
 def _calls(test: str, name: str) -> bool:
-    try:
-        tree = ast.parse(test)
-    except SyntaxError:
-        return False
+    tree = ast.parse(test)
     return any(
         isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name
         for node in ast.walk(tree)

@@ -45,6 +45,17 @@ class InstanceOut(msgspec.Struct, frozen=True, kw_only=True):
     output: str
 
 
+class CodeCheckOut(msgspec.Struct, frozen=True, kw_only=True):
+    entry_point: str
+    solution: str
+    tests: list[str]
+    status: str
+    tests_passed: int
+    tests_total: int
+    duration_s: float
+    error: str | None
+
+
 class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     instruction: str
@@ -54,6 +65,7 @@ class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
     instances: list[InstanceOut]
     provenance: dict[str, Any]
     created_at: datetime
+    code: CodeCheckOut | None = None  # code tasks: the solution, its tests and the sandbox run that passed
 
     @classmethod
     def of(cls, task: TaskRecord) -> RecordOut:
@@ -66,6 +78,7 @@ class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
             instances=[InstanceOut(input=i.input, output=i.output) for i in task.instances],
             provenance=task.provenance,
             created_at=task.created_at,
+            code=None if task.code is None else CodeCheckOut(**msgspec.structs.asdict(task.code)),
         )
 
 

@@ -49,6 +49,7 @@ class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
     instances: tuple[Instance, ...]
     provenance: dict[str, Any]
     created_at: datetime
+    code: CodeCheck | None = None
 
 
 class Dataset(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from store.database import Store
 from store.datasets import require_dataset
 from store.fingerprint import fingerprint
-from store.records import AddResult, Instance, NewTask, RecordFilter, Source, TaskPage, TaskRecord
+from store.records import AddResult, CodeCheck, Instance, NewTask, RecordFilter, Source, TaskPage, TaskRecord
 
 _MAX_REPORTED_DUPLICATES = 100
 _json = msgspec.json.Encoder()
@@ -44,9 +44,12 @@ _INSERT_REJECTIONS = """
 """
 _PAGE = """
     SELECT t.id, t.instruction, t.source, t.category, t.is_classification, t.provenance, t.created_at,
-           list({{'input': i.input, 'output': i.output}} ORDER BY i.position) FILTER (WHERE i.task_id IS NOT NULL)
+           list({{'input': i.input, 'output': i.output}} ORDER BY i.position) FILTER (WHERE i.task_id IS NOT NULL),
+           any_value(c.entry_point), any_value(c.solution), any_value(c.tests), any_value(c.status),
+           any_value(c.tests_passed), any_value(c.tests_total), any_value(c.duration_s), any_value(c.error)
     FROM (SELECT * FROM tasks WHERE dataset_id = ? AND id > ? {filters} ORDER BY id LIMIT ?) t
     LEFT JOIN instances i ON i.task_id = t.id AND i.dataset_id = t.dataset_id
+    LEFT JOIN code_checks c ON c.task_id = t.id AND c.dataset_id = t.dataset_id
     GROUP BY ALL
     ORDER BY t.id
 """
@@ -234,4 +237,15 @@ def _row_to_task(row: tuple) -> TaskRecord:
         provenance=msgspec.json.decode(row[5]),
         created_at=row[6],
         instances=tuple(Instance(input=i["input"], output=i["output"]) for i in row[7] or ()),
+        code=_row_to_code_check(row[8:]),
     )
+
+
+def _row_to_code_check(columns: tuple) -> CodeCheck | None:
+    entry_point, solution, tests, status, passed, total, duration_s, error = columns
+    if entry_point is None:
+        return None
+    return CodeCheck(
+        entry_point=entry_point, solution=solution, tests=tuple(msgspec.json.decode(tests)), status=status,
+        tests_passed=passed, tests_total=total, duration_s=duration_s, error=error,
+    )  # fmt: skip

@@ -66,3 +66,9 @@ def test_tests_stop_at_the_first_line_that_is_not_an_assert_and_are_capped() -> 
     assert parsed is not None and parsed.tests == ("assert double(2) == 4", "assert double(-1) == -2")
     capped, _ = parse_code_task(GOOD, max_tests=1)
     assert capped is not None and capped.tests == ("assert double(2) == 4",)
+
+
+def test_a_test_line_that_is_not_python_is_left_out() -> None:
+    typo = GOOD.replace("assert double(-1) == -2", "assert double([1, [2]]]) == 4")
+    parsed, reason = parse_code_task(typo)
+    assert reason is None and parsed is not None and parsed.tests == ("assert double(2) == 4",)

@@ -1,0 +1,86 @@
+"""One code round over a scripted engine and the real sandbox (the test is about the round, not the model)."""
+
+from __future__ import annotations
+
+import random
+
+import anyio
+
+from generators.code_prompts import CodeExample
+from generators.code_tasks import CodeConfig, CodePool, prompt_examples, run_code_round
+from generators.engine import Completion, Sampling
+from generators.filters import InstructionRules
+from generators.sandbox import Sandbox, SandboxLimits
+from store.near_duplicates import NearDuplicateIndex
+
+SEED = CodeExample(
+    instruction="Write a Python function `add(a, b)` that returns the sum of two numbers.",
+    entry_point="add",
+    solution="def add(a, b):\n    return a + b",
+    tests=("assert add(1, 2) == 3", "assert add(-1, 1) == 0"),
+)
+
+
+def block(instruction: str, name: str, body: str, tests: list[str]) -> str:
+    return (
+        f" {instruction}\nFunction: {name}\nSolution:\n```python\ndef {name}(x):\n    {body}\n```\nTests:\n"
+        + "\n".join(tests)
+    )
+
+
+ANSWERS = [
+    block("Return the square of an integer with `square(x)`.", "square", "return x * x",
+          ["assert square(3) == 9", "assert square(-2) == 4"]),
+    block("Compute the cube of a number with `cube(x)` please.", "cube", "return x * x",
+          ["assert cube(2) == 8", "assert cube(1) == 1"]),
+    block("Loop forever inside `spin(x)` and never come back.", "spin", "while True: pass",
+          ["assert spin(1) == 1", "assert spin(2) == 2"]),
+    block("Return the square of an integer with `square(x)`.", "square", "return x * x",
+          ["assert square(3) == 9", "assert square(4) == 16"]),
+    block("Give back the negation of `neg(x)` as a number.", "neg", "return -x", ["assert neg(1) == -1"]),
+    " Just some words without any code at all here.",
+]  # fmt: skip
+
+
+class ScriptedEngine:
+    model = "scripted"
+
+    async def complete(self, prompts, *, sampling, stop, seed=None):
+        assert stop == ["\nTask:"] and all(p.endswith("\nTask:") for p in prompts)
+        return [Completion(text=ANSWERS[n % len(ANSWERS)], finish_reason="stop", completion_tokens=9)
+                for n in range(len(prompts))]  # fmt: skip
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_a_round_keeps_exactly_the_candidates_whose_tests_pass() -> None:
+    pool = CodePool(seeds=[SEED], generated=[], fingerprints=set())
+    sandbox = Sandbox(SandboxLimits(wall_s=2.0, cpu_s=2), max_parallel=2)
+    result = anyio.run(
+        lambda: run_code_round(
+            ScriptedEngine(), pool, random.Random(0), config=CodeConfig(prompts_per_round=len(ANSWERS)),
+            sampling=Sampling(), rules=InstructionRules(), index=NearDuplicateIndex(0.7), runner=sandbox,
+            seed=0, provenance={"job_id": "j"},
+        )
+    )  # fmt: skip
+    assert [t.instruction for t in result.accepted] == ["Return the square of an integer with `square(x)`."]
+    task = result.accepted[0]
+    assert task.category == "code" and task.code is not None and task.code.status == "passed"
+    assert task.code.tests == ("assert square(3) == 9", "assert square(-2) == 4")
+    assert task.instances[0].output == "```python\ndef square(x):\n    return x * x\n```"
+    assert task.provenance["templates"] == {"code": "code_task.v1"}
+    reasons = {reason: (instruction, detail) for reason, instruction, detail in result.rejections}
+    assert set(reasons) == {"tests_failed", "tests_timeout", "exact_duplicate", "too_few_tests", "code_unparseable"}
+    assert "assert cube(2) == 8" in reasons["tests_failed"][1]["error"]
+    assert reasons["tests_failed"][1]["solution"] == "def cube(x):\n    return x * x"
+    assert result.stages == {"prompts": 6, "candidates": 6, "passed_filters": 3, "executed": 3,
+                             "tests_passed": 1, "accepted": 1}  # fmt: skip
+    assert pool.generated == [t for t in pool.generated if t.entry_point == "square"] and len(pool.generated) == 1
+
+
+def test_prompts_mix_seed_and_generated_examples() -> None:
+    other = CodeExample(instruction="x", entry_point="f", solution="def f():\n    pass", tests=("assert f() is None",))
+    pool = CodePool(seeds=[SEED] * 5, generated=[other], fingerprints=set())
+    chosen = prompt_examples(pool, random.Random(3), CodeConfig(examples_per_prompt=3, generated_per_prompt=1))
+    assert len(chosen) == 3 and chosen.count(other) == 1

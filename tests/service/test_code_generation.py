@@ -1,0 +1,81 @@
+"""Code jobs and steered jobs end to end: the real vLLM engine, the real sandbox, the real DuckDB file.
+
+Both run in remote mode against the session's vLLM server (the embedded engine is the same server,
+started by the service: `test_generation.py` covers that path).
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from generators.sandbox import run_tests
+from tests.service.servers import Server, free_port
+
+pytestmark = pytest.mark.server
+
+
+@pytest.fixture
+def server(tmp_path: Path, vllm_server):
+    env = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": vllm_server.base_url,
+           "INSTRUCTFORGE_DEFAULT_DATASET": "true"}  # fmt: skip
+    running = Server(tmp_path / "data", free_port(), env)
+    running.wait_ready()
+    running.wait_engine()
+    yield running
+    running.stop(signal.SIGTERM)
+
+
+def records(url: str, dataset_id: str, **params) -> list[dict]:
+    return httpx.get(f"{url}/v1/datasets/{dataset_id}/records", params={"limit": 1000, **params}).json()["items"]
+
+
+def test_a_code_job_keeps_only_tasks_whose_tests_pass(server: Server) -> None:
+    dataset_id = httpx.post(f"{server.url}/v1/datasets", json={"name": "code"}).json()["id"]
+    body = {"dataset_id": dataset_id, "method": "code", "target": 2, "seed": 11,
+            "code": {"prompts_per_round": 16, "max_rounds_without_accept": 30}}  # fmt: skip
+    job = httpx.post(f"{server.url}/v1/jobs", json=body).json()
+    done = server.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=1200)
+    assert done["accepted"] == 2 and done["progress"]["stages"]["executed"] >= 2
+
+    seeds = records(server.url, dataset_id, source="seed")
+    assert len(seeds) == 40 and all(s["code"]["status"] == "passed" for s in seeds)  # proven before use
+    generated = records(server.url, dataset_id, source="generated")
+    assert len(generated) == 2
+    for record in generated:
+        code = record["code"]
+        assert record["category"] == "code" and code["status"] == "passed"
+        assert code["tests_passed"] == code["tests_total"] == len(code["tests"]) >= 2
+        assert record["instances"][0]["output"] == f"```python\n{code['solution']}\n```"
+        assert run_tests(code["solution"], code["tests"]).status == "passed"  # re-run: the proof holds
+
+    stats = httpx.get(f"{server.url}/v1/datasets/{dataset_id}/stats").json()["code"]
+    assert stats["verified_tasks"] == 42 and stats["passed"] >= 2
+    assert stats["executed"] == stats["passed"] + sum(stats["failures"].values())
+    assert 0 < stats["pass_rate"] <= 1
+    rejected = done["rejections_by_reason"]
+    assert sum(rejected.values()) > 0, "the 135M model's misses are kept with their reasons"
+
+    snap = httpx.post(f"{server.url}/v1/datasets/{dataset_id}/snapshots",
+                      json={"verified_only": True, "source": "generated", "validation_fraction": 0}).json()  # fmt: skip
+    tests_file = next(f for f in snap["files"] if f["name"] == "code_tests.jsonl")
+    assert tests_file["records"] == 2
+
+
+def test_category_targets_move_the_mix_toward_the_target(server: Server) -> None:
+    """On the default dataset (10 categories x 12 seeds), ask for math only: math must far exceed 1/10."""
+    default = httpx.get(f"{server.url}/v1/datasets").json()["items"][0]
+    assert default["name"] == "default"
+    body = {"dataset_id": default["id"], "target": 6, "seed": 5, "category_targets": {"math": 1.0},
+            "config": {"prompts_per_round": 8, "max_rounds_without_accept": 15}}  # fmt: skip
+    job = httpx.post(f"{server.url}/v1/jobs", json=body).json()
+    done = server.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=900)
+    mix = done["progress"]["mix"]
+    assert mix["targets"] == {"math": 1.0} and mix["accepted"] == 6
+    generated = records(server.url, default["id"], source="generated")
+    share = sum(r["category"] == "math" for r in generated) / len(generated)
+    assert share == mix["achieved"]["math"] and share >= 0.5, mix
+    assert mix["distance"] == pytest.approx(1 - share)
