@@ -1,0 +1,35 @@
+"""What a sandboxed run may use, and what it produced: the public Structs of the sandbox."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+ExecutionStatus = Literal["passed", "failed", "timeout", "crashed"]
+
+# Output beyond `output_kb` is dropped; a run that keeps writing past this many times the cap is killed.
+OUTPUT_FLOOD_FACTOR = 16
+
+
+class SandboxLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-run limits. Each applies to one run, whatever else runs beside it."""
+
+    wall_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # then the run's processes are all killed
+    cpu_s: Annotated[int, msgspec.Meta(ge=1)] = 4  # RLIMIT_CPU of the worker process
+    memory_mb: Annotated[int, msgspec.Meta(ge=64)] = 512  # RLIMIT_AS of each process
+    file_mb: Annotated[int, msgspec.Meta(ge=1)] = 16  # RLIMIT_FSIZE: the largest file it may write
+    processes: Annotated[int, msgspec.Meta(ge=1)] = 32  # RLIMIT_NPROC of the run's own uid (threads count)
+    output_kb: Annotated[int, msgspec.Meta(ge=1)] = 64  # stdout and stderr are each kept up to this
+
+
+class ExecutionResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The parent's verdict on one run; see `generators.sandbox` for what each status means."""
+
+    status: ExecutionStatus
+    tests_passed: int
+    tests_total: int
+    duration_s: float
+    error: str | None  # the first failure, the exception, "timed out after 5.0 s", the signal...
+    stdout: str  # at most output_kb of it
+    stderr: str
