@@ -95,6 +95,17 @@ class SeedUploadOut(msgspec.Struct, frozen=True, kw_only=True):
     instances_added: int
     duplicates_skipped: int
     duplicate_positions: list[int]  # 1-based lines (JSONL) or items (JSON array), first 100
+    # Seeds are reported, not rejected, when they nearly duplicate (ROUGE-L above the threshold) a task
+    # already in the dataset or an earlier seed of the upload. None: not checked (dataset too large).
+    near_duplicates: int | None
+    near_duplicate_examples: list[NearDuplicateSeed]  # first 100
+
+
+class NearDuplicateSeed(msgspec.Struct, frozen=True, kw_only=True):
+    position: int
+    instruction: str
+    match: str
+    rouge_l: float
 
 
 class EngineStatus(msgspec.Struct, frozen=True, kw_only=True):

@@ -41,6 +41,9 @@ class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_instances_per_task: Annotated[int, Meta(ge=1, le=10_000)] = 64
     export_page_chars: Annotated[int, Meta(ge=10_000, le=1_000_000_000)] = 8_000_000
     balance_share_limit: Annotated[float, Meta(gt=0, le=1)] = 0.5  # a share above this is an imbalance warning
+    near_duplicate_threshold: Annotated[float, Meta(gt=0, le=1)] = 0.7  # ROUGE-L F above it: a near-duplicate
+    # Seed uploads are checked for near-duplicates while the dataset plus the upload stay within this size.
+    seed_near_duplicate_check_max: Annotated[int, Meta(ge=0, le=100_000_000)] = 200_000
 
     def __post_init__(self) -> None:
         if self.default_page_size > self.max_page_size:

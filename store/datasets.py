@@ -79,3 +79,9 @@ def delete_dataset(store: Store, dataset_id: str) -> None:
         for table in _OWNED_TABLES:
             cur.execute(f"DELETE FROM {table} WHERE dataset_id = ?", [dataset_id])
         cur.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
+
+
+def dataset_size(store: Store, dataset_id: str) -> int:
+    """How many tasks a dataset holds."""
+    with store.read() as cur:
+        return cur.execute("SELECT count(*) FROM tasks WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]

@@ -12,13 +12,14 @@ from msgspec import Meta
 from service.dependencies import SettingsDep, StoreDep
 from service.errors import CodedHTTPException
 from service.paging import page_size, task_cursor
-from service.schemas import RecordList, RecordOut, SeedUploadOut
+from service.schemas import NearDuplicateSeed, RecordList, RecordOut, SeedUploadOut
 from service.settings import LimitsSettings
 from service.streaming import prefetch
 from store import Store
 from store.balance import BalanceReport, balance_report
-from store.datasets import ensure_dataset
+from store.datasets import dataset_size, ensure_dataset
 from store.export import ExportFormat, open_export
+from store.near_duplicates import load_near_duplicate_index
 from store.records import RecordFilter, Source
 from store.seed_formats import SeedLimits, UploadKind, parse_seed_upload
 from store.stats import DatasetStats, dataset_report
@@ -59,6 +60,7 @@ def _store_seeds(
     )
     upload_id = f"up_{secrets.token_hex(8)}"
     parsed = parse_seed_upload(body, upload_kind(content_type, body), seed_limits, upload_id)
+    near = _near_duplicate_seeds(store, limits, dataset_id, [task.instruction for task in parsed])
     result = add_tasks(store, dataset_id, parsed, source="seed", stage="seed_upload")
     return SeedUploadOut(
         dataset_id=dataset_id,
@@ -68,7 +70,33 @@ def _store_seeds(
         instances_added=result.instances_added,
         duplicates_skipped=result.duplicates_skipped,
         duplicate_positions=list(result.duplicate_positions),
+        near_duplicates=None if near is None else len(near),
+        near_duplicate_examples=(near or [])[:_MAX_REPORTED],
     )
+
+
+_MAX_REPORTED = 100
+
+
+def _near_duplicate_seeds(
+    store: Store, limits: LimitsSettings, dataset_id: str, instructions: list[str]
+) -> list[NearDuplicateSeed] | None:
+    """Seeds close to a stored task or an earlier seed, greedy in order as jobs check candidates.
+
+    Exact duplicates are the fingerprint's business (skipped and counted apart). None when the dataset
+    plus the upload pass `seed_near_duplicate_check_max`: the check then costs more than an upload should.
+    """
+    stored = dataset_size(store, dataset_id)
+    if stored + len(instructions) > limits.seed_near_duplicate_check_max:
+        return None
+    index = load_near_duplicate_index(store, dataset_id, limits.near_duplicate_threshold)
+    found = []
+    for position, text in enumerate(instructions, start=1):
+        near, score, match = index.is_near_duplicate(text)
+        if near and match is not None and score < 1.0:  # 1.0: the same words, an exact duplicate's case
+            found.append(NearDuplicateSeed(position=position, instruction=text, match=match, rouge_l=round(score, 4)))
+        index.add(text)
+    return found
 
 
 def record_filter(source: Source | None, category: str | None, classification: bool | None) -> RecordFilter:

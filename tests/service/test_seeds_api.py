@@ -9,6 +9,8 @@ import datasets
 import pytest
 from litestar.testing import TestClient
 
+from service.app import create_app
+from service.settings import EngineSettings, LimitsSettings, Settings, StoreSettings
 from store.export import EXPORT_FORMATS
 from tests.expectations import expected_line, instance_rows, length_summary, load_seeds
 from tests.service.conftest import assert_error
@@ -132,3 +134,30 @@ def test_json_array_upload_with_categories(client: TestClient, dataset_id: str) 
     assert stats["by_category"] == {"classification": 1, "writing": 1}
     only = client.get(f"/v1/datasets/{dataset_id}/export", params={"format": "alpaca", "category": "writing"})
     assert [json.loads(line)["instruction"] for line in only.text.splitlines()] == ["Write a haiku about rain."]
+
+
+def test_seed_uploads_report_near_duplicates_without_rejecting_them(
+    client: TestClient, uploaded: str, seed_file: Path
+) -> None:
+    first = load_seeds(seed_file)[0]["instruction"]
+    words = first.split()
+    paraphrase = " ".join([*words[:-1], "please", words[-1]])  # one word more: ROUGE-L well above 0.7
+    fresh = "Name a mountain range in South America and one animal that lives there."
+    body = "\n".join(json.dumps({"instruction": text, "output": "x"}) for text in (paraphrase, fresh, fresh + " Why?"))
+    answer = client.post(f"/v1/datasets/{uploaded}/seeds", content=body.encode(), headers=NDJSON).json()
+    assert answer["added"] == 3 and answer["near_duplicates"] == 2
+    first_report, second_report = answer["near_duplicate_examples"]
+    assert (first_report["position"], first_report["match"]) == (1, first) and first_report["rouge_l"] > 0.7
+    assert (second_report["position"], second_report["match"]) == (3, fresh)
+
+
+def test_near_duplicate_checks_stop_past_the_configured_size(tmp_path: Path, seed_bytes: bytes) -> None:
+    settings = Settings(
+        store=StoreSettings(data_dir=str(tmp_path / "data")),
+        limits=LimitsSettings(seed_near_duplicate_check_max=100),
+        engine=EngineSettings(kind="none", default_dataset=False),
+    )
+    with TestClient(app=create_app(settings)) as client:
+        dataset_id = client.post("/v1/datasets", json={"name": "big"}).json()["id"]
+        answer = client.post(f"/v1/datasets/{dataset_id}/seeds", content=seed_bytes, headers=NDJSON).json()
+    assert answer["added"] == 175 and answer["near_duplicates"] is None
