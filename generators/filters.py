@@ -18,6 +18,8 @@ class InstructionRules(msgspec.Struct, frozen=True, kw_only=True):
     max_words: int = 150
     banned_words: tuple[str, ...] = DEFAULT_BANNED_WORDS
     near_duplicate_threshold: float = 0.7
+    # The optional semantic tier: embedding cosine above this is a near-duplicate too (None: off).
+    semantic_threshold: float | None = None
 
 
 def _banned_pattern(words: tuple[str, ...]) -> re.Pattern[str]:

@@ -11,7 +11,6 @@ from importlib.resources import files
 from typing import Any, Protocol
 
 import msgspec
-from generators.sandbox import Sandbox
 
 from generators.categories import CategoryModel, mix_report, normalised_targets, pick_focus
 from generators.code_prompts import CodeExample
@@ -19,6 +18,7 @@ from generators.code_tasks import CodeConfig, CodePool, run_code_round, to_task
 from generators.engine import CompletionEngine, Sampling
 from generators.filters import InstructionRules
 from generators.prompts import Example
+from generators.sandbox import Sandbox
 from generators.self_instruct import Pool, RoundResult, SelfInstructConfig, run_round
 from store import Store
 from store.code_checks import code_examples
@@ -33,7 +33,10 @@ from store.jobs import (
 )
 from store.near_duplicates import NearDuplicateIndex
 from store.records import NewTask
+from store.semantic import SemanticIndex, TieredIndex
 from store.tasks import add_tasks
+
+DuplicateIndex = NearDuplicateIndex | TieredIndex
 
 
 class JobParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,7 +66,9 @@ class GenerationMethod(Protocol):
 
 
 class SelfInstructMethod:
-    def __init__(self, store: Store, job: JobRecord, params: JobParams, index: NearDuplicateIndex) -> None:
+    def __init__(
+        self, store: Store, job: JobRecord, params: JobParams, index: NearDuplicateIndex | TieredIndex
+    ) -> None:
         rows = dataset_instructions(store, job.dataset_id)
         self.pool = Pool(
             seeds=[text for text, source in rows if source == "seed"],
@@ -116,7 +121,7 @@ def add_default_code_seeds(store: Store, dataset_id: str, sandbox: Sandbox) -> i
 
 class CodeMethod:
     def __init__(
-        self, store: Store, job: JobRecord, params: JobParams, index: NearDuplicateIndex, sandbox: Sandbox
+        self, store: Store, job: JobRecord, params: JobParams, index: DuplicateIndex, sandbox: Sandbox
     ) -> None:
         examples = code_examples(store, job.dataset_id)
         if not any(e["source"] == "seed" for e in examples):
@@ -150,8 +155,10 @@ class CodeMethod:
 
 def open_method(store: Store, job: JobRecord, params: JobParams, sandbox: Sandbox) -> GenerationMethod:
     """The job's method with its pool loaded (blocking: call from a worker thread)."""
-    texts = (text for text, _ in dataset_instructions(store, job.dataset_id))
-    index = NearDuplicateIndex(params.rules.near_duplicate_threshold, texts)
+    texts = [text for text, _ in dataset_instructions(store, job.dataset_id)]
+    index: DuplicateIndex = NearDuplicateIndex(params.rules.near_duplicate_threshold, texts)
+    if params.rules.semantic_threshold is not None:  # off by default: it loads an embedding model
+        index = TieredIndex(index, SemanticIndex(params.rules.semantic_threshold, texts))
     if job.method == "code":
         return CodeMethod(store, job, params, index, sandbox)
     return SelfInstructMethod(store, job, params, index)
