@@ -6,6 +6,7 @@ Loading reads the dataset (in a worker thread); a round is pure generation over 
 
 from __future__ import annotations
 
+import math
 import random
 from importlib.resources import files
 from typing import Any, Protocol
@@ -19,7 +20,7 @@ from generators.engine import CompletionEngine, Sampling
 from generators.filters import InstructionRules
 from generators.prompts import Example
 from generators.sandbox import Sandbox
-from generators.self_instruct import Pool, RoundResult, SelfInstructConfig, run_round
+from generators.self_instruct import Pool, Rejection, RoundResult, SelfInstructConfig, run_round
 from store import Store
 from store.code_checks import code_examples
 from store.fingerprint import fingerprint
@@ -97,11 +98,34 @@ class SelfInstructMethod:
             engine, self.pool, rng, config=p.config, sampling=p.sampling, rules=p.rules, index=self.index,
             seed=seed, provenance=provenance, categorize=self.categories.infer, focus=self._focus,
         )  # fmt: skip
+        if self.targets:
+            result.accepted, over = within_quota(result.accepted, self.targets, self.counts, p.target)
+            result.rejections.extend(over)
+            result.stages["accepted"] = len(result.accepted)
         return result
 
     def note_committed(self, tasks: list[NewTask]) -> None:
         for task in tasks:
             self.counts[task.category] = self.counts.get(task.category, 0) + 1
+
+
+def within_quota(
+    tasks: list[NewTask], targets: dict[str, float], counts: dict[str, int], target: int
+) -> tuple[list[NewTask], list[Rejection]]:
+    """Close the loop on category targets: a category takes at most ceil(share x job target) tasks.
+
+    Steering makes wanted categories likelier; the quota makes the mix converge on the target whatever
+    the model writes. A task past its category's quota is kept as a `category_quota_full` rejection.
+    """
+    taken = dict(counts)
+    kept, over = [], []
+    for task in tasks:
+        if taken.get(task.category, 0) < math.ceil(targets.get(task.category, 0.0) * target):
+            kept.append(task)
+            taken[task.category] = taken.get(task.category, 0) + 1
+        else:
+            over.append(("category_quota_full", task.instruction, {"category": task.category}))
+    return kept, over
 
 
 def default_code_seeds() -> list[CodeExample]:

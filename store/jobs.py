@@ -169,10 +169,14 @@ def dataset_instructions(store: Store, dataset_id: str) -> list[tuple[str, str]]
 
 
 def dataset_categories(store: Store, dataset_id: str) -> list[tuple[str, str]]:
-    """(instruction, category) of every task with a category: what generated tasks are labelled from."""
+    """(instruction, category) of the seed tasks with a category: what generated tasks are labelled from.
+
+    Seeds only: their categories come from people; a generated task's category is itself an inference.
+    """
     with store.read() as cur:
         return cur.execute(
-            "SELECT instruction, category FROM tasks WHERE dataset_id = ? AND category <> 'uncategorized' ORDER BY id",
+            """SELECT instruction, category FROM tasks
+               WHERE dataset_id = ? AND source = 'seed' AND category <> 'uncategorized' ORDER BY id""",
             [dataset_id],
         ).fetchall()
 
