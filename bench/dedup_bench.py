@@ -319,7 +319,10 @@ def pool_section(texts: list[str], queries: list[str], params: dict[str, Any]) -
 
 def restart_section(texts: list[str], sizes: list[int], params: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
     print("\n== restart: load_near_duplicate_index from a DuckDB store ==")
-    store = Store.open(workdir / "restart.duckdb")
+    path = workdir / "restart.duckdb"
+    for leftover in (path, path.with_suffix(".duckdb.wal")):  # from an earlier run with the same --workdir
+        leftover.unlink(missing_ok=True)
+    store = Store.open(path)
     results = []
     try:
         dataset_id = create_dataset(store, name="dedup-bench").id
