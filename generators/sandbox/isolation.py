@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 import msgspec
 
@@ -176,16 +177,21 @@ def processes_of(uid: int) -> list[int]:
     """Live (not zombie) pids whose real uid is `uid`. Reads /proc/PID/status: a process that changed uid is
     non-dumpable, and its /proc entry then shows root as owner, so the entry's owner cannot be used."""
     found = []
+    for pid, text in _process_statuses():
+        state, real_uid = _status_field(text, b"State:"), _status_field(text, b"Uid:")
+        if real_uid == str(uid).encode() and state not in (b"Z", b"X"):
+            found.append(pid)
+    return found
+
+
+def _process_statuses() -> Iterator[tuple[int, bytes]]:
+    """(pid, /proc/PID/status) of every process still there when read."""
     for name in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{name}/status", "rb") as status:
-                text = status.read()
+                yield int(name), status.read()
         except OSError:
             continue
-        state, real_uid = _status_field(text, b"State:"), _status_field(text, b"Uid:")
-        if real_uid == str(uid).encode() and state not in (b"Z", b"X"):
-            found.append(int(name))
-    return found
 
 
 def _status_field(status: bytes, name: bytes) -> bytes | None:
@@ -199,12 +205,7 @@ def _status_field(status: bytes, name: bytes) -> bytes | None:
 def own_task_count() -> int:
     """Threads run by the caller's real uid: RLIMIT_NPROC counts them all when runs share that uid."""
     uid, total = str(os.getuid()).encode(), 0
-    for name in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{name}/status", "rb") as status:
-                text = status.read()
-        except OSError:
-            continue
+    for _, text in _process_statuses():
         if _status_field(text, b"Uid:") == uid:
             total += int(_status_field(text, b"Threads:") or 1)
     return total
