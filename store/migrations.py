@@ -118,7 +118,7 @@ _CODE_AND_SNAPSHOTS = (
     """,
 )
 
-# Version 4: reference benchmarks registered for decontamination (`store.contamination`).
+# Version 4: reference benchmarks for decontamination (`store.benchmarks`; checked by `store.contamination`).
 _BENCHMARKS = (
     "CREATE SEQUENCE benchmark_ids START 1",
     """

@@ -6,14 +6,8 @@ import msgspec
 import pytest
 
 from store import Store
-from store.contamination import (
-    ContaminationReport,
-    TaskMatch,
-    delete_benchmark,
-    find_contamination,
-    list_benchmarks,
-    register_benchmark,
-)
+from store.benchmarks import delete_benchmark, list_benchmarks, register_benchmark
+from store.contamination import ContaminationReport, TaskMatch, find_contamination
 from store.errors import ConflictError, InvalidInputError, NotFoundError
 from store.migrations import applied_versions
 from store.ngrams import json_texts, tokenize, window_hashes
@@ -95,7 +89,7 @@ def test_windows_stay_inside_their_text_and_hash_by_words() -> None:
     assert window_hashes(tokens, 5)[0].to_pylist() == []
 
 
-# ---- registry -----------------------------------------------------------------------------------------
+# ---- registry (store.benchmarks) -----------------------------------------------------------------------
 
 
 def test_register_and_list(store: Store) -> None:
