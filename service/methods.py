@@ -59,6 +59,9 @@ class GenerationMethod(Protocol):
 
     def mix(self) -> dict[str, Any] | None: ...
 
+    def admit(self, result: RoundResult) -> None:
+        """Last say on a finished round's tasks, just before its commit (rounds commit one at a time)."""
+
     def note_committed(self, tasks: list[NewTask]) -> None: ...
 
     async def round(
@@ -94,15 +97,17 @@ class SelfInstructMethod:
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
     ) -> RoundResult:
         p = self.params
-        result = await run_round(
+        return await run_round(
             engine, self.pool, rng, config=p.config, sampling=p.sampling, rules=p.rules, index=self.index,
             seed=seed, provenance=provenance, categorize=self.categories.infer, focus=self._focus,
         )  # fmt: skip
+
+    def admit(self, result: RoundResult) -> None:
+        # Here and not in `round`: with rounds in flight together, only the commit order sees current counts.
         if self.targets:
-            result.accepted, over = within_quota(result.accepted, self.targets, self.counts, p.target)
+            result.accepted, over = within_quota(result.accepted, self.targets, self.counts, self.params.target)
             result.rejections.extend(over)
             result.stages["accepted"] = len(result.accepted)
-        return result
 
     def note_committed(self, tasks: list[NewTask]) -> None:
         for task in tasks:
@@ -163,6 +168,9 @@ class CodeMethod:
 
     def mix(self) -> dict[str, Any] | None:
         return None
+
+    def admit(self, result: RoundResult) -> None:
+        pass
 
     def note_committed(self, tasks: list[NewTask]) -> None:
         pass

@@ -61,6 +61,9 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     request_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 180
     retries: Annotated[int, Meta(ge=0, le=20)] = 3
     concurrency_per_endpoint: Annotated[int, Meta(ge=1, le=1024)] = 64
+    # Rounds of one job generating at once: a round waits for its slowest request at each stage, and a
+    # second round keeps the engine's batch full meanwhile. 1: strictly one round after another.
+    rounds_in_flight: Annotated[int, Meta(ge=1, le=64)] = 2
     max_model_len: Annotated[int, Meta(ge=256, le=131072)] = 2048
     kv_cache_gib: Annotated[int, Meta(ge=1, le=512)] = 2
     default_dataset: bool = True  # create the `default` dataset with the packaged seed tasks at start
@@ -116,6 +119,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ENGINE_REQUEST_TIMEOUT_S": ("engine", "request_timeout_s"),
     "ENGINE_RETRIES": ("engine", "retries"),
     "ENGINE_CONCURRENCY": ("engine", "concurrency_per_endpoint"),
+    "ROUNDS_IN_FLIGHT": ("engine", "rounds_in_flight"),
     "MAX_MODEL_LEN": ("engine", "max_model_len"),
     "KV_CACHE_GIB": ("engine", "kv_cache_gib"),
     "DEFAULT_DATASET": ("engine", "default_dataset"),

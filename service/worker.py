@@ -1,4 +1,4 @@
-"""The job worker: runs queued jobs round by round, committing each round, resuming after any restart."""
+"""The job worker: runs queued jobs in rounds, committing each round whole, resuming after any restart."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import anyio
 import msgspec
-from generators.sandbox import Sandbox
 
 from generators.engine import CompletionEngine
+from generators.sandbox import Sandbox
 from generators.self_instruct import RoundResult
 from service.engine import EngineHolder
 from service.methods import GenerationMethod, JobParams, open_method
@@ -47,6 +47,23 @@ def _surplus_detail(task: NewTask) -> dict[str, Any]:
     if task.code is None:
         return {}
     return {"code_status": task.code.status, "solution": task.code.solution, "tests": list(task.code.tests)}
+
+
+class _Run:
+    """One job's run in this process: its method, the rounds started and the lock their commits share."""
+
+    def __init__(
+        self, job: JobRecord, params: JobParams, method: GenerationMethod, own_engine: CompletionEngine | None,
+        rounds_in_flight: int,
+    ) -> None:  # fmt: skip
+        self.params, self.method, self.method_name, self.own_engine = params, method, job.method, own_engine
+        self.next_round = job.progress.get("rounds", 0)  # a resumed job goes on from its committed rounds
+        self.elapsed_before, self.started = job.progress.get("elapsed_s", 0.0), time.monotonic()
+        self.slots = anyio.Semaphore(rounds_in_flight)
+        self.commit_lock = anyio.Lock()
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
 
 
 class JobWorker:
@@ -84,39 +101,69 @@ class JobWorker:
             raise  # shutdown: the job stays running in the database and resumes at the next start
         except Exception as exc:
             log.exception("job %s failed", job.id)
+            while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:  # a round's error, not its group
+                exc = exc.exceptions[0]
             error = f"{type(exc).__name__}: {exc}"
             fail = partial(finish_job, self.store, job.id, "failed", stop_reason="error", error=error)
             await anyio.to_thread.run_sync(fail)
 
     async def _run_rounds(self, job: JobRecord, params: JobParams, own_engine: CompletionEngine | None) -> None:
+        """Keep `rounds_in_flight` rounds going, so one round's slowest requests do not leave the engine idle.
+
+        Rounds commit one at a time, in the order they finish; the target, quotas and progress are settled
+        under that lock. A stop condition stops new rounds; the job finishes once those in flight are in.
+        """
         await anyio.to_thread.run_sync(mark_running, self.store, job.id)
         method = await anyio.to_thread.run_sync(open_method, self.store, job, params, self.sandbox)
-        elapsed_before, started = job.progress.get("elapsed_s", 0.0), time.monotonic()
+        run = _Run(job, params, method, own_engine, self.holder.settings.rounds_in_flight)
         while True:
-            await self.holder.ready.wait()  # paused while the embedded engine restarts
-            job = await anyio.to_thread.run_sync(get_job, self.store, job.id)
+            async with anyio.create_task_group() as rounds:
+                while await self._may_start_round(job.id, run):
+                    rounds.start_soon(self._round, job.id, run)
+            job = await anyio.to_thread.run_sync(get_job, self.store, job.id)  # every round started is in
             stop = self._stop_reason(job, params, method)
             if stop is not None:
                 status, reason = stop
                 await anyio.to_thread.run_sync(partial(finish_job, self.store, job.id, status, stop_reason=reason))
                 return
-            round_seed = params.seed * 1_000_003 + job.progress.get("rounds", 0)
-            engine = own_engine or self.holder.engine  # read each round: a restarted engine is a new object
+
+    async def _may_start_round(self, job_id: str, run: _Run) -> bool:
+        await run.slots.acquire()
+        await self.holder.ready.wait()  # paused while the embedded engine restarts
+        job = await anyio.to_thread.run_sync(get_job, self.store, job_id)
+        if self._stop_reason(job, run.params, run.method) is None:
+            return True
+        run.slots.release()
+        return False
+
+    async def _round(self, job_id: str, run: _Run) -> None:
+        try:
+            number, run.next_round = run.next_round, run.next_round + 1
+            round_seed = run.params.seed * 1_000_003 + number
+            engine = run.own_engine or self.holder.engine  # read each round: a restarted engine is a new object
             provenance = {
-                "job_id": job.id, "method": job.method, "model": engine.model,
-                "round": job.progress.get("rounds", 0), "temperature": params.sampling.temperature,
+                "job_id": job_id, "method": run.method_name, "model": engine.model,
+                "round": number, "temperature": run.params.sampling.temperature,
             }  # fmt: skip
-            result = await method.round(engine, random.Random(round_seed), round_seed, provenance)
-            keep = max(params.target - job.accepted, 0)
-            over = [("target_reached", t.instruction, _surplus_detail(t)) for t in result.accepted[keep:]]
-            result.accepted = result.accepted[:keep]
-            method.note_committed(result.accepted)
-            elapsed = elapsed_before + time.monotonic() - started
-            progress = _progress(job, params, result, job.accepted + len(result.accepted), elapsed)
-            if (mix := method.mix()) is not None:
-                progress["mix"] = mix
-            commit = partial(commit_round, self.store, job, result.accepted, result.rejections + over, progress)
-            await anyio.to_thread.run_sync(commit)
+            result = await run.method.round(engine, random.Random(round_seed), round_seed, provenance)
+            async with run.commit_lock:
+                await self._commit(job_id, run, result)
+        finally:
+            run.slots.release()
+
+    async def _commit(self, job_id: str, run: _Run, result: RoundResult) -> None:
+        job = await anyio.to_thread.run_sync(get_job, self.store, job_id)
+        params, method = run.params, run.method
+        method.admit(result)
+        keep = max(params.target - job.accepted, 0)
+        over = [("target_reached", t.instruction, _surplus_detail(t)) for t in result.accepted[keep:]]
+        result.accepted = result.accepted[:keep]
+        method.note_committed(result.accepted)
+        progress = _progress(job, params, result, job.accepted + len(result.accepted), run.elapsed())
+        if (mix := method.mix()) is not None:
+            progress["mix"] = mix
+        commit = partial(commit_round, self.store, job, result.accepted, result.rejections + over, progress)
+        await anyio.to_thread.run_sync(commit)
 
     @staticmethod
     def _stop_reason(job: JobRecord, params: JobParams, method: GenerationMethod) -> tuple[str, str] | None:
