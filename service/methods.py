@@ -26,10 +26,10 @@ from store.code_checks import code_examples
 from store.fingerprint import fingerprint
 from store.jobs import (
     JobRecord,
+    bootstrap_tasks,
     dataset_categories,
     dataset_instructions,
     job_category_counts,
-    seed_categories,
     seed_examples,
 )
 from store.near_duplicates import NearDuplicateIndex
@@ -73,13 +73,13 @@ class SelfInstructMethod:
     def __init__(
         self, store: Store, job: JobRecord, params: JobParams, index: NearDuplicateIndex | TieredIndex
     ) -> None:
-        rows = dataset_instructions(store, job.dataset_id)
+        shown = bootstrap_tasks(store, job.dataset_id)
         self.pool = Pool(
-            seeds=[text for text, source in rows if source == "seed"],
-            generated=[text for text, source in rows if source == "generated"],
-            fingerprints={fingerprint(text) for text, _ in rows},
+            seeds=[text for text, source, _ in shown if source == "seed"],
+            generated=[text for text, source, _ in shown if source == "generated"],
+            fingerprints={fingerprint(text) for text, _ in dataset_instructions(store, job.dataset_id)},
             examples=[Example(**e) for e in seed_examples(store, job.dataset_id)],
-            seed_categories=seed_categories(store, job.dataset_id),
+            seed_categories=[category for _, source, category in shown if source == "seed"],
         )
         self.params, self.index = params, index
         self.max_rounds_without_accept = params.config.max_rounds_without_accept

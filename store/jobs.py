@@ -181,13 +181,21 @@ def dataset_categories(store: Store, dataset_id: str) -> list[tuple[str, str]]:
         ).fetchall()
 
 
-def seed_categories(store: Store, dataset_id: str) -> list[str]:
-    """The category of each seed task, in the order `dataset_instructions` lists the seeds."""
+# Tasks the code method proved (the packaged code seeds, generated code tasks) are not shown to self-instruct:
+# among its few-shot examples they make it write code tasks whose answers nobody runs. Measured before this
+# rule: with the 40 code seeds in a 160-seed pool, 117 of 320 self-instruct tasks were labelled `code`.
+_NOT_PROVEN_CODE = "NOT EXISTS (SELECT 1 FROM code_checks c WHERE c.task_id = t.id)"
+
+
+def bootstrap_tasks(store: Store, dataset_id: str) -> list[tuple[str, str, str]]:
+    """(instruction, source, category) in arrival order of the tasks self-instruct may show as examples."""
     with store.read() as cur:
-        rows = cur.execute(
-            "SELECT category FROM tasks WHERE dataset_id = ? AND source = 'seed' ORDER BY id", [dataset_id]
+        require_dataset(cur, dataset_id)
+        return cur.execute(
+            f"""SELECT instruction, source, category FROM tasks t
+               WHERE dataset_id = ? AND {_NOT_PROVEN_CODE} ORDER BY id""",
+            [dataset_id],
         ).fetchall()
-    return [row[0] for row in rows]
 
 
 def job_category_counts(store: Store, job_id: str) -> dict[str, int]:
@@ -198,12 +206,12 @@ def job_category_counts(store: Store, job_id: str) -> dict[str, int]:
 
 
 def seed_examples(store: Store, dataset_id: str, limit: int = 500) -> list[dict[str, Any]]:
-    """Seed tasks with one instance each, for few-shot instance prompts."""
+    """Seed tasks with one instance each, for few-shot instance prompts (not proven code: see above)."""
     with store.read() as cur:
         rows = cur.execute(
-            """SELECT t.instruction, t.is_classification, i.input, i.output FROM tasks t
+            f"""SELECT t.instruction, t.is_classification, i.input, i.output FROM tasks t
                JOIN instances i ON i.task_id = t.id AND i.position = 0
-               WHERE t.dataset_id = ? AND t.source = 'seed' ORDER BY t.id LIMIT ?""",
+               WHERE t.dataset_id = ? AND t.source = 'seed' AND {_NOT_PROVEN_CODE} ORDER BY t.id LIMIT ?""",
             [dataset_id, limit],
         ).fetchall()
     return [{"instruction": r[0], "is_classification": r[1], "input": r[2], "output": r[3]} for r in rows]

@@ -235,11 +235,14 @@ SnapshotFile = Literal["train.jsonl", "validation.jsonl", "code_tests.jsonl", "m
                        "README.md"]  # fmt: skip
 
 
+# Beside the data files (listed, with their hashes, in the manifest): the files that describe them.
+SNAPSHOT_DOCUMENTS = ("manifest.json", "dataset_info.json", "README.md")
+
+
 def snapshot_file(store: Store, snapshot_id: str, name: str) -> Path:
     """The path of one of a snapshot's files; only names the snapshot has (no path tricks)."""
     snapshot = get_snapshot(store, snapshot_id)
-    extra = ("manifest.json", "dataset_info.json", "README.md")
-    if name not in snapshot.manifest["files"] and name not in extra:
+    if name not in snapshot.manifest["files"] and name not in SNAPSHOT_DOCUMENTS:
         raise NotFoundError(f"snapshot {snapshot_id!r} has no file {name!r}", code="snapshot_file_not_found")
     path = Path(snapshot.path) / name
     if not path.is_file():

@@ -13,7 +13,15 @@ from litestar.response import File
 from service.dependencies import SettingsDep, StoreDep
 from service.settings import Settings
 from store import Store
-from store.snapshots import Snapshot, SnapshotSpec, create_snapshot, get_snapshot, list_snapshots, snapshot_file
+from store.snapshots import (
+    SNAPSHOT_DOCUMENTS,
+    Snapshot,
+    SnapshotSpec,
+    create_snapshot,
+    get_snapshot,
+    list_snapshots,
+    snapshot_file,
+)
 
 _MEDIA_TYPES = {".jsonl": "application/x-ndjson", ".json": "application/json", ".md": "text/markdown"}
 
@@ -26,6 +34,11 @@ class SnapshotFileOut(msgspec.Struct, frozen=True, kw_only=True):
     url: str
 
 
+class SnapshotDocumentOut(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+
+
 class SnapshotOut(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     dataset_id: str
@@ -33,7 +46,8 @@ class SnapshotOut(msgspec.Struct, frozen=True, kw_only=True):
     format: str
     created_at: datetime
     content_sha256: str
-    files: list[SnapshotFileOut]
+    files: list[SnapshotFileOut]  # the data, with the hashes the manifest holds
+    documents: list[SnapshotDocumentOut]  # manifest, LLaMA-Factory entry, data card: with `files`, the folder
     counts: dict[str, Any]
     manifest: dict[str, Any]
 
@@ -44,9 +58,11 @@ class SnapshotOut(msgspec.Struct, frozen=True, kw_only=True):
             SnapshotFileOut(name=name, url=f"/v1/snapshots/{snapshot.id}/files/{name}", **entry)
             for name, entry in manifest["files"].items()
         ]
+        documents = [SnapshotDocumentOut(name=name, url=f"/v1/snapshots/{snapshot.id}/files/{name}")
+                     for name in SNAPSHOT_DOCUMENTS]  # fmt: skip
         return cls(id=snapshot.id, dataset_id=snapshot.dataset_id, number=snapshot.number, format=snapshot.format,
                    created_at=snapshot.created_at, content_sha256=manifest["content_sha256"], files=files,
-                   counts=manifest["counts"], manifest=manifest)  # fmt: skip
+                   documents=documents, counts=manifest["counts"], manifest=manifest)  # fmt: skip
 
 
 class SnapshotList(msgspec.Struct, frozen=True, kw_only=True):

@@ -29,9 +29,12 @@ def test_snapshot_round_trip_over_http(client: TestClient, dataset_id: str, seed
         assert hashlib.sha256(response.content).hexdigest() == entry["sha256"]
         total += len(response.content.splitlines())
     assert total == 175
-    manifest = client.get(f"/v1/snapshots/{snap['id']}/files/manifest.json").json()
+    assert [d["name"] for d in snap["documents"]] == ["manifest.json", "dataset_info.json", "README.md"]
+    documents = {d["name"]: client.get(d["url"]) for d in snap["documents"]}
+    assert all(response.status_code == 200 for response in documents.values())
+    manifest = documents["manifest.json"].json()
     assert manifest["content_sha256"] == snap["content_sha256"] and manifest["balance"]["tasks"] == 175
-    card = client.get(f"/v1/snapshots/{snap['id']}/files/README.md")
+    card = documents["README.md"]
     assert card.headers["content-type"].startswith("text/markdown") and "snapshot 1" in card.text
     upload(client, dataset_id, b'{"instruction": "List five birds that cannot fly.", "output": "Emu, kiwi..."}\n')
     again = client.get(snap["files"][0]["url"])

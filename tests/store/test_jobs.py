@@ -4,8 +4,21 @@ import pytest
 
 from store import Store
 from store.errors import ConflictError, NotFoundError
-from store.jobs import commit_round, create_job, finish_job, get_job, mark_running, request_cancel, unfinished_jobs
+from store.jobs import (
+    bootstrap_tasks,
+    commit_round,
+    create_job,
+    dataset_instructions,
+    finish_job,
+    get_job,
+    mark_running,
+    request_cancel,
+    seed_examples,
+    unfinished_jobs,
+)
+from store.records import CodeCheck
 from store.stats import dataset_stats
+from store.tasks import add_tasks
 from tests.store.conftest import task
 
 
@@ -55,3 +68,21 @@ def test_cancel(store: Store, dataset_id: str) -> None:
 def test_unknown_dataset(store: Store) -> None:
     with pytest.raises(NotFoundError):
         create_job(store, dataset_id="ds_missing", method="self_instruct", params={"target": 1})
+
+
+def test_proven_code_tasks_are_not_self_instruct_examples(store: Store, dataset_id: str) -> None:
+    """Shown to self-instruct, code seeds make it write code tasks whose answers nobody runs."""
+    check = CodeCheck(entry_point="double", solution="def double(x):\n    return 2 * x",
+                      tests=("assert double(2) == 4",), status="passed", tests_passed=1, tests_total=1,
+                      duration_s=0.05)  # fmt: skip
+    code_seed = task("Write a Python function `double(x)` that returns twice x.", category="code", code=check)
+    add_tasks(store, dataset_id, [task("Name three rivers of Europe.", category="open_qa"), code_seed], source="seed",
+              stage="test")  # fmt: skip
+    add_tasks(store, dataset_id, [task("List two prime numbers above ten.", category="math")], source="generated",
+              stage="test")  # fmt: skip
+    assert bootstrap_tasks(store, dataset_id) == [
+        ("Name three rivers of Europe.", "seed", "open_qa"),
+        ("List two prime numbers above ten.", "generated", "math"),
+    ]
+    assert [e["instruction"] for e in seed_examples(store, dataset_id)] == ["Name three rivers of Europe."]
+    assert len(dataset_instructions(store, dataset_id)) == 3  # still checked for duplicates against all
