@@ -17,7 +17,13 @@ import msgspec
 from msgspec import Meta
 
 from generators.engine import Completion, CompletionEngine, Sampling
-from generators.filters import InstructionRules, consistent_instances, instance_rejection, instruction_rejection
+from generators.filters import (
+    InstructionRules,
+    asks_for_code,
+    consistent_instances,
+    instance_rejection,
+    instruction_rejection,
+)
 from generators.prompts import (
     TEMPLATES,
     Example,
@@ -108,6 +114,8 @@ def screen_candidates(
             continue
         for text, reason in parse_instructions(completion.text, truncated=completion.truncated):
             reason = reason or instruction_rejection(text, rules)
+            if reason is None and not rules.allow_code_requests and asks_for_code(text):
+                reason = "asks_for_code"
             detail: dict[str, Any] = {}
             if reason is None and fingerprint(text) in pool.fingerprints:
                 reason = "exact_duplicate"

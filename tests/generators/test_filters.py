@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from generators.filters import InstructionRules, instance_rejection, instruction_rejection
+from generators.filters import InstructionRules, asks_for_code, instance_rejection, instruction_rejection
 
 RULES = InstructionRules()
 
@@ -25,6 +25,24 @@ RULES = InstructionRules()
 )
 def test_instruction_rules(text: str, reason: str | None) -> None:
     assert instruction_rejection(text, RULES) == reason
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("Write a Python function that reverses a list.", True),
+        ("Create a function that finds the largest number in a list of integers.", True),
+        ("Write a SQL query that lists the customers from Spain.", True),
+        ("Create a C++ class for a bank account.", True),
+        ("Design an algorithm to sort a deck of cards.", True),
+        ("Explain how a function in mathematics maps inputs to outputs.", False),
+        ("Write a story about a programmer who never sleeps.", False),
+        ("Design a study plan for a week of exams.", False),
+        ("Compose a limerick about a cat.", False),
+    ],
+)
+def test_requests_for_code_are_recognised(text: str, wanted: bool) -> None:
+    assert asks_for_code(text) is wanted
 
 
 def test_rules_are_settings() -> None:

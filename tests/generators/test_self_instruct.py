@@ -50,9 +50,12 @@ def make_pool() -> Pool:
     return Pool(seeds=list(SEEDS), generated=[], fingerprints={fingerprint(s) for s in SEEDS}, examples=examples)
 
 
-def run(engine: ScriptedEngine, pool: Pool, index: NearDuplicateIndex, prompts: int = 1):
+DEFAULT_RULES = InstructionRules()
+
+
+def run(engine: ScriptedEngine, pool: Pool, index: NearDuplicateIndex, prompts: int = 1, rules=DEFAULT_RULES):
     config = SelfInstructConfig(prompts_per_round=prompts)
-    rng, rules = random.Random(1), InstructionRules()
+    rng = random.Random(1)
     return anyio.run(
         lambda: run_round(
             engine,
@@ -102,6 +105,20 @@ def test_a_round_accepts_good_tasks_and_rejects_the_rest_with_reasons() -> None:
     assert result.stages == {"prompts": 1, "candidates": 6, "passed_filters": 3, "classification": 1, "accepted": 2}
     assert result.tokens == 7 + 3 * 7
     assert sorted(pool.generated) == sorted(accepted)  # the pool grows for the next round
+
+
+def test_requests_for_code_are_left_to_the_code_method_unless_allowed() -> None:
+    listing = (
+        " Write a Python function that reverses a list."
+        "\nTask 5: Create a function that finds the largest number in a list of integers."
+        "\nTask 6: Describe a sunny beach holiday in summer."
+    )
+    result = run(ScriptedEngine(listing), make_pool(), NearDuplicateIndex(0.7, SEEDS))
+    assert [t.instruction for t in result.accepted] == ["Describe a sunny beach holiday in summer."]
+    assert [reason for reason, _, _ in result.rejections] == ["asks_for_code", "asks_for_code"]
+    allowed = InstructionRules(allow_code_requests=True)
+    result = run(ScriptedEngine(listing), make_pool(), NearDuplicateIndex(0.7, SEEDS), rules=allowed)
+    assert len(result.accepted) == 3 and result.rejections == []
 
 
 def test_the_next_round_rejects_what_this_round_accepted() -> None:
