@@ -22,11 +22,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from domain.job_spec import CodeConfig, JobSpec, Sampling  # noqa: E402
 from generators.engine import OpenAICompletionsEngine  # noqa: E402
 from generators.model import DEFAULT_SERVED_NAME, prepare_default_model  # noqa: E402
 from generators.sandbox import Sandbox  # noqa: E402
 from generators.vllm_server import VLLMServer  # noqa: E402
-from service.engine import EngineHolder  # noqa: E402
+from service.engine_holder import EngineHolder  # noqa: E402
 from service.settings import EngineSettings  # noqa: E402
 from service.worker import JobWorker  # noqa: E402
 from store import Store  # noqa: E402
@@ -43,20 +44,21 @@ async def run_job(url: str, workdir: Path, args: argparse.Namespace) -> None:
     holder.ready.set()
     # The target is out of reach on purpose: the job runs its rounds and stops on the dry-round limit or
     # the round cap below, so every run measures the same amount of generation.
-    code = {"prompts_per_round": args.prompts_per_round, "max_rounds_without_accept": args.rounds}
-    params = {"target": 1_000_000, "seed": args.seed, "sampling": {"temperature": args.temperature}, "code": code}
-    job = create_job(store, dataset_id=dataset.id, method="code", params=params)
+    code = CodeConfig(prompts_per_round=args.prompts_per_round, max_rounds_without_accept=args.rounds)
+    spec = JobSpec(dataset_id=dataset.id, method="code", target=1_000_000, seed=args.seed,
+                   sampling=Sampling(temperature=args.temperature), code=code)  # fmt: skip
+    job = create_job(store, spec)
     worker = JobWorker(store, holder, Sandbox(max_parallel=2))
     started = time.perf_counter()
     task = asyncio.create_task(worker.run_job(job))
-    while not task.done() and get_job(store, job.id).progress.get("rounds", 0) < args.rounds:
+    while not task.done() and get_job(store, job.id).progress.rounds < args.rounds:
         await asyncio.sleep(1)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     elapsed = time.perf_counter() - started
     done = get_job(store, job.id)
-    stages, stats = done.progress.get("stages", {}), code_stats(store, dataset.id)
-    print(f"rounds: {done.progress.get('rounds', 0)}, {elapsed:.0f} s, {done.progress.get('tokens', 0)} output tokens")
+    stages, stats = done.progress.stages, code_stats(store, dataset.id)
+    print(f"rounds: {done.progress.rounds}, {elapsed:.0f} s, {done.progress.tokens} output tokens")
     print("funnel: " + ", ".join(f"{k} {v}" for k, v in stages.items()))
     print(f"executed {stats.executed}, passed {stats.passed}: pass rate {stats.pass_rate}")
     print(f"failures: {stats.failures}; mean passing run {stats.mean_duration_s} s")

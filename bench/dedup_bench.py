@@ -25,7 +25,7 @@ trust CPU seconds. Sections:
   pool       an index built from the first --pool instructions in one `add_many` (build time, memory),
              then --latency-queries new instructions looked up (best_match): median and p99 latency.
   restart    --restart-sizes tasks written to a DuckDB store with store.tasks.add_tasks, then
-             `load_near_duplicate_index` timed (the rebuild at start-up).
+             `store.dedup.screen.open_screen` timed (the rebuild at start-up).
   sweep      (--sweep-size > 0) alternative LSH parameters on the --sweep-size stream: recall, CPU per
              instruction and candidates per lookup; then, for random pairs of instructions, how often a
              band of 4 rows collides against J**4 with datasketch's "affine32" and "affine64" schemes.
@@ -60,16 +60,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from domain.records import Instance, NewTask  # noqa: E402
 from store import Store  # noqa: E402
 from store.datasets import create_dataset  # noqa: E402
-from store.lsh import MinHasher  # noqa: E402
-from store.near_duplicates import (  # noqa: E402
+from store.dedup.lsh import MinHasher  # noqa: E402
+from store.dedup.near_duplicates import (  # noqa: E402
     NearDuplicateIndex,
-    load_near_duplicate_index,
     rouge_l_f,
     rouge_tokens,
 )
-from store.records import Instance, NewTask  # noqa: E402
+from store.dedup.screen import open_screen  # noqa: E402
 from store.tasks import add_tasks  # noqa: E402
 
 CORPUS_SCRIPT = Path("/work/shared/bench/make_instruction_corpus.py")
@@ -318,7 +318,7 @@ def pool_section(texts: list[str], queries: list[str], params: dict[str, Any]) -
 
 
 def restart_section(texts: list[str], sizes: list[int], params: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
-    print("\n== restart: load_near_duplicate_index from a DuckDB store ==")
+    print("\n== restart: store.dedup.screen.open_screen from a DuckDB store ==")
     path = workdir / "restart.duckdb"
     for leftover in (path, path.with_suffix(".duckdb.wal")):  # from an earlier run with the same --workdir
         leftover.unlink(missing_ok=True)
@@ -334,7 +334,7 @@ def restart_section(texts: list[str], sizes: list[int], params: dict[str, Any], 
                 add_tasks(store, dataset_id, tasks, source="generated", stage="bench")
                 loaded += len(batch)
             with Clock() as clock:
-                index = load_near_duplicate_index(store, dataset_id, THRESHOLD, **params)
+                index = open_screen(store, dataset_id, THRESHOLD, **params).index
             print(
                 f"  {size:>9,} tasks ({len(index):,} stored after exact dedup): {clock.cpu:.1f} s CPU, "
                 f"{clock.wall:.1f} s wall"

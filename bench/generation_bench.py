@@ -28,19 +28,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from generators.engine import OpenAICompletionsEngine, Sampling  # noqa: E402
+from domain.job_spec import JobSpec, Sampling, SelfInstructConfig  # noqa: E402
+from generators.engine import OpenAICompletionsEngine  # noqa: E402
 from generators.model import DEFAULT_SERVED_NAME, prepare_default_model  # noqa: E402
 from generators.sandbox import Sandbox  # noqa: E402
-from generators.self_instruct import SelfInstructConfig  # noqa: E402
 from generators.vllm_server import VLLMServer  # noqa: E402
-from service.engine import EngineHolder  # noqa: E402
+from service.engine_holder import EngineHolder  # noqa: E402
 from service.settings import EngineSettings  # noqa: E402
 from service.worker import JobWorker  # noqa: E402
 from store import Store  # noqa: E402
 from store.datasets import create_dataset  # noqa: E402
+from store.ingest.formats import SeedLimits  # noqa: E402
+from store.ingest.seeds import NearDuplicateCheck, ingest_seeds  # noqa: E402
 from store.jobs import create_job, get_job  # noqa: E402
-from store.seed_formats import SeedLimits, parse_seed_upload  # noqa: E402
-from store.tasks import add_tasks  # noqa: E402
 
 SEEDS = REPO.parent / "shared" / "data" / "self_instruct_seed_tasks.jsonl"
 
@@ -68,16 +68,13 @@ async def run_pipeline(
 ) -> dict:
     store = Store.open(workdir / "bench.duckdb")
     dataset = create_dataset(store, name="bench")
-    add_tasks(store, dataset.id, parse_seed_upload(SEEDS.read_bytes(), "jsonl", SeedLimits(), "bench"),
-              source="seed", stage="seed_upload")  # fmt: skip
+    ingest_seeds(store, dataset.id, SEEDS.read_bytes(), "jsonl", SeedLimits(), NearDuplicateCheck())
     settings = EngineSettings(kind="remote", endpoints=(url,), rounds_in_flight=rounds_in_flight)
     holder = EngineHolder(settings, workdir)
     holder.engine = RecordingEngine(OpenAICompletionsEngine([url], DEFAULT_SERVED_NAME))
     holder.ready.set()
     config = SelfInstructConfig(prompts_per_round=prompts_per_round, max_rounds_without_accept=20)
-    job = create_job(store, dataset_id=dataset.id, method="self_instruct",
-                     params={"target": target, "seed": seed, "config": {"prompts_per_round": config.prompts_per_round,
-                             "max_rounds_without_accept": 20}})  # fmt: skip
+    job = create_job(store, JobSpec(dataset_id=dataset.id, target=target, seed=seed, config=config))
     started = time.perf_counter()
     await JobWorker(store, holder, Sandbox()).run_job(job)
     elapsed = time.perf_counter() - started

@@ -45,9 +45,9 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from domain.records import Instance, NewTask  # noqa: E402
 from store import Store  # noqa: E402
 from store.datasets import create_dataset  # noqa: E402
-from store.records import Instance, NewTask  # noqa: E402
 from store.tasks import add_tasks  # noqa: E402
 
 HOST = "127.0.0.1"  # the only address this script ever talks to

@@ -15,7 +15,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
-from store.records import DEFAULT_CATEGORY
+from domain.records import DEFAULT_CATEGORY
 
 _WORD = re.compile(r"[a-z][a-z0-9]+")
 _STOPWORDS = frozenset(

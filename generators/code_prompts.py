@@ -10,39 +10,24 @@ from __future__ import annotations
 
 import ast
 import re
-from functools import cache
-from importlib.resources import files
 
-import msgspec
+from domain.records import CodeExample
+from generators.templating import one_line, render
 
 CODE_TEMPLATE = "code_task.v1"
+CODE_EXAMPLE_TEMPLATE = "code_example.v1"
 FENCE = "```"
 
 
-class CodeExample(msgspec.Struct, frozen=True, kw_only=True):
-    """A worked code task: what the model is shown, and what a parsed candidate becomes."""
-
-    instruction: str
-    entry_point: str
-    solution: str
-    tests: tuple[str, ...]
-
-
-@cache
-def _template() -> str:
-    return files("generators").joinpath("templates", f"{CODE_TEMPLATE}.txt").read_text()
-
-
 def render_example(example: CodeExample) -> str:
-    tests = "\n".join(example.tests)
-    return (
-        f"Task: {' '.join(example.instruction.split())}\nFunction: {example.entry_point}\n"
-        f"Solution:\n{FENCE}python\n{example.solution.strip()}\n{FENCE}\nTests:\n{tests}\n"
-    )
+    return render(
+        CODE_EXAMPLE_TEMPLATE, instruction=one_line(example.instruction), entry_point=example.entry_point,
+        solution=example.solution.strip(), tests="\n".join(example.tests),
+    )  # fmt: skip
 
 
 def render_code_prompt(examples: list[CodeExample]) -> str:
-    return _template().format(examples="\n".join(render_example(e) for e in examples)).rstrip("\n")
+    return render(CODE_TEMPLATE, examples="\n".join(render_example(e) for e in examples)).rstrip("\n")
 
 
 _FUNCTION = re.compile(r"^\s*Function:\s*`?([A-Za-z_][A-Za-z0-9_]*)`?", re.MULTILINE)

@@ -11,31 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import msgspec
-from msgspec import Meta
 
-from generators.code_prompts import CODE_TEMPLATE, FENCE, CodeExample, parse_code_task, render_code_prompt
-from generators.engine import Completion, CompletionEngine, Sampling
-from generators.filters import InstructionRules, instruction_rejection
-from generators.self_instruct import NearDuplicateIndex, Rejection, RoundResult
-from store.fingerprint import fingerprint
-from store.records import CodeCheck, Instance, NewTask
+from domain.job_spec import CodeConfig, InstructionRules, Sampling
+from domain.records import CodeCheck, CodeExample, Instance, NewTask, Rejection
+from domain.screening import DuplicateScreen
+from generators.code_prompts import CODE_EXAMPLE_TEMPLATE, CODE_TEMPLATE, FENCE, parse_code_task, render_code_prompt
+from generators.engine import Completion, CompletionEngine
+from generators.filters import instruction_rejection
+from generators.rounds import RoundResult
 
 CODE_CATEGORY = "code"
 # The sandbox's statuses, as rejection reasons of the candidates that did not pass.
 _FAILED_RUN = {"failed": "tests_failed", "timeout": "tests_timeout", "crashed": "tests_crashed"}
-
-
-class CodeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    examples_per_prompt: Annotated[int, Meta(ge=1, le=8)] = 3
-    generated_per_prompt: Annotated[int, Meta(ge=0, le=8)] = 1
-    prompts_per_round: Annotated[int, Meta(ge=1, le=512)] = 16
-    max_tokens: Annotated[int, Meta(ge=64, le=4096)] = 384
-    max_tests: Annotated[int, Meta(ge=1, le=50)] = 10
-    min_tests: Annotated[int, Meta(ge=1, le=50)] = 2
-    max_rounds_without_accept: Annotated[int, Meta(ge=1, le=1000)] = 10
 
 
 class ExecutionOutcome(Protocol):
@@ -55,7 +45,6 @@ class TestRunner(Protocol):
 class CodePool(msgspec.Struct, kw_only=True):
     seeds: list[CodeExample]
     generated: list[CodeExample]
-    fingerprints: set[int]
 
 
 def prompt_examples(pool: CodePool, rng: random.Random, config: CodeConfig) -> list[CodeExample]:
@@ -66,50 +55,43 @@ def prompt_examples(pool: CodePool, rng: random.Random, config: CodeConfig) -> l
     return chosen
 
 
-def _screen_one(
-    completion: Completion, pool: CodePool, rules: InstructionRules, index: NearDuplicateIndex, config: CodeConfig
+def _parse_one(
+    completion: Completion, rules: InstructionRules, config: CodeConfig
 ) -> tuple[CodeExample | None, Rejection | None]:
     if completion.finish_reason == "error":
-        return None, ("engine_error", "", {"error": completion.error})
+        return None, Rejection(reason="engine_error", instruction="", detail={"error": completion.error})
     text = completion.text
     if completion.truncated:  # the last line may be cut in the middle: drop it
         text = text.rsplit("\n", 1)[0]
     candidate, reason = parse_code_task(text, max_tests=config.max_tests)
     if candidate is None:
-        return None, (reason or "code_unparseable", text.split("\n", 1)[0].strip(), {"completion": text[:2000]})
+        first_line = text.split("\n", 1)[0].strip()
+        return None, Rejection(reason=reason or "code_unparseable", instruction=first_line, detail={"completion": text[:2000]})
     # Code tasks ask for programs by nature: the self-instruct "write a program" rule does not apply.
     reason = instruction_rejection(candidate.instruction.replace("Write a program", "Write code"), rules)
-    detail: dict[str, Any] = {}
-    if reason is None and len(candidate.tests) < config.min_tests:
-        reason, detail = "too_few_tests", {"tests": list(candidate.tests)}
-    if reason is None and fingerprint(candidate.instruction) in pool.fingerprints:
-        reason = "exact_duplicate"
-    if reason is None:
-        near, score, match = index.is_near_duplicate(candidate.instruction)
-        if near:
-            reason, detail = "near_duplicate", {"rouge_l": round(score, 4), "match": match}
-    return (None, (reason, candidate.instruction, detail)) if reason else (candidate, None)
+    if reason is not None:
+        return None, Rejection(reason=reason, instruction=candidate.instruction)
+    if len(candidate.tests) < config.min_tests:
+        return None, Rejection(reason="too_few_tests", instruction=candidate.instruction,
+                               detail={"tests": list(candidate.tests)})  # fmt: skip
+    return candidate, None
 
 
 def screen_code_candidates(
-    completions: list[Completion],
-    pool: CodePool,
-    rules: InstructionRules,
-    index: NearDuplicateIndex,
-    config: CodeConfig,
+    completions: list[Completion], rules: InstructionRules, screen: DuplicateScreen, config: CodeConfig
 ) -> tuple[list[CodeExample], list[Rejection]]:
     """Parse and filter, greedy in arrival order; survivors join the dedup state at once."""
     kept: list[CodeExample] = []
     rejections: list[Rejection] = []
     for completion in completions:
-        candidate, rejection = _screen_one(completion, pool, rules, index, config)
-        if rejection is not None:
+        candidate, rejection = _parse_one(completion, rules, config)
+        if candidate is None:
             rejections.append(rejection)
-            continue
-        assert candidate is not None
-        kept.append(candidate)
-        pool.fingerprints.add(fingerprint(candidate.instruction))
-        index.add(candidate.instruction)
+        elif duplicate := screen.admit(candidate.instruction):
+            rejections.append(Rejection(reason=duplicate.reason, instruction=candidate.instruction,
+                                        detail=duplicate.detail()))  # fmt: skip
+        else:
+            kept.append(candidate)
     return kept, rejections
 
 
@@ -142,7 +124,8 @@ def _failure(candidate: CodeExample, outcome: ExecutionOutcome) -> Rejection:
     detail = {"solution": candidate.solution, "tests": list(candidate.tests), "error": outcome.error,
               "tests_passed": outcome.tests_passed, "tests_total": outcome.tests_total,
               "duration_s": round(outcome.duration_s, 4)}  # fmt: skip
-    return _FAILED_RUN.get(outcome.status, "tests_crashed"), candidate.instruction, detail
+    return Rejection(reason=_FAILED_RUN.get(outcome.status, "tests_crashed"), instruction=candidate.instruction,
+                     detail=detail)
 
 
 async def run_code_round(
@@ -153,7 +136,7 @@ async def run_code_round(
     config: CodeConfig,
     sampling: Sampling,
     rules: InstructionRules,
-    index: NearDuplicateIndex,
+    screen: DuplicateScreen,
     runner: TestRunner,
     seed: int,
     provenance: dict[str, Any],
@@ -161,9 +144,9 @@ async def run_code_round(
     prompts = [render_code_prompt(prompt_examples(pool, rng, config)) for _ in range(config.prompts_per_round)]
     code_sampling = msgspec.structs.replace(sampling, max_tokens=config.max_tokens)
     written = await engine.complete(prompts, sampling=code_sampling, stop=["\nTask:"], seed=seed)
-    kept, rejections = screen_code_candidates(written, pool, rules, index, config)
+    kept, rejections = screen_code_candidates(written, rules, screen, config)
     outcomes = await asyncio.gather(*(runner.run(c.solution, list(c.tests)) for c in kept))
-    meta = {**provenance, "templates": {"code": CODE_TEMPLATE}}
+    meta = {**provenance, "templates": {"code": CODE_TEMPLATE, "code_example": CODE_EXAMPLE_TEMPLATE}}
     accepted: list[NewTask] = []
     for candidate, outcome in zip(kept, outcomes, strict=True):
         if outcome.status == "passed":
@@ -171,9 +154,8 @@ async def run_code_round(
             pool.generated.append(candidate)
         else:
             rejections.append(_failure(candidate, outcome))
-    candidates = len(kept) + sum(1 for r in rejections if r[0] not in ("engine_error", *_FAILED_RUN.values()))
+    candidates = len(kept) + sum(1 for r in rejections if r.reason not in ("engine_error", *_FAILED_RUN.values()))
     stages = {"prompts": len(prompts), "candidates": candidates, "passed_filters": len(kept),
               "executed": len(kept), "tests_passed": len(accepted), "accepted": len(accepted)}  # fmt: skip
-    return RoundResult(
-        accepted=accepted, rejections=rejections, stages=stages, tokens=sum(c.completion_tokens for c in written)
-    )
+    tokens = sum(c.completion_tokens for c in written)
+    return RoundResult(accepted=tuple(accepted), rejections=tuple(rejections), stages=stages, tokens=tokens)

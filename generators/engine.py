@@ -11,19 +11,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
-from typing import Annotated, Protocol
+from typing import Protocol
 
 import httpx
 import msgspec
-from msgspec import Meta
 
-
-class Sampling(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    temperature: Annotated[float, Meta(ge=0, le=2)] = 0.7
-    top_p: Annotated[float, Meta(gt=0, le=1)] = 0.95
-    max_tokens: Annotated[int, Meta(ge=8, le=4096)] = 128
-    frequency_penalty: Annotated[float, Meta(ge=-2, le=2)] = 0.0
-    presence_penalty: Annotated[float, Meta(ge=-2, le=2)] = 0.0
+from domain.job_spec import Sampling
 
 
 class Completion(msgspec.Struct, frozen=True, kw_only=True):

@@ -5,24 +5,7 @@ from __future__ import annotations
 import re
 import string
 
-import msgspec
-
-DEFAULT_BANNED_WORDS = (
-    "image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps", "draw",
-    "plot", "go to", "video", "audio", "music", "flowchart", "diagram",
-)  # fmt: skip
-
-
-class InstructionRules(msgspec.Struct, frozen=True, kw_only=True):
-    min_words: int = 4
-    max_words: int = 150
-    banned_words: tuple[str, ...] = DEFAULT_BANNED_WORDS
-    near_duplicate_threshold: float = 0.7
-    # The optional semantic tier: embedding cosine above this is a near-duplicate too (None: off).
-    semantic_threshold: float | None = None
-    # Self-instruct only: keep instructions that ask for code. Off by default: their answers would be
-    # model-written code that nothing runs; the `code` method writes code tasks and proves them.
-    allow_code_requests: bool = False
+from domain.job_spec import InstructionRules
 
 
 def _banned_pattern(words: tuple[str, ...]) -> re.Pattern[str]:

@@ -7,58 +7,46 @@ returns what it found or the reason it found nothing.
 from __future__ import annotations
 
 import re
-from functools import cache
-from importlib.resources import files
 
-import msgspec
+from domain.records import Example
+from generators.templating import one_line, render
 
+# Role -> template file: what each prompt of a self-instruct round is made of (stored with every task).
 TEMPLATES = {
     "instructions": "instructions.v1",
+    "instruction_example": "instruction_example.v1",
     "classify": "classify.v1",
     "input_first": "instance_input_first.v1",
+    "input_first_example": "instance_example_input_first.v1",
     "output_first": "instance_output_first.v1",
+    "output_first_example": "instance_example_output_first.v1",
 }
 
 
-class Example(msgspec.Struct, frozen=True, kw_only=True):
-    """A worked task shown to the model: its instruction and one instance."""
-
-    instruction: str
-    input: str
-    output: str
-    is_classification: bool = False
-
-
-@cache
-def template(name: str) -> str:
-    return files("generators").joinpath("templates", f"{TEMPLATES[name]}.txt").read_text()
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _render(role: str, **values: object) -> str:
+    return render(TEMPLATES[role], **values)
 
 
 def render_instructions_prompt(examples: list[str]) -> str:
     """The self-instruct bootstrap: numbered tasks to continue, ending in the next number."""
-    lines = "\n".join(f"Task {n}: {_one_line(text)}" for n, text in enumerate(examples, start=1))
-    return template("instructions").format(examples=lines, next_number=len(examples) + 1)
+    lines = "".join(
+        _render("instruction_example", number=n, instruction=one_line(text)) for n, text in enumerate(examples, start=1)
+    )
+    return _render("instructions", examples=lines.rstrip("\n"), next_number=len(examples) + 1)
 
 
 def render_classify_prompt(instruction: str) -> str:
-    return template("classify").format(instruction=_one_line(instruction))
+    return _render("classify", instruction=one_line(instruction))
 
 
 def render_instance_prompt(instruction: str, examples: list[Example], *, output_first: bool) -> str:
     """Input-first for ordinary tasks; output-first (label, then input) for classification tasks."""
-    blocks = []
-    for example in examples:
-        given = example.input.strip() or "None"
-        if output_first:
-            blocks.append(f"Task: {_one_line(example.instruction)}\nClass label: {example.output}\nInput: {given}\n")
-        else:
-            blocks.append(f"Task: {_one_line(example.instruction)}\nInput: {given}\nOutput: {example.output}\n")
-    name = "output_first" if output_first else "input_first"
-    return template(name).format(examples="\n".join(blocks), instruction=_one_line(instruction))
+    role = "output_first" if output_first else "input_first"
+    blocks = [
+        _render(f"{role}_example", instruction=one_line(e.instruction), input=e.input.strip() or "None", output=e.output)
+        for e in examples
+    ]
+    return _render(role, examples="\n".join(blocks), instruction=one_line(instruction))
 
 
 _NEXT_TASK = re.compile(r"^\s*Task\s+\d+\s*[:.)]\s*", re.IGNORECASE)

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Annotated, Any, Protocol
+from typing import Any
 
 import msgspec
-from msgspec import Meta
 
-from generators.engine import Completion, CompletionEngine, Sampling
-from generators.filters import (
-    InstructionRules,
-    asks_for_code,
-    consistent_instances,
-    instance_rejection,
-    instruction_rejection,
-)
+from domain.job_spec import InstructionRules, Sampling, SelfInstructConfig
+from domain.records import DEFAULT_CATEGORY, Instance, NewTask, Rejection
+from domain.screening import DuplicateScreen
+from generators.engine import Completion, CompletionEngine
+from generators.filters import asks_for_code, consistent_instances, instance_rejection, instruction_rejection
 from generators.prompts import (
     TEMPLATES,
     Example,
@@ -34,29 +30,10 @@ from generators.prompts import (
     render_instance_prompt,
     render_instructions_prompt,
 )
-from store.fingerprint import fingerprint
-from store.records import DEFAULT_CATEGORY, Instance, NewTask
-
-Rejection = tuple[str, str, dict[str, Any]]  # (reason, instruction, detail)
-
-
-class NearDuplicateIndex(Protocol):
-    def is_near_duplicate(self, text: str) -> tuple[bool, float, str | None]: ...
-
-    def add(self, text: str) -> None: ...
-
+from generators.rounds import RoundResult
 
 _CLASSIFY = Sampling(temperature=0.0, top_p=1.0, max_tokens=8)
 _INSTANCE_EXAMPLES = 2
-
-
-class SelfInstructConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    seed_tasks_per_prompt: Annotated[int, Meta(ge=1, le=20)] = 6
-    generated_per_prompt: Annotated[int, Meta(ge=0, le=20)] = 2
-    prompts_per_round: Annotated[int, Meta(ge=1, le=512)] = 16
-    max_rounds_without_accept: Annotated[int, Meta(ge=1, le=1000)] = 10
-    instance_max_tokens: Annotated[int, Meta(ge=16, le=4096)] = 256
-    instances_per_task: Annotated[int, Meta(ge=1, le=8)] = 1
 
 
 class Pool(msgspec.Struct, kw_only=True):
@@ -64,16 +41,8 @@ class Pool(msgspec.Struct, kw_only=True):
 
     seeds: list[str]
     generated: list[str]
-    fingerprints: set[int]
     examples: list[Example]  # seed tasks with an instance, for instance prompts
     seed_categories: list[str] = msgspec.field(default_factory=list)  # parallel to `seeds`, for steering
-
-
-class RoundResult(msgspec.Struct, kw_only=True):
-    accepted: list[NewTask]
-    rejections: list[Rejection]
-    stages: dict[str, int]
-    tokens: int
 
 
 def _sample_seeds(pool: Pool, rng: random.Random, wanted: int, focus: str | None) -> list[str]:
@@ -103,32 +72,25 @@ def bootstrap_examples(
 
 
 def screen_candidates(
-    completions: list[Completion], pool: Pool, rules: InstructionRules, index: NearDuplicateIndex
+    completions: list[Completion], rules: InstructionRules, screen: DuplicateScreen
 ) -> tuple[list[str], list[Rejection]]:
     """Parse and filter the new instructions, greedy in arrival order (the paper's rule)."""
     kept: list[str] = []
     rejections: list[Rejection] = []
     for completion in completions:
         if completion.finish_reason == "error":
-            rejections.append(("engine_error", "", {"error": completion.error}))
+            rejections.append(Rejection(reason="engine_error", instruction="", detail={"error": completion.error}))
             continue
         for text, reason in parse_instructions(completion.text, truncated=completion.truncated):
             reason = reason or instruction_rejection(text, rules)
             if reason is None and not rules.allow_code_requests and asks_for_code(text):
                 reason = "asks_for_code"
-            detail: dict[str, Any] = {}
-            if reason is None and fingerprint(text) in pool.fingerprints:
-                reason = "exact_duplicate"
-            if reason is None:
-                near, score, match = index.is_near_duplicate(text)
-                if near:
-                    reason, detail = "near_duplicate", {"rouge_l": round(score, 4), "match": match}
             if reason:
-                rejections.append((reason, text, detail))
-                continue
-            kept.append(text)
-            pool.fingerprints.add(fingerprint(text))
-            index.add(text)
+                rejections.append(Rejection(reason=reason, instruction=text))
+            elif duplicate := screen.admit(text):
+                rejections.append(Rejection(reason=duplicate.reason, instruction=text, detail=duplicate.detail()))
+            else:
+                kept.append(text)
     return kept, rejections
 
 
@@ -184,10 +146,10 @@ def _accept(
         if pair is not None:
             pairs.append(pair)
         elif problem is None:
-            problem = (reason, instruction, detail)
+            problem = Rejection(reason=reason, instruction=instruction, detail=detail)
     kept = consistent_instances(pairs)
     if not kept:
-        return problem or ("conflicting_outputs", instruction, {"instances": len(pairs)})
+        return problem or Rejection(reason="conflicting_outputs", instruction=instruction, detail={"instances": len(pairs)})
     return NewTask(
         instruction=instruction,
         instances=tuple(Instance(input=i, output=o) for i, o in kept),
@@ -205,7 +167,7 @@ async def run_round(
     config: SelfInstructConfig,
     sampling: Sampling,
     rules: InstructionRules,
-    index: NearDuplicateIndex,
+    screen: DuplicateScreen,
     seed: int,
     provenance: dict[str, Any],
     categorize: Callable[[str], str] = lambda _: DEFAULT_CATEGORY,
@@ -217,8 +179,8 @@ async def run_round(
         for _ in range(config.prompts_per_round)
     ]
     listed = await engine.complete(prompts, sampling=sampling, stop=["\n\n"], seed=seed)
-    kept, rejections = screen_candidates(listed, pool, rules, index)
-    candidates = len(kept) + sum(1 for r in rejections if r[0] != "engine_error")
+    kept, rejections = screen_candidates(listed, rules, screen)
+    candidates = len(kept) + sum(1 for r in rejections if r.reason != "engine_error")
     flags = await classify(engine, kept, seed) if kept else []
     instance_sampling = msgspec.structs.replace(sampling, max_tokens=config.instance_max_tokens)
     per_task = config.instances_per_task
@@ -235,4 +197,4 @@ async def run_round(
     tokens = sum(c.completion_tokens for c in listed) + sum(c.completion_tokens for group in written for c in group)
     stages = {"prompts": len(prompts), "candidates": candidates,
               "passed_filters": len(kept), "classification": sum(flags), "accepted": len(accepted)}  # fmt: skip
-    return RoundResult(accepted=accepted, rejections=rejections, stages=stages, tokens=tokens)
+    return RoundResult(accepted=tuple(accepted), rejections=tuple(rejections), stages=stages, tokens=tokens)

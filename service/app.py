@@ -25,7 +25,7 @@ from service.controllers.records import RecordController
 from service.controllers.snapshots import DatasetSnapshotController, SnapshotController
 from service.defaults import ensure_default_dataset
 from service.dependencies import DEPENDENCIES
-from service.engine import EngineHolder
+from service.engine_holder import EngineHolder
 from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
 from service.settings import SandboxSettings, Settings
 from service.worker import JobWorker

@@ -7,8 +7,8 @@ from importlib.resources import files
 
 from store import Store
 from store.datasets import create_dataset, find_dataset_id
-from store.seed_formats import SeedLimits, parse_seed_upload
-from store.tasks import add_tasks
+from store.ingest.formats import SeedLimits
+from store.ingest.seeds import NearDuplicateCheck, ingest_seeds
 
 DEFAULT_DATASET = "default"
 log = logging.getLogger("instructforge")
@@ -23,6 +23,7 @@ def ensure_default_dataset(store: Store) -> None:
     if find_dataset_id(store, DEFAULT_DATASET) is not None:
         return
     dataset = create_dataset(store, name=DEFAULT_DATASET, description="The seed tasks that ship with InstructForge.")
-    seeds = parse_seed_upload(default_seed_bytes(), "jsonl", SeedLimits(), "packaged")
-    result = add_tasks(store, dataset.id, seeds, source="seed", stage="seed_upload")
-    log.info("created dataset %r (%s) with %d seed tasks", DEFAULT_DATASET, dataset.id, result.added)
+    report = ingest_seeds(
+        store, dataset.id, default_seed_bytes(), "jsonl", SeedLimits(), NearDuplicateCheck(), upload_id="packaged"
+    )
+    log.info("created dataset %r (%s) with %d seed tasks", DEFAULT_DATASET, dataset.id, report.added)

@@ -11,7 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from store.errors import ConflictError, InstructForgeError, InvalidInputError, NotFoundError
+from domain.errors import ConflictError, InstructForgeError, InvalidInputError, NotFoundError
 
 log = logging.getLogger("instructforge")
 

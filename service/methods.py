@@ -13,45 +13,19 @@ from typing import Any, Protocol
 
 import msgspec
 
+from domain.records import CodeExample, NewTask, Rejection
+from domain.screening import DuplicateScreen
 from generators.categories import CategoryModel, mix_report, normalised_targets, pick_focus
-from generators.code_prompts import CodeExample
-from generators.code_tasks import CodeConfig, CodePool, run_code_round, to_task
-from generators.engine import CompletionEngine, Sampling
-from generators.filters import InstructionRules
-from generators.prompts import Example
+from generators.code_tasks import CodePool, run_code_round, to_task
+from generators.engine import CompletionEngine
+from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
-from generators.self_instruct import Pool, Rejection, RoundResult, SelfInstructConfig, run_round
+from generators.self_instruct import Pool, run_round
 from store import Store
 from store.code_checks import code_examples
-from store.fingerprint import fingerprint
-from store.jobs import (
-    JobRecord,
-    bootstrap_tasks,
-    dataset_categories,
-    dataset_instructions,
-    job_category_counts,
-    seed_examples,
-)
-from store.near_duplicates import NearDuplicateIndex
-from store.records import NewTask
-from store.semantic import SemanticIndex, TieredIndex
+from store.dedup.screen import open_screen
+from store.jobs import JobRecord, bootstrap_tasks, dataset_categories, job_category_counts, seed_examples
 from store.tasks import add_tasks
-
-DuplicateIndex = NearDuplicateIndex | TieredIndex
-
-
-class JobParams(msgspec.Struct, frozen=True, kw_only=True):
-    """What a job was asked for (stored as the job's `params`)."""
-
-    target: int
-    seed: int = 0
-    sampling: Sampling = Sampling()
-    config: SelfInstructConfig = SelfInstructConfig()
-    code: CodeConfig = CodeConfig()
-    rules: InstructionRules = InstructionRules()
-    model: str | None = None
-    endpoints: list[str] | None = None
-    category_targets: dict[str, float] | None = None  # self_instruct: steer toward these shares
 
 
 class GenerationMethod(Protocol):
@@ -59,7 +33,7 @@ class GenerationMethod(Protocol):
 
     def mix(self) -> dict[str, Any] | None: ...
 
-    def admit(self, result: RoundResult) -> None:
+    def admit(self, result: RoundResult) -> RoundResult:
         """Last say on a finished round's tasks, just before its commit (rounds commit one at a time)."""
 
     def note_committed(self, tasks: list[NewTask]) -> None: ...
@@ -70,21 +44,18 @@ class GenerationMethod(Protocol):
 
 
 class SelfInstructMethod:
-    def __init__(
-        self, store: Store, job: JobRecord, params: JobParams, index: NearDuplicateIndex | TieredIndex
-    ) -> None:
+    def __init__(self, store: Store, job: JobRecord, screen: DuplicateScreen) -> None:
         shown = bootstrap_tasks(store, job.dataset_id)
         self.pool = Pool(
             seeds=[text for text, source, _ in shown if source == "seed"],
             generated=[text for text, source, _ in shown if source == "generated"],
-            fingerprints={fingerprint(text) for text, _ in dataset_instructions(store, job.dataset_id)},
-            examples=[Example(**e) for e in seed_examples(store, job.dataset_id)],
+            examples=seed_examples(store, job.dataset_id),
             seed_categories=[category for _, source, category in shown if source == "seed"],
         )
-        self.params, self.index = params, index
-        self.max_rounds_without_accept = params.config.max_rounds_without_accept
+        self.spec, self.screen = job.spec, screen
+        self.max_rounds_without_accept = job.spec.config.max_rounds_without_accept
         self.categories = CategoryModel(dataset_categories(store, job.dataset_id))
-        self.targets = normalised_targets(params.category_targets or {})
+        self.targets = normalised_targets(job.spec.category_targets or {})
         self.counts = job_category_counts(store, job.id)
 
     def _focus(self, rng: random.Random) -> str | None:
@@ -96,18 +67,18 @@ class SelfInstructMethod:
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
     ) -> RoundResult:
-        p = self.params
+        s = self.spec
         return await run_round(
-            engine, self.pool, rng, config=p.config, sampling=p.sampling, rules=p.rules, index=self.index,
+            engine, self.pool, rng, config=s.config, sampling=s.sampling, rules=s.rules, screen=self.screen,
             seed=seed, provenance=provenance, categorize=self.categories.infer, focus=self._focus,
         )  # fmt: skip
 
-    def admit(self, result: RoundResult) -> None:
+    def admit(self, result: RoundResult) -> RoundResult:
         # Here and not in `round`: with rounds in flight together, only the commit order sees current counts.
-        if self.targets:
-            result.accepted, over = within_quota(result.accepted, self.targets, self.counts, self.params.target)
-            result.rejections.extend(over)
-            result.stages["accepted"] = len(result.accepted)
+        if not self.targets:
+            return result
+        kept, over = within_quota(list(result.accepted), self.targets, self.counts, self.spec.target)
+        return result.keep_only(kept, over)
 
     def note_committed(self, tasks: list[NewTask]) -> None:
         for task in tasks:
@@ -129,7 +100,8 @@ def within_quota(
             kept.append(task)
             taken[task.category] = taken.get(task.category, 0) + 1
         else:
-            over.append(("category_quota_full", task.instruction, {"category": task.category}))
+            over.append(Rejection(reason="category_quota_full", instruction=task.instruction,
+                                  detail={"category": task.category}))  # fmt: skip
     return kept, over
 
 
@@ -149,28 +121,25 @@ def add_default_code_seeds(store: Store, dataset_id: str, sandbox: Sandbox) -> i
 
 
 class CodeMethod:
-    def __init__(
-        self, store: Store, job: JobRecord, params: JobParams, index: DuplicateIndex, sandbox: Sandbox
-    ) -> None:
+    def __init__(self, store: Store, job: JobRecord, screen: DuplicateScreen, sandbox: Sandbox) -> None:
         examples = code_examples(store, job.dataset_id)
-        if not any(e["source"] == "seed" for e in examples):
+        if not any(e.source == "seed" for e in examples):
             add_default_code_seeds(store, job.dataset_id, sandbox)
             examples = code_examples(store, job.dataset_id)
-        fields = ("instruction", "entry_point", "solution", "tests")
-        parsed = [(CodeExample(**{k: e[k] for k in fields}), e["source"]) for e in examples]
+            for e in examples:  # the seeds just added are kept instructions: later candidates must differ
+                screen.remember(e.example.instruction)
         self.pool = CodePool(
-            seeds=[example for example, source in parsed if source == "seed"],
-            generated=[example for example, source in parsed if source == "generated"],
-            fingerprints={fingerprint(text) for text, _ in dataset_instructions(store, job.dataset_id)},
+            seeds=[e.example for e in examples if e.source == "seed"],
+            generated=[e.example for e in examples if e.source == "generated"],
         )
-        self.params, self.index, self.sandbox = params, index, sandbox
-        self.max_rounds_without_accept = params.code.max_rounds_without_accept
+        self.spec, self.screen, self.sandbox = job.spec, screen, sandbox
+        self.max_rounds_without_accept = job.spec.code.max_rounds_without_accept
 
     def mix(self) -> dict[str, Any] | None:
         return None
 
-    def admit(self, result: RoundResult) -> None:
-        pass
+    def admit(self, result: RoundResult) -> RoundResult:
+        return result
 
     def note_committed(self, tasks: list[NewTask]) -> None:
         pass
@@ -178,19 +147,18 @@ class CodeMethod:
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
     ) -> RoundResult:
-        p = self.params
+        s = self.spec
         return await run_code_round(
-            engine, self.pool, rng, config=p.code, sampling=p.sampling, rules=p.rules,
-            index=self.index, runner=self.sandbox, seed=seed, provenance=provenance,
+            engine, self.pool, rng, config=s.code, sampling=s.sampling, rules=s.rules,
+            screen=self.screen, runner=self.sandbox, seed=seed, provenance=provenance,
         )  # fmt: skip
 
 
-def open_method(store: Store, job: JobRecord, params: JobParams, sandbox: Sandbox) -> GenerationMethod:
+def open_method(store: Store, job: JobRecord, sandbox: Sandbox) -> GenerationMethod:
     """The job's method with its pool loaded (blocking: call from a worker thread)."""
-    texts = [text for text, _ in dataset_instructions(store, job.dataset_id)]
-    index: DuplicateIndex = NearDuplicateIndex(params.rules.near_duplicate_threshold, texts)
-    if params.rules.semantic_threshold is not None:  # off by default: it loads an embedding model
-        index = TieredIndex(index, SemanticIndex(params.rules.semantic_threshold, texts))
+    rules = job.spec.rules
+    screen = open_screen(store, job.dataset_id, rules.near_duplicate_threshold,
+                         semantic_threshold=rules.semantic_threshold)  # fmt: skip
     if job.method == "code":
-        return CodeMethod(store, job, params, index, sandbox)
-    return SelfInstructMethod(store, job, params, index)
+        return CodeMethod(store, job, screen, sandbox)
+    return SelfInstructMethod(store, job, screen)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from domain.errors import InvalidInputError
 from service.settings import LimitsSettings
-from store.errors import InvalidInputError
 
 
 def page_size(limit: int | None, limits: LimitsSettings) -> int:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta
 
-from generators.code_tasks import CodeConfig
-from generators.engine import Sampling
-from generators.filters import InstructionRules
-from generators.self_instruct import SelfInstructConfig
-from store.records import Dataset, Source, TaskRecord
+from domain.job_spec import JobProgress, JobSpec
+from domain.records import Source
+from store.jobs import JobRecord
+from store.records import Dataset, TaskRecord
+from store.snapshots.snapshot import SNAPSHOT_DOCUMENTS, Snapshot
 
 DatasetName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
@@ -87,27 +87,6 @@ class RecordList(msgspec.Struct, frozen=True, kw_only=True):
     next: str | None
 
 
-class SeedUploadOut(msgspec.Struct, frozen=True, kw_only=True):
-    dataset_id: str
-    upload_id: str
-    received: int
-    added: int
-    instances_added: int
-    duplicates_skipped: int
-    duplicate_positions: list[int]  # 1-based lines (JSONL) or items (JSON array), first 100
-    # Seeds are reported, not rejected, when they nearly duplicate (ROUGE-L above the threshold) a task
-    # already in the dataset or an earlier seed of the upload. None: not checked (dataset too large).
-    near_duplicates: int | None
-    near_duplicate_examples: list[NearDuplicateSeed]  # first 100
-
-
-class NearDuplicateSeed(msgspec.Struct, frozen=True, kw_only=True):
-    position: int
-    instruction: str
-    match: str
-    rouge_l: float
-
-
 class EngineStatus(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     detail: str
@@ -120,23 +99,6 @@ class HealthOut(msgspec.Struct, frozen=True, kw_only=True):
     engine: EngineStatus
 
 
-class JobCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    dataset_id: str
-    method: Literal["self_instruct", "code"] = "self_instruct"
-    target: Annotated[int, Meta(ge=1, le=1_000_000)]
-    seed: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 0
-    sampling: Sampling = Sampling()
-    config: SelfInstructConfig = SelfInstructConfig()  # self_instruct jobs
-    code: CodeConfig = CodeConfig()  # code jobs
-    rules: InstructionRules = InstructionRules()
-    model: str | None = None  # remote engines: the model to ask for; embedded: must be the served one
-    endpoints: list[str] | None = None  # remote engines: a subset of the configured endpoints
-    # self_instruct: target shares per category (normalised); prompts favour the categories that lag
-    category_targets: (
-        dict[Annotated[str, Meta(min_length=1, max_length=64)], Annotated[float, Meta(gt=0, le=1)]] | None
-    ) = None
-
-
 class JobOut(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     dataset_id: str
@@ -144,17 +106,69 @@ class JobOut(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     target: int
     accepted: int
-    progress: dict[str, Any]
+    progress: JobProgress
     rejections_by_reason: dict[str, int]
     stop_reason: str | None
     error: str | None
-    params: dict[str, Any]
+    params: JobSpec
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
 
+    @classmethod
+    def of(cls, job: JobRecord, rejections_by_reason: dict[str, int]) -> JobOut:
+        return cls(
+            id=job.id, dataset_id=job.dataset_id, method=job.method, status=job.status, target=job.spec.target,
+            accepted=job.accepted, progress=job.progress, rejections_by_reason=rejections_by_reason,
+            stop_reason=job.stop_reason, error=job.error, params=job.spec, created_at=job.created_at,
+            started_at=job.started_at, finished_at=job.finished_at, updated_at=job.updated_at,
+        )  # fmt: skip
+
 
 class JobList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[JobOut]
     next: str | None
+
+
+class SnapshotFileOut(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    sha256: str
+    records: int
+    bytes: int
+    url: str
+
+
+class SnapshotDocumentOut(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    url: str
+
+
+class SnapshotOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    dataset_id: str
+    number: int
+    format: str
+    created_at: datetime
+    content_sha256: str
+    files: list[SnapshotFileOut]  # the data, with the hashes the manifest holds
+    documents: list[SnapshotDocumentOut]  # manifest, LLaMA-Factory entry, data card: with `files`, the folder
+    counts: dict[str, Any]
+    manifest: dict[str, Any]
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> SnapshotOut:
+        manifest = snapshot.manifest
+        files = [
+            SnapshotFileOut(name=name, url=f"/v1/snapshots/{snapshot.id}/files/{name}", **entry)
+            for name, entry in manifest["files"].items()
+        ]
+        documents = [SnapshotDocumentOut(name=name, url=f"/v1/snapshots/{snapshot.id}/files/{name}")
+                     for name in SNAPSHOT_DOCUMENTS]  # fmt: skip
+        return cls(id=snapshot.id, dataset_id=snapshot.dataset_id, number=snapshot.number, format=snapshot.format,
+                   created_at=snapshot.created_at, content_sha256=manifest["content_sha256"], files=files,
+                   documents=documents, counts=manifest["counts"], manifest=manifest)  # fmt: skip
+
+
+class SnapshotList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[SnapshotOut]

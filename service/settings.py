@@ -9,6 +9,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from domain.screening import NEAR_DUPLICATE_THRESHOLD
+from generators.sandbox.limits import SandboxLimits
+from store.balance.report import DEFAULT_SHARE_LIMIT
+
 PREFIX = "INSTRUCTFORGE_"
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
@@ -40,8 +44,9 @@ class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     max_text_chars: Annotated[int, Meta(ge=16, le=10_000_000)] = 100_000
     max_instances_per_task: Annotated[int, Meta(ge=1, le=10_000)] = 64
     export_page_chars: Annotated[int, Meta(ge=10_000, le=1_000_000_000)] = 8_000_000
-    balance_share_limit: Annotated[float, Meta(gt=0, le=1)] = 0.5  # a share above this is an imbalance warning
-    near_duplicate_threshold: Annotated[float, Meta(gt=0, le=1)] = 0.7  # ROUGE-L F above it: a near-duplicate
+    balance_share_limit: Annotated[float, Meta(gt=0, le=1)] = DEFAULT_SHARE_LIMIT  # a share above it: a warning
+    # ROUGE-L F above it: a seed reported as a near-duplicate (a job's own threshold is in its rules)
+    near_duplicate_threshold: Annotated[float, Meta(gt=0, le=1)] = NEAR_DUPLICATE_THRESHOLD
     # Seed uploads are checked for near-duplicates while the dataset plus the upload stay within this size.
     seed_near_duplicate_check_max: Annotated[int, Meta(ge=0, le=100_000_000)] = 200_000
 
@@ -76,16 +81,10 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
             raise ValueError("engine kind remote needs INSTRUCTFORGE_ENDPOINTS")
 
 
-class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Limits of each run of model-written code (the code method) and how many run at once."""
+class SandboxSettings(SandboxLimits, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Limits of each run of model-written code (`SandboxLimits`: one home for their bounds) and how many run at once."""
 
     max_parallel: Annotated[int, Meta(ge=1, le=256)] = 2
-    wall_s: Annotated[float, Meta(gt=0, le=600)] = 5.0
-    cpu_s: Annotated[int, Meta(ge=1, le=600)] = 4
-    memory_mb: Annotated[int, Meta(ge=32, le=65536)] = 512
-    file_mb: Annotated[int, Meta(ge=1, le=65536)] = 16
-    processes: Annotated[int, Meta(ge=1, le=4096)] = 32
-    output_kb: Annotated[int, Meta(ge=1, le=65536)] = 64
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

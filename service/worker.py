@@ -10,36 +10,37 @@ from functools import partial
 from typing import Any
 
 import anyio
-import msgspec
 
+from domain.job_spec import JobProgress
+from domain.records import NewTask, Rejection
 from generators.engine import CompletionEngine
+from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
-from generators.self_instruct import RoundResult
-from service.engine import EngineHolder
-from service.methods import GenerationMethod, JobParams, open_method
+from service.engine_holder import EngineHolder
+from service.methods import GenerationMethod, open_method
 from store import Store
 from store.jobs import JobRecord, commit_round, finish_job, get_job, mark_running, unfinished_jobs
-from store.records import NewTask
 
 log = logging.getLogger("instructforge.worker")
 
 
-def _progress(job: JobRecord, params: JobParams, result: RoundResult, accepted: int, elapsed: float) -> dict[str, Any]:
+def _progress(job: JobRecord, result: RoundResult, accepted: int, elapsed: float, mix: dict | None) -> JobProgress:
     before = job.progress
-    stages = {k: before.get("stages", {}).get(k, 0) + v for k, v in result.stages.items()}
-    tokens = before.get("tokens", 0) + result.tokens
+    stages = {k: before.stages.get(k, 0) + v for k, v in result.stages.items()}
+    tokens = before.tokens + result.tokens
     rate = accepted / elapsed * 60 if elapsed > 0 else 0.0
-    remaining = max(params.target - accepted, 0)
-    return {
-        "rounds": before.get("rounds", 0) + 1,
-        "rounds_without_accept": 0 if result.accepted else before.get("rounds_without_accept", 0) + 1,
-        "stages": stages,
-        "tokens": tokens,
-        "elapsed_s": round(elapsed, 1),
-        "tokens_per_s": round(tokens / elapsed, 1) if elapsed > 0 else 0.0,
-        "tasks_per_min": round(rate, 2),
-        "eta_s": round(remaining / rate * 60, 1) if rate > 0 else None,
-    }
+    remaining = max(job.spec.target - accepted, 0)
+    return JobProgress(
+        rounds=before.rounds + 1,
+        rounds_without_accept=0 if result.accepted else before.rounds_without_accept + 1,
+        stages=stages,
+        tokens=tokens,
+        elapsed_s=round(elapsed, 1),
+        tokens_per_s=round(tokens / elapsed, 1) if elapsed > 0 else 0.0,
+        tasks_per_min=round(rate, 2),
+        eta_s=round(remaining / rate * 60, 1) if rate > 0 else None,
+        mix=mix,
+    )
 
 
 def _surplus_detail(task: NewTask) -> dict[str, Any]:
@@ -53,12 +54,11 @@ class _Run:
     """One job's run in this process: its method, the rounds started and the lock their commits share."""
 
     def __init__(
-        self, job: JobRecord, params: JobParams, method: GenerationMethod, own_engine: CompletionEngine | None,
-        rounds_in_flight: int,
-    ) -> None:  # fmt: skip
-        self.params, self.method, self.method_name, self.own_engine = params, method, job.method, own_engine
-        self.next_round = job.progress.get("rounds", 0)  # a resumed job goes on from its committed rounds
-        self.elapsed_before, self.started = job.progress.get("elapsed_s", 0.0), time.monotonic()
+        self, job: JobRecord, method: GenerationMethod, own_engine: CompletionEngine | None, rounds_in_flight: int
+    ) -> None:
+        self.spec, self.method, self.method_name, self.own_engine = job.spec, method, job.method, own_engine
+        self.next_round = job.progress.rounds  # a resumed job goes on from its committed rounds
+        self.elapsed_before, self.started = job.progress.elapsed_s, time.monotonic()
         self.slots = anyio.Semaphore(rounds_in_flight)
         self.commit_lock = anyio.Lock()
 
@@ -90,13 +90,13 @@ class JobWorker:
 
     async def run_job(self, job: JobRecord) -> None:
         try:
-            params = msgspec.convert(job.params, JobParams)
-            shared = params.endpoints is None and (params.model is None or self.holder.settings.kind == "embedded")
+            spec = job.spec
+            shared = spec.endpoints is None and (spec.model is None or self.holder.settings.kind == "embedded")
             if shared:  # the embedded engine serves one model, under the name the request was checked against
-                await self._run_rounds(job, params, None)
+                await self._run_rounds(job, None)
                 return
-            async with self.holder.engine_for(params.endpoints, params.model) as engine:
-                await self._run_rounds(job, params, engine)
+            async with self.holder.engine_for(spec.endpoints, spec.model) as engine:
+                await self._run_rounds(job, engine)
         except asyncio.CancelledError:
             raise  # shutdown: the job stays running in the database and resumes at the next start
         except Exception as exc:
@@ -107,21 +107,21 @@ class JobWorker:
             fail = partial(finish_job, self.store, job.id, "failed", stop_reason="error", error=error)
             await anyio.to_thread.run_sync(fail)
 
-    async def _run_rounds(self, job: JobRecord, params: JobParams, own_engine: CompletionEngine | None) -> None:
+    async def _run_rounds(self, job: JobRecord, own_engine: CompletionEngine | None) -> None:
         """Keep `rounds_in_flight` rounds going, so one round's slowest requests do not leave the engine idle.
 
         Rounds commit one at a time, in the order they finish; the target, quotas and progress are settled
         under that lock. A stop condition stops new rounds; the job finishes once those in flight are in.
         """
         await anyio.to_thread.run_sync(mark_running, self.store, job.id)
-        method = await anyio.to_thread.run_sync(open_method, self.store, job, params, self.sandbox)
-        run = _Run(job, params, method, own_engine, self.holder.settings.rounds_in_flight)
+        method = await anyio.to_thread.run_sync(open_method, self.store, job, self.sandbox)
+        run = _Run(job, method, own_engine, self.holder.settings.rounds_in_flight)
         while True:
             async with anyio.create_task_group() as rounds:
                 while await self._may_start_round(job.id, run):
                     rounds.start_soon(self._round, job.id, run)
             job = await anyio.to_thread.run_sync(get_job, self.store, job.id)  # every round started is in
-            stop = self._stop_reason(job, params, method)
+            stop = self._stop_reason(job, method)
             if stop is not None:
                 status, reason = stop
                 await anyio.to_thread.run_sync(partial(finish_job, self.store, job.id, status, stop_reason=reason))
@@ -131,7 +131,7 @@ class JobWorker:
         await run.slots.acquire()
         await self.holder.ready.wait()  # paused while the embedded engine restarts
         job = await anyio.to_thread.run_sync(get_job, self.store, job_id)
-        if self._stop_reason(job, run.params, run.method) is None:
+        if self._stop_reason(job, run.method) is None:
             return True
         run.slots.release()
         return False
@@ -139,11 +139,11 @@ class JobWorker:
     async def _round(self, job_id: str, run: _Run) -> None:
         try:
             number, run.next_round = run.next_round, run.next_round + 1
-            round_seed = run.params.seed * 1_000_003 + number
+            round_seed = run.spec.seed * 1_000_003 + number
             engine = run.own_engine or self.holder.engine  # read each round: a restarted engine is a new object
             provenance = {
                 "job_id": job_id, "method": run.method_name, "model": engine.model,
-                "round": number, "temperature": run.params.sampling.temperature,
+                "round": number, "temperature": run.spec.sampling.temperature,
             }  # fmt: skip
             result = await run.method.round(engine, random.Random(round_seed), round_seed, provenance)
             async with run.commit_lock:
@@ -153,25 +153,23 @@ class JobWorker:
 
     async def _commit(self, job_id: str, run: _Run, result: RoundResult) -> None:
         job = await anyio.to_thread.run_sync(get_job, self.store, job_id)
-        params, method = run.params, run.method
-        method.admit(result)
-        keep = max(params.target - job.accepted, 0)
-        over = [("target_reached", t.instruction, _surplus_detail(t)) for t in result.accepted[keep:]]
-        result.accepted = result.accepted[:keep]
-        method.note_committed(result.accepted)
-        progress = _progress(job, params, result, job.accepted + len(result.accepted), run.elapsed())
-        if (mix := method.mix()) is not None:
-            progress["mix"] = mix
-        commit = partial(commit_round, self.store, job, result.accepted, result.rejections + over, progress)
+        result = run.method.admit(result)
+        keep = max(run.spec.target - job.accepted, 0)
+        accepted, surplus = list(result.accepted[:keep]), result.accepted[keep:]
+        over = [Rejection(reason="target_reached", instruction=t.instruction, detail=_surplus_detail(t)) for t in surplus]
+        run.method.note_committed(accepted)
+        progress = _progress(job, result, job.accepted + len(accepted), run.elapsed(), run.method.mix())
+        rejections = [*result.rejections, *over]
+        commit = partial(commit_round, self.store, job, accepted, rejections, progress)
         await anyio.to_thread.run_sync(commit)
 
     @staticmethod
-    def _stop_reason(job: JobRecord, params: JobParams, method: GenerationMethod) -> tuple[str, str] | None:
+    def _stop_reason(job: JobRecord, method: GenerationMethod) -> tuple[str, str] | None:
         if job.cancel_requested:
             return "cancelled", "cancelled"
-        if job.accepted >= params.target:
+        if job.accepted >= job.spec.target:
             return "succeeded", "target_reached"
         dry_limit = method.max_rounds_without_accept
-        if job.progress.get("rounds_without_accept", 0) >= dry_limit:
+        if job.progress.rounds_without_accept >= dry_limit:
             return "failed", f"no task accepted in {dry_limit} rounds in a row"
         return None

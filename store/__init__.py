@@ -1,4 +1,13 @@
-"""DuckDB storage: migrations, all SQL, exact dedup, statistics and exports."""
+"""DuckDB storage: the one owner of the database file and of all SQL.
+
+Top level: `database` (Store: one connection, a read cursor per thread, one writer), `migrations`,
+`records` (what reads answer with), `datasets`, `tasks` (batch ingest with exact dedup, paged reads),
+`jobs` (job state, committed a round at a time), `code_checks` (sandbox proofs), `stats`, `export`.
+Sub-packages: `ingest/` (seed upload formats and the upload use case), `dedup/` (near-duplicate index: MinHash
+LSH + exact ROUGE-L, the optional semantic tier, and loading a dataset's screen), `balance/` (the balance
+report and its verb parser), `contamination/` (benchmark registry and n-gram decontamination), `snapshots/`
+(immutable split exports with manifest and data card). Imports `domain` only; never `generators` or `service`.
+"""
 
 from store.database import Store
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
+from domain.records import CodeExample, StoredCodeExample
 from store.database import Store
 from store.datasets import require_dataset
 
@@ -22,7 +21,7 @@ class CodeStats(msgspec.Struct, frozen=True, kw_only=True):
     mean_duration_s: float | None
 
 
-def code_examples(store: Store, dataset_id: str) -> list[dict[str, Any]]:
+def code_examples(store: Store, dataset_id: str) -> list[StoredCodeExample]:
     """Every verified code task of a dataset, in arrival order, with its source (seed or generated)."""
     with store.read() as cur:
         require_dataset(cur, dataset_id)
@@ -33,7 +32,10 @@ def code_examples(store: Store, dataset_id: str) -> list[dict[str, Any]]:
             [dataset_id],
         ).fetchall()
     return [
-        {"instruction": r[0], "entry_point": r[1], "solution": r[2], "tests": msgspec.json.decode(r[3]), "source": r[4]}
+        StoredCodeExample(
+            example=CodeExample(instruction=r[0], entry_point=r[1], solution=r[2], tests=tuple(msgspec.json.decode(r[3]))),
+            source=r[4],
+        )
         for r in rows
     ]
 

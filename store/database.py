@@ -66,6 +66,11 @@ class Store:
                 raise
             cursor.execute("COMMIT")
 
+    def ping(self) -> None:
+        """Raise unless the database answers a query (readiness checks)."""
+        with self.read() as cur:
+            cur.execute("SELECT 1").fetchall()
+
     def allocate_task_ids(self, count: int) -> int:
         """First of `count` fresh task ids; call inside `write()`. A rolled-back batch leaves a gap."""
         if not self._write_lock.locked():

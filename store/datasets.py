@@ -7,8 +7,8 @@ import time
 
 import duckdb
 
+from domain.errors import ConflictError, NotFoundError
 from store.database import Store
-from store.errors import ConflictError, NotFoundError
 from store.records import Dataset, DatasetPage
 
 _SELECT_DATASETS = """

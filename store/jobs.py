@@ -6,14 +6,16 @@ import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
+from domain.errors import ConflictError, NotFoundError
+from domain.job_spec import JobProgress, JobSpec
+from domain.records import Example, NewTask, Rejection
 from store.database import Store
 from store.datasets import require_dataset
-from store.errors import ConflictError, NotFoundError
-from store.records import AddResult, NewTask
+from store.records import AddResult
 from store.tasks import insert_batch, insert_rejections, prepare_batch
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -26,8 +28,8 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
     dataset_id: str
     method: str
     status: JobStatus
-    params: dict[str, Any]
-    progress: dict[str, Any]
+    spec: JobSpec  # what was asked for, exactly as it was validated
+    progress: JobProgress
     cancel_requested: bool
     stop_reason: str | None
     error: str | None
@@ -47,8 +49,8 @@ _SELECT = f"SELECT {_COLUMNS} FROM jobs j"
 
 def _row_to_job(row: tuple) -> JobRecord:
     fields = dict(zip(JobRecord.__struct_fields__, row, strict=True))
-    fields["params"] = msgspec.json.decode(fields["params"])
-    fields["progress"] = msgspec.json.decode(fields["progress"])
+    fields["spec"] = msgspec.json.decode(fields["spec"], type=JobSpec)
+    fields["progress"] = msgspec.json.decode(fields["progress"], type=JobProgress)
     return JobRecord(**fields)
 
 
@@ -56,13 +58,13 @@ def new_job_id() -> str:
     return f"job_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(4)}"
 
 
-def create_job(store: Store, *, dataset_id: str, method: str, params: dict[str, Any]) -> JobRecord:
+def create_job(store: Store, spec: JobSpec) -> JobRecord:
     job_id = new_job_id()
     with store.write() as cur:
-        require_dataset(cur, dataset_id)
+        require_dataset(cur, spec.dataset_id)
         cur.execute(
             "INSERT INTO jobs (id, dataset_id, method, status, params) VALUES (?, ?, ?, 'queued', ?)",
-            [job_id, dataset_id, method, _json.encode(params).decode()],
+            [job_id, spec.dataset_id, spec.method, _json.encode(spec).decode()],
         )
     return get_job(store, job_id)
 
@@ -129,11 +131,7 @@ def finish_job(store: Store, job_id: str, status: JobStatus, *, stop_reason: str
 
 
 def commit_round(
-    store: Store,
-    job: JobRecord,
-    accepted: Sequence[NewTask],
-    rejections: Sequence[tuple[str, str, dict[str, Any]]],
-    progress: dict[str, Any],
+    store: Store, job: JobRecord, accepted: Sequence[NewTask], rejections: Sequence[Rejection], progress: JobProgress
 ) -> AddResult:
     """One generation round, all or nothing: its tasks, its rejections and the job's progress.
 
@@ -205,7 +203,7 @@ def job_category_counts(store: Store, job_id: str) -> dict[str, int]:
         )
 
 
-def seed_examples(store: Store, dataset_id: str, limit: int = 500) -> list[dict[str, Any]]:
+def seed_examples(store: Store, dataset_id: str, limit: int = 500) -> list[Example]:
     """Seed tasks with one instance each, for few-shot instance prompts (not proven code: see above)."""
     with store.read() as cur:
         rows = cur.execute(
@@ -214,4 +212,4 @@ def seed_examples(store: Store, dataset_id: str, limit: int = 500) -> list[dict[
                WHERE t.dataset_id = ? AND t.source = 'seed' AND {_NOT_PROVEN_CODE} ORDER BY t.id LIMIT ?""",
             [dataset_id, limit],
         ).fetchall()
-    return [{"instruction": r[0], "is_classification": r[1], "input": r[2], "output": r[3]} for r in rows]
+    return [Example(instruction=r[0], is_classification=r[1], input=r[2], output=r[3]) for r in rows]

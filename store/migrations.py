@@ -118,7 +118,7 @@ _CODE_AND_SNAPSHOTS = (
     """,
 )
 
-# Version 4: reference benchmarks for decontamination (`store.benchmarks`; checked by `store.contamination`).
+# Version 4: reference benchmarks for decontamination (`store.contamination.benchmarks`; checked by `store.contamination.check`).
 _BENCHMARKS = (
     "CREATE SEQUENCE benchmark_ids START 1",
     """
@@ -151,10 +151,18 @@ _BENCHMARKS = (
     "CREATE TABLE benchmark_grams (benchmark_id BIGINT NOT NULL, text_id INTEGER NOT NULL, hash BIGINT NOT NULL)",
 )
 
+# A job's params are its whole request (`domain.job_spec.JobSpec`), read back as that type: rows written
+# before that held the request without its dataset and method, which live in their own columns.
+_WHOLE_JOB_SPECS = (
+    """UPDATE jobs SET params = json_merge_patch(params, json_object('dataset_id', dataset_id, 'method', method))
+       WHERE json_extract(params, '$.dataset_id') IS NULL""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", _INITIAL_SCHEMA),
     Migration(3, "code_checks_and_snapshots", _CODE_AND_SNAPSHOTS),
     Migration(4, "benchmarks", _BENCHMARKS),
+    Migration(5, "whole_job_specs", _WHOLE_JOB_SPECS),
 )
 
 _LEDGER = """

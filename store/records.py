@@ -1,43 +1,13 @@
-"""Typed records that cross the store's boundary. Pure data: no I/O here."""
+"""Typed records the store answers with (tasks as stored, datasets, pages, filters). Pure data: no I/O here."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
-Source = Literal["seed", "generated"]
-DEFAULT_CATEGORY = "uncategorized"
-
-
-class Instance(msgspec.Struct, frozen=True, kw_only=True):
-    input: str = ""
-    output: str
-
-
-class CodeCheck(msgspec.Struct, frozen=True, kw_only=True):
-    """The sandbox run that proved a code task's solution: its tests and what running them gave."""
-
-    entry_point: str
-    solution: str
-    tests: tuple[str, ...]
-    status: str
-    tests_passed: int
-    tests_total: int
-    duration_s: float
-    error: str | None = None
-
-
-class NewTask(msgspec.Struct, frozen=True, kw_only=True):
-    """A task about to enter a dataset: an instruction with at least one worked instance."""
-
-    instruction: str
-    instances: tuple[Instance, ...]
-    is_classification: bool = False
-    category: str = DEFAULT_CATEGORY
-    provenance: dict[str, Any] = msgspec.field(default_factory=dict)
-    code: CodeCheck | None = None  # code tasks: stored in `code_checks` with the task, atomically
+from domain.records import CodeCheck, Instance, Source
 
 
 class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):

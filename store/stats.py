@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from store.balance import BalanceReport, balance_report
+from store.balance.report import BalanceReport, balance_report
 from store.code_checks import CodeStats, code_stats
 from store.database import Store
 from store.datasets import require_dataset

@@ -9,10 +9,11 @@ import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from domain.fingerprint import fingerprint
+from domain.records import CodeCheck, Instance, NewTask, Rejection, Source
 from store.database import Store
 from store.datasets import require_dataset
-from store.fingerprint import fingerprint
-from store.records import AddResult, CodeCheck, Instance, NewTask, RecordFilter, Source, TaskPage, TaskRecord
+from store.records import AddResult, RecordFilter, TaskPage, TaskRecord
 
 _MAX_REPORTED_DUPLICATES = 100
 _json = msgspec.json.Encoder()
@@ -169,9 +170,10 @@ def insert_batch(
         job_id,
         stage,
         [
-            ("exact_duplicate", batch.tasks[p].instruction, {**batch.tasks[p].provenance, "position": p + 1})
+            Rejection(reason="exact_duplicate", instruction=batch.tasks[p].instruction,
+                      detail={**batch.tasks[p].provenance, "position": p + 1})
             for p in duplicates
-        ],
+        ],  # fmt: skip
     )
     for name in ("incoming_tasks", "incoming_instances"):
         cur.unregister(name)
@@ -198,19 +200,17 @@ def add_tasks(
         return insert_batch(cur, store, dataset_id, batch, source=source, stage=stage, job_id=job_id)
 
 
-def insert_rejections(
-    cur, dataset_id: str, job_id: str | None, stage: str, rows: Sequence[tuple[str, str, dict[str, Any]]]
-) -> None:
-    """Keep rejected candidates with their reason: (reason, instruction, detail) rows."""
+def insert_rejections(cur, dataset_id: str, job_id: str | None, stage: str, rows: Sequence[Rejection]) -> None:
+    """Keep rejected candidates with their reason."""
     if not rows:
         return
     cur.register(
         "incoming_rejections",
         pa.table(
             {
-                "reason": [r[0] for r in rows],
-                "instruction": [r[1] for r in rows],
-                "detail": [_json.encode(r[2]).decode() for r in rows],
+                "reason": [r.reason for r in rows],
+                "instruction": [r.instruction for r in rows],
+                "detail": [_json.encode(r.detail).decode() for r in rows],
             }
         ),
     )

@@ -15,12 +15,12 @@ OUTPUT_FLOOD_FACTOR = 16
 class SandboxLimits(msgspec.Struct, frozen=True, kw_only=True):
     """Per-run limits. Each applies to one run, whatever else runs beside it."""
 
-    wall_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0  # then the run's processes are all killed
-    cpu_s: Annotated[int, msgspec.Meta(ge=1)] = 4  # RLIMIT_CPU of the worker process
-    memory_mb: Annotated[int, msgspec.Meta(ge=64)] = 512  # RLIMIT_AS of each process
-    file_mb: Annotated[int, msgspec.Meta(ge=1)] = 16  # RLIMIT_FSIZE: the largest file it may write
-    processes: Annotated[int, msgspec.Meta(ge=1)] = 32  # RLIMIT_NPROC of the run's own uid (threads count)
-    output_kb: Annotated[int, msgspec.Meta(ge=1)] = 64  # stdout and stderr are each kept up to this
+    wall_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0  # then the run's processes are all killed
+    cpu_s: Annotated[int, msgspec.Meta(ge=1, le=600)] = 4  # RLIMIT_CPU of the worker process
+    memory_mb: Annotated[int, msgspec.Meta(ge=64, le=65536)] = 512  # RLIMIT_AS of each process
+    file_mb: Annotated[int, msgspec.Meta(ge=1, le=65536)] = 16  # RLIMIT_FSIZE: the largest file it may write
+    processes: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 32  # RLIMIT_NPROC of the run's uid (threads count)
+    output_kb: Annotated[int, msgspec.Meta(ge=1, le=65536)] = 64  # stdout and stderr are each kept up to this
 
 
 class ExecutionResult(msgspec.Struct, frozen=True, kw_only=True):

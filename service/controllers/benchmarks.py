@@ -9,7 +9,13 @@ from litestar.params import FromPath, FromQuery
 from msgspec import Meta
 
 from service.dependencies import StoreDep
-from store.benchmarks import BenchmarkInfo, delete_benchmark, get_benchmark, list_benchmarks, register_benchmark
+from store.contamination.benchmarks import (
+    BenchmarkInfo,
+    delete_benchmark,
+    get_benchmark,
+    list_benchmarks,
+    register_benchmark,
+)
 
 BenchmarkName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 

@@ -10,8 +10,7 @@ from service.schemas import EngineStatus, HealthOut
 @get("/health", sync_to_thread=True, tags=["health"])
 def health(store: StoreDep, request: Request) -> HealthOut:
     """Liveness and readiness: answers only once the database has been opened and migrated."""
-    with store.read() as cur:
-        cur.execute("SELECT 1").fetchall()
+    store.ping()
     return HealthOut(
         status="ok",
         version=__version__,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from generators.code_prompts import CodeExample, parse_code_task, render_code_prompt, render_example
+from domain.records import CodeExample
+from generators.code_prompts import parse_code_task, render_code_prompt, render_example
 
 FIB = CodeExample(
     instruction="Write a Python function `fib(n)` that returns the n-th Fibonacci number.",

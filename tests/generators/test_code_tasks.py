@@ -6,12 +6,13 @@ import random
 
 import anyio
 
-from generators.code_prompts import CodeExample
-from generators.code_tasks import CodeConfig, CodePool, prompt_examples, run_code_round
-from generators.engine import Completion, Sampling
-from generators.filters import InstructionRules
+from domain.job_spec import CodeConfig, InstructionRules, Sampling
+from domain.records import CodeExample
+from domain.screening import DuplicateScreen
+from generators.code_tasks import CodePool, prompt_examples, run_code_round
+from generators.engine import Completion
 from generators.sandbox import Sandbox, SandboxLimits
-from store.near_duplicates import NearDuplicateIndex
+from store.dedup.near_duplicates import NearDuplicateIndex
 
 SEED = CodeExample(
     instruction="Write a Python function `add(a, b)` that returns the sum of two numbers.",
@@ -55,12 +56,13 @@ class ScriptedEngine:
 
 
 def test_a_round_keeps_exactly_the_candidates_whose_tests_pass() -> None:
-    pool = CodePool(seeds=[SEED], generated=[], fingerprints=set())
+    pool = CodePool(seeds=[SEED], generated=[])
     sandbox = Sandbox(SandboxLimits(wall_s=2.0, cpu_s=2), max_parallel=2)
     result = anyio.run(
         lambda: run_code_round(
             ScriptedEngine(), pool, random.Random(0), config=CodeConfig(prompts_per_round=len(ANSWERS)),
-            sampling=Sampling(), rules=InstructionRules(), index=NearDuplicateIndex(0.7), runner=sandbox,
+            sampling=Sampling(), rules=InstructionRules(), runner=sandbox,
+                screen=DuplicateScreen(set(), NearDuplicateIndex(0.7)),
             seed=0, provenance={"job_id": "j"},
         )
     )  # fmt: skip
@@ -69,7 +71,7 @@ def test_a_round_keeps_exactly_the_candidates_whose_tests_pass() -> None:
     assert task.category == "code" and task.code is not None and task.code.status == "passed"
     assert task.code.tests == ("assert square(3) == 9", "assert square(-2) == 4")
     assert task.instances[0].output == "```python\ndef square(x):\n    return x * x\n```"
-    assert task.provenance["templates"] == {"code": "code_task.v1"}
+    assert task.provenance["templates"] == {"code": "code_task.v1", "code_example": "code_example.v1"}
     reasons = {reason: (instruction, detail) for reason, instruction, detail in result.rejections}
     assert set(reasons) == {"tests_failed", "tests_timeout", "exact_duplicate", "too_few_tests", "code_unparseable"}
     assert "assert cube(2) == 8" in reasons["tests_failed"][1]["error"]
@@ -81,6 +83,6 @@ def test_a_round_keeps_exactly_the_candidates_whose_tests_pass() -> None:
 
 def test_prompts_mix_seed_and_generated_examples() -> None:
     other = CodeExample(instruction="x", entry_point="f", solution="def f():\n    pass", tests=("assert f() is None",))
-    pool = CodePool(seeds=[SEED] * 5, generated=[other], fingerprints=set())
+    pool = CodePool(seeds=[SEED] * 5, generated=[other])
     chosen = prompt_examples(pool, random.Random(3), CodeConfig(examples_per_prompt=3, generated_per_prompt=1))
     assert len(chosen) == 3 and chosen.count(other) == 1

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from store.fingerprint import fingerprint
-from store.records import NewTask
-from store.seed_formats import SeedLimits, parse_seed_upload
+from domain.fingerprint import fingerprint
+from domain.records import NewTask
+from store.ingest.formats import SeedLimits, parse_seed_upload
 
 CATEGORIES = {
     "writing",

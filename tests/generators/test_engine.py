@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import anyio
 import pytest
 
-from generators.engine import EngineError, OpenAICompletionsEngine, Sampling, discover_model
+from domain.job_spec import Sampling
+from generators.engine import EngineError, OpenAICompletionsEngine, discover_model
 
 Behaviour = Callable[[int, dict], tuple[int, dict] | None]  # (request number, body) -> (status, json) or None = hang
 

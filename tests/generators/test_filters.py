@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from generators.filters import InstructionRules, asks_for_code, instance_rejection, instruction_rejection
+from domain.job_spec import InstructionRules
+from generators.filters import asks_for_code, instance_rejection, instruction_rejection
 
 RULES = InstructionRules()
 

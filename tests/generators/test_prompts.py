@@ -1,22 +1,22 @@
 from __future__ import annotations
 
+from domain.records import Example
 from generators.prompts import (
     TEMPLATES,
-    Example,
     parse_classification,
     parse_instance,
     parse_instructions,
     render_classify_prompt,
     render_instance_prompt,
     render_instructions_prompt,
-    template,
 )
+from generators.templating import load_template
 
 
 def test_every_template_is_a_versioned_package_file() -> None:
-    for name, versioned in TEMPLATES.items():
+    for versioned in TEMPLATES.values():
         assert versioned.endswith(".v1")
-        assert template(name).strip()
+        assert load_template(versioned).strip()
 
 
 def test_instructions_prompt_numbers_the_examples_and_asks_for_the_next() -> None:

@@ -6,12 +6,13 @@ import random
 
 import anyio
 
-from generators.engine import Completion, Sampling
-from generators.filters import InstructionRules
-from generators.prompts import Example
-from generators.self_instruct import Pool, SelfInstructConfig, bootstrap_examples, run_round
-from store.fingerprint import fingerprint
-from store.near_duplicates import NearDuplicateIndex
+from domain.fingerprint import fingerprint
+from domain.job_spec import InstructionRules, Sampling, SelfInstructConfig
+from domain.records import Example
+from domain.screening import DuplicateScreen
+from generators.engine import Completion
+from generators.self_instruct import Pool, bootstrap_examples, run_round
+from store.dedup.near_duplicates import NearDuplicateIndex
 
 SEEDS = ["Write a haiku about autumn leaves.", "List three uses for a paperclip.", "Explain why the sky is blue."]
 
@@ -47,13 +48,17 @@ def make_pool() -> Pool:
         Example(instruction=SEEDS[0], input="", output="Leaves fall."),
         Example(instruction="Is this review positive?", input="Great", output="positive", is_classification=True),
     ]
-    return Pool(seeds=list(SEEDS), generated=[], fingerprints={fingerprint(s) for s in SEEDS}, examples=examples)
+    return Pool(seeds=list(SEEDS), generated=[], examples=examples)
 
 
 DEFAULT_RULES = InstructionRules()
 
 
-def run(engine: ScriptedEngine, pool: Pool, index: NearDuplicateIndex, prompts: int = 1, rules=DEFAULT_RULES):
+def make_screen() -> DuplicateScreen:
+    return DuplicateScreen({fingerprint(s) for s in SEEDS}, NearDuplicateIndex(0.7, SEEDS))
+
+
+def run(engine: ScriptedEngine, pool: Pool, screen: DuplicateScreen, prompts: int = 1, rules=DEFAULT_RULES):
     config = SelfInstructConfig(prompts_per_round=prompts)
     rng = random.Random(1)
     return anyio.run(
@@ -64,7 +69,7 @@ def run(engine: ScriptedEngine, pool: Pool, index: NearDuplicateIndex, prompts: 
             config=config,
             sampling=Sampling(),
             rules=rules,
-            index=index,
+            screen=screen,
             seed=5,
             provenance={"job_id": "j"},
         )
@@ -81,8 +86,8 @@ def test_a_round_accepts_good_tasks_and_rejects_the_rest_with_reasons() -> None:
         "\nTask 9: Give an empty reply to this message please."
     )
     engine, pool = ScriptedEngine(listing), make_pool()
-    index = NearDuplicateIndex(0.7, SEEDS)
-    result = run(engine, pool, index)
+    screen = make_screen()
+    result = run(engine, pool, screen)
     accepted = {t.instruction: t for t in result.accepted}
     assert sorted(accepted) == ["Decide whether the tweet is positive or negative.",
                                 "Describe a sunny beach holiday in summer."]  # fmt: skip
@@ -95,7 +100,7 @@ def test_a_round_accepts_good_tasks_and_rejects_the_rest_with_reasons() -> None:
         "A fine answer.",
     )
     assert beach.provenance["job_id"] == "j" and beach.provenance["templates"]["instructions"] == "instructions.v1"
-    reasons = {instruction: reason for reason, instruction, _ in result.rejections}
+    reasons = {r.instruction: r.reason for r in result.rejections}
     assert reasons == {
         "Describe a sunny beach holiday in the summer.": "near_duplicate",
         "write a haiku about AUTUMN leaves": "exact_duplicate",
@@ -113,20 +118,20 @@ def test_requests_for_code_are_left_to_the_code_method_unless_allowed() -> None:
         "\nTask 5: Create a function that finds the largest number in a list of integers."
         "\nTask 6: Describe a sunny beach holiday in summer."
     )
-    result = run(ScriptedEngine(listing), make_pool(), NearDuplicateIndex(0.7, SEEDS))
+    result = run(ScriptedEngine(listing), make_pool(), make_screen())
     assert [t.instruction for t in result.accepted] == ["Describe a sunny beach holiday in summer."]
-    assert [reason for reason, _, _ in result.rejections] == ["asks_for_code", "asks_for_code"]
+    assert [r.reason for r in result.rejections] == ["asks_for_code", "asks_for_code"]
     allowed = InstructionRules(allow_code_requests=True)
-    result = run(ScriptedEngine(listing), make_pool(), NearDuplicateIndex(0.7, SEEDS), rules=allowed)
-    assert len(result.accepted) == 3 and result.rejections == []
+    result = run(ScriptedEngine(listing), make_pool(), make_screen(), rules=allowed)
+    assert len(result.accepted) == 3 and result.rejections == ()
 
 
 def test_the_next_round_rejects_what_this_round_accepted() -> None:
     engine, pool = ScriptedEngine(" Describe a sunny beach holiday in summer."), make_pool()
-    index = NearDuplicateIndex(0.7, SEEDS)
-    assert len(run(engine, pool, index).accepted) == 1
-    again = run(engine, pool, index)
-    assert again.accepted == [] and [r[0] for r in again.rejections] == ["exact_duplicate"]
+    screen = make_screen()
+    assert len(run(engine, pool, screen).accepted) == 1
+    again = run(engine, pool, screen)
+    assert again.accepted == () and [r.reason for r in again.rejections] == ["exact_duplicate"]
 
 
 def test_an_instance_cut_by_the_token_limit_is_rejected() -> None:
@@ -138,8 +143,8 @@ def test_an_instance_cut_by_the_token_limit_is_rejected() -> None:
                 )
             return super()._answer(prompt)
 
-    result = run(Cut(" Describe a sunny beach holiday in summer."), make_pool(), NearDuplicateIndex(0.7, SEEDS))
-    assert result.accepted == [] and [r[0] for r in result.rejections] == ["instance_truncated"]
+    result = run(Cut(" Describe a sunny beach holiday in summer."), make_pool(), make_screen())
+    assert result.accepted == () and [r.reason for r in result.rejections] == ["instance_truncated"]
 
 
 def test_engine_errors_are_counted_not_crashed_on() -> None:
@@ -147,8 +152,8 @@ def test_engine_errors_are_counted_not_crashed_on() -> None:
         def _answer(self, prompt: str) -> Completion:
             return Completion(text="", finish_reason="error", completion_tokens=0, error="503")
 
-    result = run(Failing(""), make_pool(), NearDuplicateIndex(0.7, SEEDS), prompts=3)
-    assert result.accepted == [] and [r[0] for r in result.rejections] == ["engine_error"] * 3
+    result = run(Failing(""), make_pool(), make_screen(), prompts=3)
+    assert result.accepted == () and [r.reason for r in result.rejections] == ["engine_error"] * 3
 
 
 def test_bootstrap_mixes_seeds_and_generated() -> None:
@@ -176,10 +181,10 @@ def test_several_instances_per_task_drop_conflicts() -> None:
 
     engine, pool = Varying(" Add the two numbers in the input."), make_pool()
     config = SelfInstructConfig(prompts_per_round=1, instances_per_task=3)
-    rng, rules, index = random.Random(1), InstructionRules(), NearDuplicateIndex(0.7, SEEDS)
+    rng, rules, screen = random.Random(1), InstructionRules(), make_screen()
     result = anyio.run(
         lambda: run_round(
-            engine, pool, rng, config=config, sampling=Sampling(), rules=rules, index=index, seed=1, provenance={}
+            engine, pool, rng, config=config, sampling=Sampling(), rules=rules, screen=screen, seed=1, provenance={}
         )  # fmt: skip
     )
     [task] = result.accepted

@@ -14,7 +14,7 @@ import httpx
 import psutil
 import pytest
 
-from store.fingerprint import fingerprint
+from domain.fingerprint import fingerprint
 from tests.service.servers import Server, free_port
 
 pytestmark = pytest.mark.server

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import random
 
-from generators.self_instruct import Pool, SelfInstructConfig, bootstrap_examples
+from domain.job_spec import SelfInstructConfig
+from domain.records import Instance, NewTask, Rejection
+from generators.self_instruct import Pool, bootstrap_examples
 from service.methods import within_quota
-from store.records import Instance, NewTask
 
 
 def task(category: str, n: int) -> NewTask:
@@ -16,8 +17,9 @@ def test_a_category_takes_at_most_its_share_of_the_job_target() -> None:
     kept, over = within_quota(tasks, {"math": 0.5, "writing": 0.5}, {"math": 1}, target=5)
     assert [t.instruction for t in kept] == ["math task 1", "writing task 1", "math task 2"]  # ceil(2.5) = 3 math
     assert over == [
-        ("category_quota_full", "math task 3", {"category": "math"}),
-        ("category_quota_full", "code task 1", {"category": "code"}),  # not among the targets: no quota
+        Rejection(reason="category_quota_full", instruction="math task 3", detail={"category": "math"}),
+        # not among the targets: no quota
+        Rejection(reason="category_quota_full", instruction="code task 1", detail={"category": "code"}),
     ]
 
 
@@ -26,7 +28,6 @@ def test_a_steered_prompt_shows_only_seeds_of_its_focus() -> None:
         seeds=[f"math {n}" for n in range(10)] + [f"poem {n}" for n in range(10)],
         seed_categories=["math"] * 10 + ["writing"] * 10,
         generated=["generated 1", "generated 2", "generated 3"],
-        fingerprints=set(),
         examples=[],
     )
     config = SelfInstructConfig()

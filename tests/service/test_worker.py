@@ -11,7 +11,9 @@ from typing import Any
 import anyio
 import pytest
 
-from generators.self_instruct import RoundResult
+from domain.job_spec import JobSpec
+from domain.records import Instance, NewTask
+from generators.rounds import RoundResult
 from service import worker as worker_module
 from service.methods import within_quota
 from service.settings import EngineSettings
@@ -19,7 +21,6 @@ from service.worker import JobWorker
 from store import Store
 from store.datasets import create_dataset
 from store.jobs import create_job, get_job, job_rejections
-from store.records import Instance, NewTask
 
 
 class ScriptedMethod:
@@ -53,15 +54,15 @@ class ScriptedMethod:
             )
             for n in range(self.per_round)
         ]
-        return RoundResult(accepted=tasks, rejections=[], stages={"prompts": 1, "accepted": len(tasks)}, tokens=10)
+        return RoundResult(accepted=tuple(tasks), rejections=(), stages={"prompts": 1, "accepted": len(tasks)}, tokens=10)
 
     def mix(self) -> dict[str, Any] | None:
         return None
 
-    def admit(self, result: RoundResult) -> None:
-        if self.targets:
-            result.accepted, over = within_quota(result.accepted, self.targets, self.counts, 10)
-            result.rejections.extend(over)
+    def admit(self, result: RoundResult) -> RoundResult:
+        if not self.targets:
+            return result
+        return result.keep_only(*within_quota(list(result.accepted), self.targets, self.counts, 10))
 
     def note_committed(self, tasks: list[NewTask]) -> None:
         for task in tasks:
@@ -85,7 +86,7 @@ def store(tmp_path: Path):
 
 def run_job(store: Store, method: ScriptedMethod, target: int, rounds_in_flight: int, monkeypatch) -> str:
     dataset_id = create_dataset(store, name="worker").id
-    job = create_job(store, dataset_id=dataset_id, method="self_instruct", params={"target": target})
+    job = create_job(store, JobSpec(dataset_id=dataset_id, target=target))
     monkeypatch.setattr(worker_module, "open_method", lambda *_: method)
     worker = JobWorker(store, Holder(rounds_in_flight), sandbox=None)  # type: ignore[arg-type]
     anyio.run(worker.run_job, get_job(store, job.id))
@@ -105,7 +106,7 @@ def test_two_rounds_in_flight_stop_at_the_target_exactly(store: Store, monkeypat
     assert (job.status, job.stop_reason, job.accepted) == ("succeeded", "target_reached", 10)
     assert method.most_running == 2
     assert len(method.rounds) == len(set(method.rounds))  # every round has its own number (and seed)
-    assert job.progress["rounds"] == len(method.rounds)  # every started round was committed
+    assert job.progress.rounds == len(method.rounds)  # every started round was committed
     rounds = stored_rounds(store, job_id)
     assert len(rounds) == 10
     assert rounds != sorted(rounds)  # the slow even rounds committed after the odd ones started later

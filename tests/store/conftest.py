@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.records import Instance, NewTask
 from store import Store
 from store.datasets import create_dataset
-from store.records import Instance, NewTask
 
 
 @pytest.fixture

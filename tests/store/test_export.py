@@ -4,8 +4,8 @@ import json
 
 import pytest
 
+from domain.errors import NotFoundError
 from store import Store
-from store.errors import NotFoundError
 from store.export import EXPORT_FORMATS, open_export
 from store.records import RecordFilter
 from store.tasks import add_tasks

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import pytest
 
+from domain.errors import ConflictError, NotFoundError
+from domain.job_spec import JobProgress, JobSpec
+from domain.records import CodeCheck, Rejection
 from store import Store
-from store.errors import ConflictError, NotFoundError
+from store.dedup.screen import dataset_instruction_texts
 from store.jobs import (
     bootstrap_tasks,
     commit_round,
     create_job,
-    dataset_instructions,
     finish_job,
     get_job,
     mark_running,
@@ -16,26 +18,26 @@ from store.jobs import (
     seed_examples,
     unfinished_jobs,
 )
-from store.records import CodeCheck
 from store.stats import dataset_stats
 from store.tasks import add_tasks
 from tests.store.conftest import task
 
 
 def test_job_lifecycle(store: Store, dataset_id: str) -> None:
-    job = create_job(store, dataset_id=dataset_id, method="self_instruct", params={"target": 3})
-    assert (job.status, job.accepted, job.progress, job.started_at) == ("queued", 0, {}, None)
+    job = create_job(store, JobSpec(dataset_id=dataset_id, target=3))
+    assert (job.status, job.accepted, job.progress, job.started_at) == ("queued", 0, JobProgress(), None)
+    assert job.spec == JobSpec(dataset_id=dataset_id, target=3)  # read back as itself
     mark_running(store, job.id)
     result = commit_round(
         store,
         get_job(store, job.id),
         [task("Generated one."), task("Generated two."), task("generated ONE")],
-        [("too_short", "Hi.", {}), ("banned_word", "Draw a cat.", {})],
-        {"rounds": 1},
+        [Rejection(reason="too_short", instruction="Hi."), Rejection(reason="banned_word", instruction="Draw a cat.")],
+        JobProgress(rounds=1),
     )
     assert (result.added, result.duplicates_skipped) == (2, 1)
     job = get_job(store, job.id)
-    assert (job.status, job.accepted, job.progress) == ("running", 2, {"rounds": 1})
+    assert (job.status, job.accepted, job.progress) == ("running", 2, JobProgress(rounds=1))
     stats = dataset_stats(store, dataset_id)
     assert stats.by_source == {"generated": 2}
     assert stats.rejections_by_reason == {"banned_word": 1, "exact_duplicate": 1, "too_short": 1}
@@ -44,19 +46,20 @@ def test_job_lifecycle(store: Store, dataset_id: str) -> None:
 
 
 def test_a_failed_commit_leaves_nothing_of_the_round(store: Store, dataset_id: str) -> None:
-    job = create_job(store, dataset_id=dataset_id, method="self_instruct", params={"target": 3})
+    job = create_job(store, JobSpec(dataset_id=dataset_id, target=3))
     with pytest.raises(Exception):  # noqa: B017 - any failure inside the transaction
-        commit_round(store, job, [task("Kept?")], [("too_short", "x", {"bad": object()})], {"rounds": 1})
-    assert get_job(store, job.id).accepted == 0 and get_job(store, job.id).progress == {}
+        bad = Rejection(reason="too_short", instruction="x", detail={"bad": object()})
+        commit_round(store, job, [task("Kept?")], [bad], JobProgress(rounds=1))
+    assert get_job(store, job.id).accepted == 0 and get_job(store, job.id).progress == JobProgress()
     assert dataset_stats(store, dataset_id).rejections == 0
 
 
 def test_cancel(store: Store, dataset_id: str) -> None:
-    queued = create_job(store, dataset_id=dataset_id, method="self_instruct", params={"target": 1})
+    queued = create_job(store, JobSpec(dataset_id=dataset_id, target=1))
     assert request_cancel(store, queued.id).status == "cancelled"
     with pytest.raises(ConflictError):
         request_cancel(store, queued.id)
-    running = create_job(store, dataset_id=dataset_id, method="self_instruct", params={"target": 1})
+    running = create_job(store, JobSpec(dataset_id=dataset_id, target=1))
     mark_running(store, running.id)
     after = request_cancel(store, running.id)
     assert (after.status, after.cancel_requested) == ("running", True)  # the worker stops it after its round
@@ -67,7 +70,7 @@ def test_cancel(store: Store, dataset_id: str) -> None:
 
 def test_unknown_dataset(store: Store) -> None:
     with pytest.raises(NotFoundError):
-        create_job(store, dataset_id="ds_missing", method="self_instruct", params={"target": 1})
+        create_job(store, JobSpec(dataset_id="ds_missing", target=1))
 
 
 def test_proven_code_tasks_are_not_self_instruct_examples(store: Store, dataset_id: str) -> None:
@@ -84,5 +87,5 @@ def test_proven_code_tasks_are_not_self_instruct_examples(store: Store, dataset_
         ("Name three rivers of Europe.", "seed", "open_qa"),
         ("List two prime numbers above ten.", "generated", "math"),
     ]
-    assert [e["instruction"] for e in seed_examples(store, dataset_id)] == ["Name three rivers of Europe."]
-    assert len(dataset_instructions(store, dataset_id)) == 3  # still checked for duplicates against all
+    assert [e.instruction for e in seed_examples(store, dataset_id)] == ["Name three rivers of Europe."]
+    assert len(dataset_instruction_texts(store, dataset_id)[0]) == 3  # still checked for duplicates against all

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import duckdb
 
+from domain.job_spec import CodeConfig, JobSpec
 from store import Store
+from store.jobs import get_job
 from store.migrations import MIGRATIONS, Migration, applied_versions, apply_migrations
 
 
@@ -56,3 +58,19 @@ def test_a_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
     assert [v for v, _ in applied_versions(con)] == shipped
     assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'half'").fetchall() == [(0,)]
     con.close()
+
+
+def test_jobs_stored_before_whole_specs_read_back_as_their_spec(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    apply_migrations(con, tuple(m for m in MIGRATIONS if m.version < 5))
+    con.execute("INSERT INTO datasets (id, name) VALUES ('ds_1', 'old')")
+    con.execute(
+        """INSERT INTO jobs (id, dataset_id, method, status, params)
+           VALUES ('job_1', 'ds_1', 'code', 'succeeded', '{"target": 4, "seed": 7, "code": {"min_tests": 1}}')"""
+    )
+    con.close()
+    store = Store.open(path)
+    job = get_job(store, "job_1")
+    store.close()
+    assert job.spec == JobSpec(dataset_id="ds_1", method="code", target=4, seed=7, code=CodeConfig(min_tests=1))

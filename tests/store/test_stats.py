@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from store import Store
-from store.seed_formats import SeedLimits, parse_seed_upload
+from store.ingest.formats import SeedLimits, parse_seed_upload
 from store.stats import dataset_stats
 from store.tasks import add_tasks
 from tests.expectations import instance_rows, length_summary, load_seeds

@@ -3,9 +3,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from domain.errors import NotFoundError
 from store import Store
 from store.datasets import create_dataset
-from store.errors import NotFoundError
 from store.records import RecordFilter
 from store.tasks import add_tasks, page_tasks
 from tests.store.conftest import task

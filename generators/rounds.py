@@ -1,0 +1,21 @@
+"""What one generation round hands back to the service: the tasks to store and every rejection, with counts."""
+
+from __future__ import annotations
+
+import msgspec
+
+from domain.records import NewTask, Rejection
+
+
+class RoundResult(msgspec.Struct, frozen=True, kw_only=True):
+    accepted: tuple[NewTask, ...]
+    rejections: tuple[Rejection, ...]
+    stages: dict[str, int]  # funnel counts: prompts, candidates, passed_filters, ..., accepted
+    tokens: int
+
+    def keep_only(self, kept: list[NewTask], dropped: list[Rejection]) -> RoundResult:
+        """The same round with only `kept` accepted and `dropped` added to its rejections."""
+        stages = {**self.stages, "accepted": len(kept)}
+        return msgspec.structs.replace(
+            self, accepted=tuple(kept), rejections=(*self.rejections, *dropped), stages=stages
+        )

@@ -1,0 +1,165 @@
+"""The service's engine holder: starts the embedded vLLM server or connects to remote ones, and says how it is."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Literal
+
+import anyio
+
+from domain.errors import ConflictError, InvalidInputError
+from domain.job_spec import JobSpec
+from generators.engine import CompletionEngine, OpenAICompletionsEngine, discover_model
+from service.settings import EngineSettings
+
+log = logging.getLogger("instructforge.engine")
+EngineStatus = Literal["not_configured", "starting", "ready", "failed"]
+_MAX_RESTARTS = 5
+
+
+def check_engine_choice(spec: JobSpec, engine: EngineSettings) -> None:
+    """Jobs need an engine; a job may narrow the configured endpoints, never add one (no SSRF)."""
+    if engine.kind == "none":
+        raise ConflictError("this service runs without a generation engine", code="engine_not_configured")
+    if spec.endpoints is not None:
+        unknown = sorted(set(spec.endpoints) - set(engine.endpoints))
+        if engine.kind != "remote" or unknown or not spec.endpoints:
+            raise InvalidInputError(
+                f"endpoints must be a non-empty subset of the configured remote endpoints; unknown: {unknown}",
+                code="unknown_endpoint",
+            )
+    if engine.kind == "embedded" and spec.model not in (None, engine.served_model_name):
+        raise InvalidInputError(f"the embedded engine serves {engine.served_model_name!r} only", code="unknown_model")
+
+
+class EngineHolder:
+    """Owns the engine for the app's lifetime. Jobs wait on `ready`; /health reports `status`."""
+
+    def __init__(self, settings: EngineSettings, data_dir: Path) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.status: EngineStatus = "not_configured" if settings.kind == "none" else "starting"
+        self.detail = "generation is switched off (INSTRUCTFORGE_ENGINE=none)" if settings.kind == "none" else ""
+        self.engine: CompletionEngine | None = None
+        self.ready = asyncio.Event()
+        self._server = None
+        self._task: asyncio.Task | None = None
+        self._starts = 0
+
+    def start(self) -> None:
+        if self.settings.kind != "none":
+            self._task = asyncio.create_task(self._start(), name="engine-start")
+
+    async def _start(self) -> None:
+        try:
+            await self._connect()
+        except Exception as exc:  # reported by /health; jobs stay queued
+            self.status, self.detail = "failed", f"{type(exc).__name__}: {exc}"
+            log.exception("engine failed to start")
+            return
+        if self.settings.kind == "embedded":
+            await self._watch()
+
+    async def _watch(self) -> None:
+        """Restart the embedded vLLM server if it dies; jobs pause on `ready` meanwhile."""
+        while True:
+            await asyncio.sleep(2)
+            if self._server.is_running():
+                continue
+            self.ready.clear()
+            if self._starts > _MAX_RESTARTS:
+                self.status, self.detail = (
+                    "failed",
+                    f"the vLLM server exited {self._starts} times (see {self._server_log()})",
+                )
+                return
+            self.status, self.detail = "starting", f"the vLLM server exited (see {self._server_log()}); restarting"
+            log.error("the embedded vLLM server exited; restarting it")
+            await anyio.to_thread.run_sync(self._server.stop)  # reap what is left of its process group
+            old = self.engine
+            try:
+                await self._connect()
+            except Exception as exc:
+                self.status, self.detail = "failed", f"restart failed: {type(exc).__name__}: {exc}"
+                log.exception("engine restart failed")
+                return
+            finally:
+                await old.aclose()
+
+    @contextlib.asynccontextmanager
+    async def engine_for(self, endpoints: list[str] | None, model: str | None) -> AsyncIterator[CompletionEngine]:
+        """A job's own client when it narrows the endpoints or names a model (remote engines only)."""
+        await self.ready.wait()
+        engine = self._client(endpoints or list(self.settings.endpoints), model or self.engine.model)
+        try:
+            yield engine
+        finally:
+            await engine.aclose()
+
+    async def _connect(self) -> None:
+        if self.settings.kind == "embedded":
+            endpoint, model = await self._start_embedded()
+            endpoints = [endpoint]
+        else:
+            endpoints = list(self.settings.endpoints)
+            model = self.settings.model or await self._discover(endpoints[0])
+        self.engine = self._client(endpoints, model)
+        self.status, self.detail = "ready", f"{self.settings.kind}: {model} at {', '.join(endpoints)}"
+        self.ready.set()
+        log.info("engine ready: %s", self.detail)
+
+    def _client(self, endpoints: list[str], model: str) -> OpenAICompletionsEngine:
+        return OpenAICompletionsEngine(
+            endpoints,
+            model,
+            concurrency_per_endpoint=self.settings.concurrency_per_endpoint,
+            timeout_s=self.settings.request_timeout_s,
+            retries=self.settings.retries,
+            send_seed=self.settings.per_request_seed,
+        )
+
+    def _server_log(self) -> Path:
+        name = "vllm.log" if self._starts <= 1 else f"vllm.restart-{self._starts - 1}.log"
+        return self.data_dir / "logs" / name
+
+    async def _start_embedded(self) -> tuple[str, str]:
+        from generators.model import resolve_model
+        from generators.vllm_server import VLLMServer
+
+        self.detail = "preparing the model"
+        model_path = await anyio.to_thread.run_sync(resolve_model, self.settings.model, self.data_dir / "cache")
+        self.detail = f"starting vLLM with {model_path}"
+        self._starts += 1
+        self._server = VLLMServer(
+            model_path,
+            served_model_name=self.settings.served_model_name,
+            max_model_len=self.settings.max_model_len,
+            kv_cache_gib=self.settings.kv_cache_gib,
+            log_path=self._server_log(),
+        )
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        await anyio.to_thread.run_sync(self._server.start)
+        await anyio.to_thread.run_sync(self._server.wait_ready, self.settings.start_timeout_s)
+        return self._server.base_url, self.settings.served_model_name
+
+    async def _discover(self, endpoint: str) -> str:
+        """Remote servers may come up after us: ask until one answers or the start timeout passes."""
+        with anyio.fail_after(self.settings.start_timeout_s):
+            while True:
+                try:
+                    return await discover_model(endpoint)
+                except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+                    self.detail = f"waiting for {endpoint}: {exc}"
+                    await asyncio.sleep(2)
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        if self.engine is not None:
+            await self.engine.aclose()
+        if self._server is not None:
+            await anyio.to_thread.run_sync(self._server.stop)

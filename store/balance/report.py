@@ -1,0 +1,215 @@
+"""How balanced a dataset (or a snapshot's subset of it) is: counts, shares and evenness per dimension.
+
+One DuckDB scan (GROUPING SETS) counts the tasks by category, classification, source and instruction
+length band, whatever the dataset's size. The root verb and its direct-object noun (the self-instruct
+paper's diversity analysis) come from `store.balance.verbs`, a Python heuristic, so they are read from a
+deterministic sample of at most `verb_sample_limit` instructions: the tasks whose ids come first under
+a fixed multiplicative hash, spread evenly over the id (arrival) range. `verb_sample` in the report says
+how many were read; the verb dimension's counts are counts within that sample.
+
+Evenness is the normalised Shannon entropy: H / log(k) over the k keys a dimension lists (1.0 = even,
+0.0 = one key holds everything; 0.0 when k <= 1). Closed dimensions list every key, zeros included
+(both classification keys, both sources, all five length bands), so k does not shrink with the data.
+
+Warnings (share > `share_limit`):
+- category, instruction_length, root_verb: any key whose share passes the limit;
+- classification: only the `classification` key. Most instruction data is open-ended (26 of the 175
+  seed tasks classify), so a non-classification majority is the normal state, not an imbalance;
+- source: none. A generated majority is what generation is for; the shares are reported only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+import msgspec
+import pyarrow as pa
+
+from store.balance.verbs import root_verb_noun
+from store.database import Store
+from store.datasets import require_dataset
+
+LENGTH_BANDS = ("1-5 words", "6-10 words", "11-20 words", "21-40 words", "41+ words")
+CLASSIFICATION_KEYS = ("classification", "other")
+SOURCE_KEYS = ("seed", "generated")
+DEFAULT_SHARE_LIMIT = 0.5
+VERB_SAMPLE_LIMIT = 20_000
+TOP_VERBS = 20
+TOP_NOUNS = 4
+
+# Words are runs of non-whitespace, as Python's str.split() counts them (ASCII whitespace).
+_GROUPS = """
+    SELECT GROUPING(category, is_classification, source, band), category, is_classification, source, band, count(*)
+    FROM (
+        SELECT category, is_classification, source,
+               CASE WHEN words <= 5 THEN '1-5 words' WHEN words <= 10 THEN '6-10 words'
+                    WHEN words <= 20 THEN '11-20 words' WHEN words <= 40 THEN '21-40 words'
+                    ELSE '41+ words' END AS band
+        FROM (
+            SELECT category, is_classification, source, len(regexp_extract_all(instruction, '\\S+')) AS words
+            FROM tasks WHERE dataset_id = ? {selection}
+        )
+    )
+    GROUP BY GROUPING SETS ((category), (is_classification), (source), (band))
+"""
+# GROUPING() bit patterns: the one column a row is grouped by has its bit clear.
+_BY_CATEGORY, _BY_CLASSIFICATION, _BY_SOURCE, _BY_BAND = 0b0111, 0b1011, 0b1101, 0b1110
+# Knuth's multiplicative hash of the id: a fixed, evenly spread order, so the sample is reproducible.
+_VERB_SAMPLE = """
+    SELECT instruction FROM tasks WHERE dataset_id = ? {selection}
+    ORDER BY (id::HUGEINT * 2654435761) % 4294967296, id LIMIT ?
+"""
+_SELECTION = "balance_selection"
+
+
+class Distribution(msgspec.Struct, frozen=True, kw_only=True):
+    total: int
+    counts: dict[str, int]
+    shares: dict[str, float]
+    normalized_entropy: float
+    top: str | None  # the key with the largest share (ties: the first listed); None when empty
+    top_share: float
+
+
+class VerbNouns(msgspec.Struct, frozen=True, kw_only=True):
+    verb: str
+    count: int
+    share: float  # of the sampled instructions that have a verb
+    nouns: dict[str, int]  # its most frequent direct-object nouns
+
+
+class BalanceWarning(msgspec.Struct, frozen=True, kw_only=True):
+    dimension: str
+    key: str
+    share: float
+    limit: float
+    message: str
+
+
+class BalanceReport(msgspec.Struct, frozen=True, kw_only=True):
+    dataset_id: str
+    tasks: int
+    share_limit: float
+    dimensions: dict[str, Distribution]  # category, classification, source, instruction_length, root_verb
+    verb_noun: tuple[VerbNouns, ...]
+    verb_sample: int  # instructions parsed for verbs (all of them when tasks <= the sample limit)
+    verb_found: int  # of those, how many yielded a root verb
+    warnings: tuple[BalanceWarning, ...]
+
+
+def normalized_entropy(counts: Sequence[int]) -> float:
+    """Shannon entropy over log(k), k = len(counts): 1.0 when even, 0.0 for one class or none."""
+    total = sum(counts)
+    if len(counts) <= 1 or total == 0:
+        return 0.0
+    entropy = -sum(c / total * math.log(c / total) for c in counts if c)
+    return abs(round(entropy / math.log(len(counts)), 4))
+
+
+def distribution(counts: Mapping[str, int], keys: Sequence[str] | None = None) -> Distribution:
+    """Counts in the order of `keys` (zeros kept), else by count descending then key."""
+    if keys is not None:
+        ordered = {key: counts.get(key, 0) for key in keys}
+    else:
+        ordered = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    total = sum(ordered.values())
+    shares = {key: round(count / total, 4) if total else 0.0 for key, count in ordered.items()}
+    top = max(ordered, key=lambda key: ordered[key]) if total else None
+    return Distribution(
+        total=total,
+        counts=ordered,
+        shares=shares,
+        normalized_entropy=normalized_entropy(list(ordered.values())),
+        top=top,
+        top_share=shares[top] if top is not None else 0.0,
+    )
+
+
+def verb_noun_table(
+    pairs: Sequence[tuple[str | None, str | None]], *, top_verbs: int = TOP_VERBS, top_nouns: int = TOP_NOUNS
+) -> tuple[Distribution, tuple[VerbNouns, ...]]:
+    """The verb distribution over pairs with a verb, and the top verbs with their top nouns."""
+    verbs = Counter(verb for verb, _ in pairs if verb is not None)
+    nouns: dict[str, Counter[str]] = {}
+    for verb, noun in pairs:
+        if verb is not None and noun is not None:
+            nouns.setdefault(verb, Counter())[noun] += 1
+    verb_dist = distribution(verbs)
+    table = tuple(
+        VerbNouns(
+            verb=verb,
+            count=count,
+            share=verb_dist.shares[verb],
+            nouns=dict(sorted(nouns.get(verb, Counter()).items(), key=lambda item: (-item[1], item[0]))[:top_nouns]),
+        )
+        for verb, count in list(verb_dist.counts.items())[:top_verbs]
+    )
+    return verb_dist, table
+
+
+def balance_warnings(dimensions: Mapping[str, Distribution], share_limit: float) -> tuple[BalanceWarning, ...]:
+    """Shares over the limit, by the rules in the module docstring."""
+    watched = {"category": None, "instruction_length": None, "root_verb": None, "classification": {"classification"}}
+    warnings = []
+    for name, only in watched.items():
+        dist = dimensions.get(name)
+        if dist is None:
+            continue
+        for key, share in dist.shares.items():
+            if share > share_limit and (only is None or key in only):
+                message = f"{name} {key!r} holds {share:.1%} of the tasks, over the {share_limit:.0%} limit"
+                warnings.append(
+                    BalanceWarning(dimension=name, key=key, share=share, limit=share_limit, message=message)
+                )
+    return tuple(warnings)
+
+
+def _register_selection(cur, task_ids: Sequence[int] | None) -> str:
+    """SQL restricting `tasks` to the given ids (an Arrow table scanned by a semi join, not an IN list)."""
+    if task_ids is None:
+        return ""
+    cur.register(_SELECTION, pa.table({"id": pa.array(task_ids, pa.int64())}))
+    return f"AND id IN (SELECT id FROM {_SELECTION})"
+
+
+def balance_report(
+    store: Store,
+    dataset_id: str,
+    *,
+    share_limit: float = DEFAULT_SHARE_LIMIT,
+    task_ids: Sequence[int] | None = None,
+    verb_sample_limit: int = VERB_SAMPLE_LIMIT,
+) -> BalanceReport:
+    """The balance of a dataset, or of the tasks among `task_ids` that belong to it (others are ignored)."""
+    with store.read() as cur:
+        require_dataset(cur, dataset_id)
+        selection = _register_selection(cur, task_ids)
+        rows = cur.execute(_GROUPS.format(selection=selection), [dataset_id]).fetchall()
+        sample = cur.execute(_VERB_SAMPLE.format(selection=selection), [dataset_id, verb_sample_limit]).fetchall()
+        if task_ids is not None:
+            cur.unregister(_SELECTION)
+    pairs = [root_verb_noun(row[0]) for row in sample]
+    verb_dist, table = verb_noun_table(pairs)
+    classification = {r[2]: r[5] for r in rows if r[0] == _BY_CLASSIFICATION}
+    dimensions = {
+        "category": distribution({r[1]: r[5] for r in rows if r[0] == _BY_CATEGORY}),
+        "classification": distribution(
+            {"classification": classification.get(True, 0), "other": classification.get(False, 0)},
+            CLASSIFICATION_KEYS,
+        ),
+        "source": distribution({r[3]: r[5] for r in rows if r[0] == _BY_SOURCE}, SOURCE_KEYS),
+        "instruction_length": distribution({r[4]: r[5] for r in rows if r[0] == _BY_BAND}, LENGTH_BANDS),
+        "root_verb": verb_dist,
+    }
+    return BalanceReport(
+        dataset_id=dataset_id,
+        tasks=dimensions["source"].total,
+        share_limit=share_limit,
+        dimensions=dimensions,
+        verb_noun=table,
+        verb_sample=len(sample),
+        verb_found=verb_dist.total,
+        warnings=balance_warnings(dimensions, share_limit),
+    )

@@ -1,0 +1,4 @@
+"""Near-duplicate detection at scale: `near_duplicates` (self-instruct's ROUGE-L rule behind MinHash LSH
+candidates, `lsh`, and token-count bounds, `instruction_codes`), `semantic` (an optional embedding tier), and
+`screen` (a dataset's fingerprints and index loaded from the store, for `domain.screening.DuplicateScreen`).
+"""

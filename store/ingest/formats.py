@@ -1,0 +1,134 @@
+"""Parse seed-task uploads (self-instruct or Alpaca records, as JSON Lines or a JSON array).
+
+Pure functions: bytes in, `NewTask`s out, or one `InvalidInputError` listing every bad line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from domain.errors import InvalidInputError
+from domain.fingerprint import has_words
+from domain.records import DEFAULT_CATEGORY, Instance, NewTask
+
+UploadKind = Literal["jsonl", "json"]
+_MAX_REPORTED_ERRORS = 100
+
+
+class SeedLimits(msgspec.Struct, frozen=True, kw_only=True):
+    max_instruction_chars: int = 4_000
+    max_text_chars: int = 100_000
+    max_instances: int = 64
+    max_category_chars: int = 64
+
+
+class _InstanceIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    output: str
+    input: str = ""
+
+
+class _SelfInstructSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The self-instruct paper's seed format (`id` and `name` are kept as provenance)."""
+
+    instruction: str
+    instances: list[_InstanceIn]
+    is_classification: bool = False
+    category: str | None = None
+    id: str | int | None = None
+    name: str | None = None
+
+
+class _AlpacaSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    instruction: str
+    output: str
+    input: str = ""
+    is_classification: bool = False
+    category: str | None = None
+
+
+def _content_problems(
+    instruction: str, instances: list[_InstanceIn], category: str | None, limits: SeedLimits
+) -> list[str]:
+    problems = []
+    if not has_words(instruction):
+        problems.append("instruction has no letters or digits")
+    if len(instruction) > limits.max_instruction_chars:
+        problems.append(f"instruction is longer than {limits.max_instruction_chars} characters")
+    if not 1 <= len(instances) <= limits.max_instances:
+        problems.append(f"instances must hold between 1 and {limits.max_instances} items")
+    for n, instance in enumerate(instances):
+        if not instance.output.strip():
+            problems.append(f"instances[{n}].output is empty")
+        if max(len(instance.input), len(instance.output)) > limits.max_text_chars:
+            problems.append(f"instances[{n}] has a text longer than {limits.max_text_chars} characters")
+    if category is not None and not 0 < len(category.strip()) <= limits.max_category_chars:
+        problems.append(f"category must have 1 to {limits.max_category_chars} characters")
+    return problems
+
+
+def parse_seed_record(obj: Any, limits: SeedLimits, provenance: dict[str, Any]) -> NewTask:
+    """One decoded JSON value -> a NewTask; raises ValueError with a readable reason."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+    try:
+        if "instances" in obj:
+            seed = msgspec.convert(obj, _SelfInstructSeed)
+            instances = seed.instances
+            provenance = {"format": "self_instruct", **provenance}
+            provenance |= {k: v for k, v in (("seed_id", seed.id), ("seed_name", seed.name)) if v is not None}
+        else:
+            seed = msgspec.convert(obj, _AlpacaSeed)
+            instances = [_InstanceIn(input=seed.input, output=seed.output)]
+            provenance = {"format": "alpaca", **provenance}
+    except msgspec.ValidationError as exc:
+        raise ValueError(str(exc)) from None
+    problems = _content_problems(seed.instruction, instances, seed.category, limits)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return NewTask(
+        instruction=seed.instruction.strip(),
+        instances=tuple(Instance(input=i.input, output=i.output) for i in instances),
+        is_classification=seed.is_classification,
+        category=seed.category.strip().lower() if seed.category else DEFAULT_CATEGORY,
+        provenance=provenance,
+    )
+
+
+def _units(body: bytes, kind: UploadKind) -> list[tuple[int, Any]]:
+    """(1-based line or item number, raw JSON value) pairs; blank JSONL lines are skipped."""
+    if not body.strip():
+        return []
+    if kind == "json":
+        try:
+            return list(enumerate(msgspec.json.decode(body, type=list[msgspec.Raw]), start=1))
+        except msgspec.DecodeError as exc:
+            raise InvalidInputError(f"the body is not a JSON array: {exc}", code="invalid_upload") from None
+    return [(n, line) for n, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
+
+
+def parse_seed_upload(body: bytes, kind: UploadKind, limits: SeedLimits, upload_id: str) -> list[NewTask]:
+    """Every record or nothing: one bad record rejects the upload, listing each bad one."""
+    units = _units(body, kind)
+    if not units:
+        raise InvalidInputError("the upload holds no seed tasks", code="empty_upload")
+    where = "line" if kind == "jsonl" else "item"
+    tasks, errors = [], []
+    for number, raw in units:
+        try:
+            obj = msgspec.json.decode(raw)
+        except msgspec.DecodeError as exc:
+            errors.append({where: number, "reason": f"invalid JSON: {exc}"})
+            continue
+        try:
+            tasks.append(parse_seed_record(obj, limits, {"upload": upload_id, where: number}))
+        except ValueError as exc:
+            errors.append({where: number, "reason": str(exc)})
+    if errors:
+        raise InvalidInputError(
+            f"{len(errors)} of {len(units)} records are invalid; nothing was stored",
+            code="invalid_upload",
+            extra={"error_count": len(errors), "errors": errors[:_MAX_REPORTED_ERRORS]},
+        )
+    return tasks

@@ -1,0 +1,255 @@
+"""Snapshots: immutable, numbered exports of a dataset, split for training, with a manifest.
+
+Creating one selects the records (filters, verified code only, per-category caps, contaminated records
+excluded), splits them (stratified by category, seeded, no near-duplicate across the split), renders the
+files in a folder of their own, makes them read-only, and records the manifest. Nothing about a snapshot
+changes afterwards: its files are never rewritten, and later changes to the dataset do not reach it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from domain.errors import NotFoundError
+from domain.records import Source
+from domain.screening import NEAR_DUPLICATE_THRESHOLD
+from store.balance.report import DEFAULT_SHARE_LIMIT, balance_report
+from store.contamination.check import find_contamination
+from store.database import Store
+from store.datasets import get_dataset, require_dataset
+from store.dedup.near_duplicates import NearDuplicateIndex
+from store.export import ExportFormat
+from store.records import RecordFilter
+from store.snapshots.card import data_card
+from store.snapshots.files import FileEntry, content_sha256, llama_factory_info, write_code_tests, write_split
+from store.snapshots.splits import SplitRow, cap_per_category, separate_near_duplicates, stratified_split
+from store.tasks import filter_clause
+
+SPLITS = ("train", "validation")
+_json = msgspec.json.Encoder()
+
+
+class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    format: ExportFormat = "prompt_completion"
+    source: Source | None = None
+    category: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    is_classification: bool | None = None
+    verified_only: bool = False  # only code tasks whose tests passed in the sandbox
+    validation_fraction: Annotated[float, Meta(ge=0, le=0.5)] = 0.1
+    seed: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 0
+    per_category_cap: Annotated[int, Meta(ge=1, le=100_000_000)] | None = None
+    exclude_contaminated: bool = True
+    # None: every registered benchmark
+    benchmarks: Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(max_length=1000)] | None = None
+    near_duplicate_threshold: Annotated[float, Meta(gt=0, le=1)] = NEAR_DUPLICATE_THRESHOLD
+    balance_share_limit: Annotated[float, Meta(gt=0, le=1)] = DEFAULT_SHARE_LIMIT
+
+
+class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    dataset_id: str
+    number: int
+    format: str
+    path: str
+    manifest: dict[str, Any]
+    created_at: datetime
+
+
+_SELECT = """
+    SELECT t.id, t.category, t.fingerprint, t.instruction FROM tasks t
+    WHERE t.dataset_id = ? {filters} {verified} ORDER BY t.id
+"""
+_VERIFIED = "AND t.id IN (SELECT task_id FROM code_checks WHERE dataset_id = ? AND status = 'passed')"
+_PROVENANCE = """
+    SELECT t.source, json_extract_string(t.provenance, '$.method'), json_extract_string(t.provenance, '$.model'),
+           CAST(json_extract(t.provenance, '$.templates') AS VARCHAR), count(*)
+    FROM tasks t WHERE t.dataset_id = ? AND t.id IN (SELECT task_id FROM snapshot_chunk)
+    GROUP BY ALL ORDER BY ALL
+"""
+
+
+def new_snapshot_id() -> str:
+    return f"sn_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(4)}"
+
+
+def _select(store: Store, dataset_id: str, spec: SnapshotSpec) -> tuple[list[SplitRow], dict[int, str]]:
+    record_filter = RecordFilter(source=spec.source, category=spec.category, is_classification=spec.is_classification)
+    filters, params = filter_clause(record_filter, alias="t")
+    sql = _SELECT.format(filters=filters, verified=_VERIFIED if spec.verified_only else "")
+    with store.read() as cur:
+        require_dataset(cur, dataset_id)
+        rows = cur.execute(sql, [dataset_id, *params, *([dataset_id] if spec.verified_only else [])]).fetchall()
+    return [SplitRow(r[0], r[1], r[2]) for r in rows], {r[0]: r[3] for r in rows}
+
+
+def _split(rows: list[SplitRow], texts: dict[int, str], spec: SnapshotSpec) -> tuple[dict[int, str], list[int]]:
+    sides = stratified_split(rows, spec.validation_fraction, spec.seed)
+    index = NearDuplicateIndex(
+        spec.near_duplicate_threshold, (texts[t] for t, side in sides.items() if side == "train")
+    )
+    moved = separate_near_duplicates(sides, texts, lambda text: index.is_near_duplicate(text)[0], index.add)
+    return sides, moved
+
+
+def _generation(store: Store, dataset_id: str, ids: list[int]) -> dict[str, Any]:
+    """Where the records came from: method, model and template versions, and the jobs' settings."""
+    import pyarrow as pa
+
+    with store.read() as cur:
+        cur.register("snapshot_chunk", pa.table({"task_id": pa.array(ids, pa.int64())}))
+        groups = cur.execute(_PROVENANCE, [dataset_id]).fetchall()
+        jobs = cur.execute(
+            """SELECT id, method, params FROM jobs WHERE id IN (SELECT DISTINCT job_id FROM tasks
+               WHERE dataset_id = ? AND id IN (SELECT task_id FROM snapshot_chunk)) ORDER BY id""",
+            [dataset_id],
+        ).fetchall()
+        cur.unregister("snapshot_chunk")
+    return {
+        "records_by_origin": [
+            {"source": s, "method": m, "model": model, "templates": msgspec.json.decode(t) if t else None, "tasks": n}
+            for s, m, model, t, n in groups
+        ],
+        "jobs": [{"id": j, "method": m, "params": msgspec.json.decode(p)} for j, m, p in jobs],
+    }
+
+
+def _counts(rows: list[SplitRow], sides: dict[int, str], files: dict[str, FileEntry]) -> dict[str, Any]:
+    by_category: dict[str, dict[str, int]] = {split: {} for split in SPLITS}
+    for row in rows:
+        split_counts = by_category[sides[row.task_id]]
+        split_counts[row.category] = split_counts.get(row.category, 0) + 1
+    return {
+        split: {
+            "tasks": sum(by_category[split].values()),
+            "records": files[f"{split}.jsonl"].records,
+            "by_category": dict(sorted(by_category[split].items())),
+        }  # fmt: skip
+        for split in SPLITS
+    }
+
+
+def _write_files(store: Store, dataset_id: str, spec: SnapshotSpec, sides: dict[int, str], folder: Path):
+    files: dict[str, FileEntry] = {}
+    with store.read() as cur:
+        for split in SPLITS:
+            ids = sorted(t for t, side in sides.items() if side == split)
+            files[f"{split}.jsonl"] = write_split(cur, dataset_id, spec.format, ids, folder / f"{split}.jsonl")
+        code = write_code_tests(cur, dataset_id, sides, folder / "code_tests.jsonl")
+    if code is not None:
+        files["code_tests.jsonl"] = code
+    return files
+
+
+def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Path) -> Snapshot:
+    """Select, split and write a snapshot under `root/<id>/`; record it. Blocking: call from a thread."""
+    dataset = get_dataset(store, dataset_id)
+    rows, texts = _select(store, dataset_id, spec)
+    contamination = find_contamination(store, dataset_id, [r.task_id for r in rows], benchmarks=spec.benchmarks)
+    excluded = set(contamination.contaminated_task_ids) if spec.exclude_contaminated else set()
+    rows = [r for r in rows if r.task_id not in excluded]
+    rows, capped = cap_per_category(rows, spec.per_category_cap, spec.seed)
+    sides, moved = _split(rows, texts, spec)
+    snapshot_id = new_snapshot_id()
+    work = root / f".{snapshot_id}.partial"
+    work.mkdir(parents=True)
+    try:
+        files = _write_files(store, dataset_id, spec, sides, work)
+        balance = balance_report(store, dataset_id, share_limit=spec.balance_share_limit, task_ids=sorted(sides))
+        manifest: dict[str, Any] = {
+            "snapshot_id": snapshot_id, "dataset_id": dataset_id, "dataset_name": dataset.name,
+            "format": spec.format, "spec": msgspec.to_builtins(spec), "files": msgspec.to_builtins(files),
+            "content_sha256": content_sha256(files), "counts": _counts(rows, sides, files),
+            "selection": {"matched": len(rows) + len(excluded) + sum(capped.values()),
+                          "excluded_contaminated": len(excluded), "capped_by_category": capped,
+                          "moved_to_train_near_duplicates": len(moved)},
+            "contamination": msgspec.to_builtins(contamination), "balance": msgspec.to_builtins(balance),
+            "generation": _generation(store, dataset_id, sorted(sides)),
+            "created_at": datetime.now(UTC).isoformat(),
+        }  # fmt: skip
+        return _publish(store, manifest, work, root / snapshot_id)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _publish(store: Store, manifest: dict[str, Any], work: Path, final: Path) -> Snapshot:
+    """Number the snapshot, write its manifest and card, make it read-only and move it in place, atomically."""
+    with store.write() as cur:
+        dataset_id = manifest["dataset_id"]
+        number = cur.execute(
+            "SELECT coalesce(max(number), 0) + 1 FROM snapshots WHERE dataset_id = ?", [dataset_id]
+        ).fetchall()[0][0]
+        manifest["number"] = number
+        name = f"{manifest['dataset_name']}_snapshot{number}"
+        splits = [s for s in SPLITS if manifest["files"][f"{s}.jsonl"]["records"]]
+        (work / "dataset_info.json").write_bytes(_json.encode(llama_factory_info(name, manifest["format"], splits)))
+        (work / "README.md").write_text(data_card(manifest))
+        (work / "manifest.json").write_bytes(msgspec.json.format(_json.encode(manifest)))
+        for path in work.iterdir():
+            path.chmod(0o444)
+        cur.execute(
+            "INSERT INTO snapshots (id, dataset_id, number, format, path, manifest) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                manifest["snapshot_id"],
+                dataset_id,
+                number,
+                manifest["format"],
+                str(final),
+                _json.encode(manifest).decode(),
+            ],
+        )
+        os.rename(work, final)
+    return get_snapshot(store, manifest["snapshot_id"])
+
+
+def _row_to_snapshot(row: tuple) -> Snapshot:
+    return Snapshot(id=row[0], dataset_id=row[1], number=row[2], format=row[3], path=row[4],
+                    manifest=msgspec.json.decode(row[5]), created_at=row[6])  # fmt: skip
+
+
+_SNAPSHOT_COLUMNS = "SELECT id, dataset_id, number, format, path, manifest, created_at FROM snapshots"
+
+
+def get_snapshot(store: Store, snapshot_id: str) -> Snapshot:
+    with store.read() as cur:
+        rows = cur.execute(f"{_SNAPSHOT_COLUMNS} WHERE id = ?", [snapshot_id]).fetchall()
+    if not rows:
+        raise NotFoundError(f"no snapshot {snapshot_id!r}", code="snapshot_not_found")
+    return _row_to_snapshot(rows[0])
+
+
+def list_snapshots(store: Store, dataset_id: str) -> list[Snapshot]:
+    with store.read() as cur:
+        require_dataset(cur, dataset_id)
+        rows = cur.execute(f"{_SNAPSHOT_COLUMNS} WHERE dataset_id = ? ORDER BY number", [dataset_id]).fetchall()
+    return [_row_to_snapshot(row) for row in rows]
+
+
+SnapshotFile = Literal["train.jsonl", "validation.jsonl", "code_tests.jsonl", "manifest.json", "dataset_info.json",
+                       "README.md"]  # fmt: skip
+
+
+# Beside the data files (listed, with their hashes, in the manifest): the files that describe them.
+SNAPSHOT_DOCUMENTS = ("manifest.json", "dataset_info.json", "README.md")
+
+
+def snapshot_file(store: Store, snapshot_id: str, name: str) -> Path:
+    """The path of one of a snapshot's files; only names the snapshot has (no path tricks)."""
+    snapshot = get_snapshot(store, snapshot_id)
+    if name not in snapshot.manifest["files"] and name not in SNAPSHOT_DOCUMENTS:
+        raise NotFoundError(f"snapshot {snapshot_id!r} has no file {name!r}", code="snapshot_file_not_found")
+    path = Path(snapshot.path) / name
+    if not path.is_file():
+        raise NotFoundError(
+            f"the file {name!r} of snapshot {snapshot_id!r} is missing on disk", code="snapshot_file_missing"
+        )
+    return path
