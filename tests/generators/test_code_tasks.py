@@ -72,7 +72,7 @@ def test_a_round_keeps_exactly_the_candidates_whose_tests_pass() -> None:
     assert task.code.tests == ("assert square(3) == 9", "assert square(-2) == 4")
     assert task.instances[0].output == "```python\ndef square(x):\n    return x * x\n```"
     assert task.provenance["templates"] == {"code": "code_task.v1", "code_example": "code_example.v1"}
-    reasons = {reason: (instruction, detail) for reason, instruction, detail in result.rejections}
+    reasons = {r.reason: (r.instruction, r.detail) for r in result.rejections}
     assert set(reasons) == {"tests_failed", "tests_timeout", "exact_duplicate", "too_few_tests", "code_unparseable"}
     assert "assert cube(2) == 8" in reasons["tests_failed"][1]["error"]
     assert reasons["tests_failed"][1]["solution"] == "def cube(x):\n    return x * x"
