@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from domain.quality import Judgement, MutationScore
+
 Source = Literal["seed", "generated"]
 DEFAULT_CATEGORY = "uncategorized"
 
@@ -29,6 +31,7 @@ class CodeCheck(msgspec.Struct, frozen=True, kw_only=True):
     tests_total: int
     duration_s: float
     error: str | None = None
+    strength: MutationScore | None = None  # mutation score of the tests, when it was measured
 
 
 class NewTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +43,8 @@ class NewTask(msgspec.Struct, frozen=True, kw_only=True):
     category: str = DEFAULT_CATEGORY
     provenance: dict[str, Any] = msgspec.field(default_factory=dict)
     code: CodeCheck | None = None  # code tasks: stored in `code_checks` with the task, atomically
+    category_confidence: float | None = None  # how sure the labeller was of `category` (None: given by a person)
+    judgement: Judgement | None = None  # stored in `judgements` with the task, atomically
 
 
 class Rejection(msgspec.Struct, frozen=True, kw_only=True):

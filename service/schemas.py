@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.job_spec import JobProgress, JobSpec
+from domain.quality import Judgement, MutationScore
 from domain.records import Source
 from store.jobs import JobRecord
 from store.records import Dataset, TaskRecord
@@ -54,6 +55,7 @@ class CodeCheckOut(msgspec.Struct, frozen=True, kw_only=True):
     tests_total: int
     duration_s: float
     error: str | None
+    strength: MutationScore | None  # the mutation score of the tests, when measured
 
 
 class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +68,8 @@ class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
     provenance: dict[str, Any]
     created_at: datetime
     code: CodeCheckOut | None = None  # code tasks: the solution, its tests and the sandbox run that passed
+    category_confidence: float | None = None  # generated labels: how sure the labeller was
+    judgement: Judgement | None = None  # the latest judge reading (its score is the task's quality)
 
     @classmethod
     def of(cls, task: TaskRecord) -> RecordOut:
@@ -79,6 +83,8 @@ class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
             provenance=task.provenance,
             created_at=task.created_at,
             code=None if task.code is None else CodeCheckOut(**msgspec.structs.asdict(task.code)),
+            category_confidence=task.category_confidence,
+            judgement=task.judgement,
         )
 
 

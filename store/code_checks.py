@@ -19,6 +19,11 @@ class CodeStats(msgspec.Struct, frozen=True, kw_only=True):
     pass_rate: float | None
     failures: dict[str, int]  # tests_failed / tests_timeout / tests_crashed
     mean_duration_s: float | None
+    # The strength of the stored proofs: tasks whose tests were mutation-scored, and their kill rates in
+    # tenths ("0.8-0.9": n; 1.0 falls in "0.9-1.0").
+    strength_measured: int = 0
+    kill_rates: dict[str, int] = msgspec.field(default_factory=dict)
+    mean_kill_rate: float | None = None
 
 
 def code_examples(store: Store, dataset_id: str) -> list[StoredCodeExample]:
@@ -58,6 +63,10 @@ def code_stats(store: Store, dataset_id: str) -> CodeStats:
                AND json_extract_string(detail, '$.code_status') = 'passed'""",
             [dataset_id],
         ).fetchall()[0][0]
+        rates = [r[0] for r in cur.execute(
+            "SELECT kill_rate FROM code_checks WHERE dataset_id = ? AND status = 'passed' AND kill_rate IS NOT NULL",
+            [dataset_id],
+        ).fetchall()]  # fmt: skip
     generated_passed = _generated_verified(store, dataset_id) + surplus
     executed = generated_passed + sum(failures.values())
     return CodeStats(
@@ -67,7 +76,20 @@ def code_stats(store: Store, dataset_id: str) -> CodeStats:
         pass_rate=round(generated_passed / executed, 4) if executed else None,
         failures={reason: failures.get(reason, 0) for reason in EXECUTION_FAILURES},
         mean_duration_s=round(mean_s, 4) if mean_s is not None else None,
+        strength_measured=len(rates),
+        kill_rates=tenths(rates),
+        mean_kill_rate=round(sum(rates) / len(rates), 4) if rates else None,
     )
+
+
+def tenths(values: list[float]) -> dict[str, int]:
+    """Counts of values in [0, 1] by tenth, in order; 1.0 counts in the last bin."""
+    counts: dict[str, int] = {}
+    for value in sorted(values):
+        low = min(int(value * 10), 9) / 10
+        key = f"{low:.1f}-{low + 0.1:.1f}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _generated_verified(store: Store, dataset_id: str) -> int:

@@ -158,11 +158,39 @@ _WHOLE_JOB_SPECS = (
        WHERE json_extract(params, '$.dataset_id') IS NULL""",
 )
 
+# Quality signals. A task may be judged several times (another judge model, another rubric version): each
+# judgement is its own row with the model and template that made it; the task's score is its latest scored
+# one. Code proofs gain the mutation score of their tests; generated labels gain the labeller's confidence.
+_QUALITY = (
+    "CREATE SEQUENCE judgement_ids START 1",
+    """
+    CREATE TABLE judgements (
+        id          BIGINT NOT NULL DEFAULT nextval('judgement_ids'),
+        task_id     BIGINT NOT NULL,
+        dataset_id  VARCHAR NOT NULL,
+        job_id      VARCHAR,
+        judge_model VARCHAR NOT NULL,
+        template    VARCHAR NOT NULL,
+        outcome     VARCHAR NOT NULL CHECK (outcome IN ('scored', 'unreadable', 'engine_error')),
+        score       DOUBLE,
+        criteria    JSON NOT NULL,
+        method      VARCHAR,
+        scale_mass  DOUBLE,
+        raw         VARCHAR NOT NULL,
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+    """,
+    "ALTER TABLE code_checks ADD COLUMN kill_rate DOUBLE",
+    "ALTER TABLE code_checks ADD COLUMN strength JSON",
+    "ALTER TABLE tasks ADD COLUMN category_confidence DOUBLE",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", _INITIAL_SCHEMA),
     Migration(3, "code_checks_and_snapshots", _CODE_AND_SNAPSHOTS),
     Migration(4, "benchmarks", _BENCHMARKS),
     Migration(5, "whole_job_specs", _WHOLE_JOB_SPECS),
+    Migration(6, "quality_signals", _QUALITY),
 )
 
 _LEDGER = """

@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from domain.quality import Judgement
 from domain.records import CodeCheck, Instance, Source
 
 
@@ -20,6 +21,8 @@ class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
     provenance: dict[str, Any]
     created_at: datetime
     code: CodeCheck | None = None
+    category_confidence: float | None = None
+    judgement: Judgement | None = None  # the latest judgement of the task, if it was judged
 
 
 class Dataset(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +40,7 @@ class RecordFilter(msgspec.Struct, frozen=True, kw_only=True):
     source: Source | None = None
     category: str | None = None
     is_classification: bool | None = None
+    min_quality: float | None = None  # only tasks whose current judge score is at least this
 
 
 class AddResult(msgspec.Struct, frozen=True, kw_only=True):

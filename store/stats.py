@@ -17,6 +17,7 @@ from store.balance.report import BalanceReport, balance_report
 from store.code_checks import CodeStats, code_stats
 from store.database import Store
 from store.datasets import require_dataset
+from store.quality import QualityStats, quality_stats
 
 DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
 
@@ -51,6 +52,7 @@ class DatasetStats(msgspec.Struct, frozen=True, kw_only=True):
     rejections_by_reason: dict[str, int]
     balance: BalanceReport | None = None  # shares, evenness and warnings per dimension
     code: CodeStats | None = None  # datasets with code tasks: the sandbox's verdicts
+    quality: QualityStats | None = None  # datasets with judged tasks: the judge's scores
 
 
 # GROUPING() bit patterns: the one column a row is grouped by has its bit clear.
@@ -137,4 +139,8 @@ def dataset_report(store: Store, dataset_id: str, *, share_limit: float, with_ba
         else None
     )
     code = code_stats(store, dataset_id)
-    return msgspec.structs.replace(stats, balance=balance, code=code if code.executed or code.verified_tasks else None)
+    quality = quality_stats(store, dataset_id)
+    return msgspec.structs.replace(
+        stats, balance=balance, code=code if code.executed or code.verified_tasks else None,
+        quality=quality if quality.outcomes else None,
+    )  # fmt: skip

@@ -10,9 +10,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from domain.fingerprint import fingerprint
+from domain.quality import Judgement, MutationScore
 from domain.records import CodeCheck, Instance, NewTask, Rejection, Source
 from store.database import Store
 from store.datasets import require_dataset
+from store.quality import SCORES, insert_judgements, latest_judgements
 from store.records import AddResult, RecordFilter, TaskPage, TaskRecord
 
 _MAX_REPORTED_DUPLICATES = 100
@@ -24,9 +26,9 @@ _EXISTING_FINGERPRINTS = """
 """
 _INSERT_TASKS = """
     INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source, job_id,
-                       provenance, instruction_chars, text_chars)
+                       provenance, instruction_chars, text_chars, category_confidence)
     SELECT $1 + position, $2, instruction, fingerprint, is_classification, category, $3, $4, provenance,
-           length(instruction), text_chars
+           length(instruction), text_chars, category_confidence
     FROM incoming_tasks
 """
 _INSERT_INSTANCES = """
@@ -35,8 +37,9 @@ _INSERT_INSTANCES = """
 """
 _INSERT_CODE_CHECKS = """
     INSERT INTO code_checks (task_id, dataset_id, entry_point, solution, tests, status, tests_passed, tests_total,
-                             duration_s, error)
-    SELECT $1 + position, $2, entry_point, solution, tests, status, tests_passed, tests_total, duration_s, error
+                             duration_s, error, kill_rate, strength)
+    SELECT $1 + position, $2, entry_point, solution, tests, status, tests_passed, tests_total, duration_s, error,
+           kill_rate, strength
     FROM incoming_code_checks
 """
 _INSERT_REJECTIONS = """
@@ -47,7 +50,8 @@ _PAGE = """
     SELECT t.id, t.instruction, t.source, t.category, t.is_classification, t.provenance, t.created_at,
            list({{'input': i.input, 'output': i.output}} ORDER BY i.position) FILTER (WHERE i.task_id IS NOT NULL),
            any_value(c.entry_point), any_value(c.solution), any_value(c.tests), any_value(c.status),
-           any_value(c.tests_passed), any_value(c.tests_total), any_value(c.duration_s), any_value(c.error)
+           any_value(c.tests_passed), any_value(c.tests_total), any_value(c.duration_s), any_value(c.error),
+           any_value(c.strength), t.category_confidence
     FROM (SELECT * FROM tasks WHERE dataset_id = ? AND id > ? {filters} ORDER BY id LIMIT ?) t
     LEFT JOIN instances i ON i.task_id = t.id AND i.dataset_id = t.dataset_id
     LEFT JOIN code_checks c ON c.task_id = t.id AND c.dataset_id = t.dataset_id
@@ -68,6 +72,9 @@ def filter_clause(record_filter: RecordFilter, alias: str = "") -> tuple[str, li
         if value is not None:
             sql.append(f" AND {prefix}{column} = ?")
             params.append(value)
+    if record_filter.min_quality is not None:
+        sql.append(f" AND {prefix}id IN (SELECT task_id FROM {SCORES} WHERE score >= ?)")
+        params.append(record_filter.min_quality)
     return "".join(sql), params
 
 
@@ -97,6 +104,7 @@ def _candidate_tables(tasks: Sequence[NewTask], firsts: list[int], prints: list[
             "category": [t.category for t in chosen],
             "provenance": [_json.encode(t.provenance).decode() for t in chosen],
             "text_chars": pa.array([_text_chars(t) for t in chosen], pa.int64()),
+            "category_confidence": pa.array([t.category_confidence for t in chosen], pa.float64()),
         }
     )
     rows = [(p, n, inst) for p, task in zip(firsts, chosen, strict=True) for n, inst in enumerate(task.instances)]
@@ -127,6 +135,9 @@ def _code_table(tasks: Sequence[NewTask], firsts: list[int]) -> pa.Table | None:
     for field in ("entry_point", "solution", "status", "tests_passed", "tests_total", "duration_s", "error"):
         columns[field] = [getattr(check, field) for check in checks]
     columns["tests"] = [_json.encode(check.tests).decode() for check in checks]
+    columns["kill_rate"] = pa.array([c.strength.kill_rate if c.strength else None for c in checks], pa.float64())
+    columns["strength"] = pa.array([_json.encode(c.strength).decode() if c.strength else None for c in checks],
+                                   pa.string())  # fmt: skip
     return pa.table(columns)
 
 
@@ -163,6 +174,9 @@ def insert_batch(
         cur.register("incoming_code_checks", _without(batch.code_table, stored))
         cur.execute(_INSERT_CODE_CHECKS, [first_id, dataset_id])
         cur.unregister("incoming_code_checks")
+    judged = [(first_id + p, batch.tasks[p].judgement) for p in batch.task_table["position"].to_pylist()
+              if p not in stored and batch.tasks[p].judgement is not None]  # fmt: skip
+    insert_judgements(cur, dataset_id, job_id, judged)
     duplicates = sorted(batch.repeats + list(stored))
     insert_rejections(
         cur,
@@ -223,11 +237,12 @@ def page_tasks(store: Store, dataset_id: str, record_filter: RecordFilter, *, af
     with store.read() as cur:
         require_dataset(cur, dataset_id)
         rows = cur.execute(_PAGE.format(filters=filters), [dataset_id, after, *params, limit + 1]).fetchall()
-    items = tuple(_row_to_task(row) for row in rows[:limit])
+        judgements = latest_judgements(cur, dataset_id, [row[0] for row in rows[:limit]])
+    items = tuple(_row_to_task(row, judgements.get(row[0])) for row in rows[:limit])
     return TaskPage(items=items, next_after=items[-1].id if len(rows) > limit else None)
 
 
-def _row_to_task(row: tuple) -> TaskRecord:
+def _row_to_task(row: tuple, judgement: Judgement | None) -> TaskRecord:
     return TaskRecord(
         id=row[0],
         instruction=row[1],
@@ -237,15 +252,18 @@ def _row_to_task(row: tuple) -> TaskRecord:
         provenance=msgspec.json.decode(row[5]),
         created_at=row[6],
         instances=tuple(Instance(input=i["input"], output=i["output"]) for i in row[7] or ()),
-        code=_row_to_code_check(row[8:]),
+        code=_row_to_code_check(row[8:17]),
+        category_confidence=row[17],
+        judgement=judgement,
     )
 
 
 def _row_to_code_check(columns: tuple) -> CodeCheck | None:
-    entry_point, solution, tests, status, passed, total, duration_s, error = columns
+    entry_point, solution, tests, status, passed, total, duration_s, error, strength = columns
     if entry_point is None:
         return None
     return CodeCheck(
         entry_point=entry_point, solution=solution, tests=tuple(msgspec.json.decode(tests)), status=status,
         tests_passed=passed, tests_total=total, duration_s=duration_s, error=error,
+        strength=msgspec.json.decode(strength, type=MutationScore) if strength else None,
     )  # fmt: skip

@@ -8,6 +8,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 from msgspec import Meta
 
+from domain.quality import SCALE_MAX, SCALE_MIN
 from domain.records import Source
 from service.bodies import upload_kind
 from service.dependencies import SettingsDep, StoreDep
@@ -35,10 +36,17 @@ def _ingest(store: Store, limits: LimitsSettings, dataset_id: str, body: bytes, 
     return ingest_seeds(store, dataset_id, body, upload_kind(content_type, body), seed_limits, check)
 
 
-def record_filter(source: Source | None, category: str | None, classification: bool | None) -> RecordFilter:
+# Filter by the judge's score: on the judge's fixed scale.
+MinQuality = Annotated[float, Meta(ge=SCALE_MIN, le=SCALE_MAX)]
+
+
+def record_filter(
+    source: Source | None, category: str | None, classification: bool | None, min_quality: float | None = None
+) -> RecordFilter:
     return RecordFilter(
-        source=source, category=category.strip().lower() if category else None, is_classification=classification
-    )
+        source=source, category=category.strip().lower() if category else None, is_classification=classification,
+        min_quality=min_quality,
+    )  # fmt: skip
 
 
 class RecordController(Controller):
@@ -68,11 +76,12 @@ class RecordController(Controller):
         source: FromQuery[Source | None] = None,
         category: FromQuery[str | None] = None,
         classification: FromQuery[bool | None] = None,
+        min_quality: FromQuery[MinQuality | None] = None,
     ) -> RecordList:
         page = page_tasks(
             store,
             dataset_id,
-            record_filter(source, category, classification),
+            record_filter(source, category, classification, min_quality),
             after=task_cursor(cursor),
             limit=page_size(limit, settings.limits),
         )
@@ -105,13 +114,14 @@ class RecordController(Controller):
         source: FromQuery[Source | None] = None,
         category: FromQuery[str | None] = None,
         classification: FromQuery[bool | None] = None,
+        min_quality: FromQuery[MinQuality | None] = None,
     ) -> Stream:
         """The dataset as JSON Lines, streamed in constant memory; one line per instance."""
         chunks = open_export(
             store,
             dataset_id,
             export_format,
-            record_filter(source, category, classification),
+            record_filter(source, category, classification, min_quality),
             page_chars=settings.limits.export_page_chars,
         )
         filename = f"{dataset_id}-{export_format}.jsonl"

@@ -20,6 +20,7 @@ import msgspec
 from msgspec import Meta
 
 from domain.errors import NotFoundError
+from domain.quality import SCALE_MAX, SCALE_MIN
 from domain.records import Source
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 from store.balance.report import DEFAULT_SHARE_LIMIT, balance_report
@@ -44,6 +45,8 @@ class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     category: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     is_classification: bool | None = None
     verified_only: bool = False  # only code tasks whose tests passed in the sandbox
+    min_quality: Annotated[float, Meta(ge=SCALE_MIN, le=SCALE_MAX)] | None = None  # judge score at least this
+    min_kill_rate: Annotated[float, Meta(ge=0, le=1)] | None = None  # code tasks: tests kill at least this share
     validation_fraction: Annotated[float, Meta(ge=0, le=0.5)] = 0.1
     seed: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 0
     per_category_cap: Annotated[int, Meta(ge=1, le=100_000_000)] | None = None
@@ -69,6 +72,8 @@ _SELECT = """
     WHERE t.dataset_id = ? {filters} {verified} ORDER BY t.id
 """
 _VERIFIED = "AND t.id IN (SELECT task_id FROM code_checks WHERE dataset_id = ? AND status = 'passed')"
+# Code tasks whose tests were not mutation-scored, or kill too few mutants, are left out; other tasks stay.
+_STRONG = "AND t.id NOT IN (SELECT task_id FROM code_checks WHERE dataset_id = ? AND coalesce(kill_rate, -1) < ?)"
 _PROVENANCE = """
     SELECT t.source, json_extract_string(t.provenance, '$.method'), json_extract_string(t.provenance, '$.model'),
            CAST(json_extract(t.provenance, '$.templates') AS VARCHAR), count(*)
@@ -82,12 +87,18 @@ def new_snapshot_id() -> str:
 
 
 def _select(store: Store, dataset_id: str, spec: SnapshotSpec) -> tuple[list[SplitRow], dict[int, str]]:
-    record_filter = RecordFilter(source=spec.source, category=spec.category, is_classification=spec.is_classification)
+    record_filter = RecordFilter(source=spec.source, category=spec.category, is_classification=spec.is_classification,
+                                 min_quality=spec.min_quality)  # fmt: skip
     filters, params = filter_clause(record_filter, alias="t")
-    sql = _SELECT.format(filters=filters, verified=_VERIFIED if spec.verified_only else "")
+    code_sql, code_params = "", []
+    if spec.verified_only:
+        code_sql, code_params = _VERIFIED, [dataset_id]
+    if spec.min_kill_rate is not None:
+        code_sql, code_params = code_sql + " " + _STRONG, [*code_params, dataset_id, spec.min_kill_rate]
+    sql = _SELECT.format(filters=filters, verified=code_sql)
     with store.read() as cur:
         require_dataset(cur, dataset_id)
-        rows = cur.execute(sql, [dataset_id, *params, *([dataset_id] if spec.verified_only else [])]).fetchall()
+        rows = cur.execute(sql, [dataset_id, *params, *code_params]).fetchall()
     return [SplitRow(r[0], r[1], r[2]) for r in rows], {r[0]: r[3] for r in rows}
 
 

@@ -33,8 +33,9 @@ def uploaded(client: TestClient, dataset_id: str, seed_bytes: bytes) -> str:
 def test_stats_of_the_175_seed_tasks(client: TestClient, uploaded: str, seed_file: Path) -> None:
     seeds, rows = load_seeds(seed_file), instance_rows(load_seeds(seed_file))
     stats = client.get(f"/v1/datasets/{uploaded}/stats").json()
-    balance, code = stats.pop("balance"), stats.pop("code")
-    assert code is None  # no code task here
+
+    balance, code, quality = stats.pop("balance"), stats.pop("code"), stats.pop("quality")
+    assert code is None and quality is None  # no code task, nothing judged
     assert balance == client.get(f"/v1/datasets/{uploaded}/balance").json()  # 175 < both verb samples
     assert balance["dimensions"]["classification"]["counts"] == {"classification": 26, "other": 149}
     assert client.get(f"/v1/datasets/{uploaded}/stats", params={"balance": "false"}).json()["balance"] is None

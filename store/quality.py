@@ -1,0 +1,92 @@
+"""Quality signals in the store: judgements of tasks, a task's current score, and their distributions.
+
+A task's score is its latest *scored* judgement (a later unreadable answer does not erase an earlier score).
+Filters (`RecordFilter.min_quality`) and reports read it through `SCORES`, one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import pyarrow as pa
+
+from domain.quality import SCALE_MAX, SCALE_MIN, Judgement
+from store.database import Store
+from store.datasets import require_dataset
+
+_json = msgspec.json.Encoder()
+# task_id -> its current score (task ids are unique across datasets).
+SCORES = "(SELECT task_id, arg_max(score, id) AS score FROM judgements WHERE outcome = 'scored' GROUP BY task_id)"
+_DATASET_SCORES = """SELECT arg_max(score, id) FROM judgements WHERE dataset_id = ? AND outcome = 'scored'
+                     GROUP BY task_id"""
+_LATEST = """
+    SELECT j.task_id, j.outcome, j.score, j.criteria, j.method, j.scale_mass, j.judge_model, j.template, j.raw
+    FROM judgements j JOIN (SELECT task_id, max(id) AS id FROM judgements WHERE dataset_id = ? AND task_id IN
+        (SELECT unnest(?::BIGINT[])) GROUP BY task_id) last ON last.id = j.id
+"""
+_INSERT = """
+    INSERT INTO judgements (task_id, dataset_id, job_id, judge_model, template, outcome, score, criteria, method,
+                            scale_mass, raw)
+    SELECT task_id, ?, ?, judge_model, template, outcome, score, criteria, method, scale_mass, raw
+    FROM incoming_judgements
+"""
+
+
+class QualityStats(msgspec.Struct, frozen=True, kw_only=True):
+    judged_tasks: int  # tasks with a current score
+    outcomes: dict[str, int]  # every judgement by outcome (scored, unreadable, engine_error)
+    histogram: dict[str, int]  # current scores in half-point bins of the scale, "1.0-1.5": n
+    mean_score: float | None
+
+
+def insert_judgements(cur, dataset_id: str, job_id: str | None, rows: Sequence[tuple[int, Judgement]]) -> None:
+    """Store (task id, judgement) pairs inside the caller's write transaction."""
+    if not rows:
+        return
+    judgements = [j for _, j in rows]
+    table = {
+        "task_id": pa.array([task_id for task_id, _ in rows], pa.int64()),
+        **{field: [getattr(j, field) for j in judgements]
+           for field in ("judge_model", "template", "outcome", "score", "method", "scale_mass", "raw")},
+        "criteria": [_json.encode(j.criteria).decode() for j in judgements],
+    }  # fmt: skip
+    cur.register("incoming_judgements", pa.table(table))
+    cur.execute(_INSERT, [dataset_id, job_id])
+    cur.unregister("incoming_judgements")
+
+
+def add_judgements(store: Store, dataset_id: str, job_id: str | None, rows: Sequence[tuple[int, Judgement]]) -> None:
+    with store.write() as cur:
+        require_dataset(cur, dataset_id)
+        insert_judgements(cur, dataset_id, job_id, rows)
+
+
+def latest_judgements(cur, dataset_id: str, task_ids: Sequence[int]) -> dict[int, Judgement]:
+    """The newest judgement of each task that has one (scored or not: the record shows what happened last)."""
+    if not task_ids:
+        return {}
+    rows = cur.execute(_LATEST, [dataset_id, list(task_ids)]).fetchall()
+    return {
+        r[0]: Judgement(outcome=r[1], score=r[2], criteria=msgspec.json.decode(r[3]), method=r[4], scale_mass=r[5],
+                        judge_model=r[6], template=r[7], raw=r[8])
+        for r in rows
+    }  # fmt: skip
+
+
+def _bin(score: float) -> str:
+    low = min(SCALE_MIN + int((score - SCALE_MIN) * 2) / 2, SCALE_MAX - 0.5)
+    return f"{low:.1f}-{low + 0.5:.1f}"
+
+
+def quality_stats(store: Store, dataset_id: str) -> QualityStats:
+    with store.read() as cur:
+        outcomes = dict(cur.execute(
+            "SELECT outcome, count(*) FROM judgements WHERE dataset_id = ? GROUP BY 1 ORDER BY 1", [dataset_id]
+        ).fetchall())  # fmt: skip
+        scores = [r[0] for r in cur.execute(_DATASET_SCORES, [dataset_id]).fetchall()]
+    histogram: dict[str, int] = {}
+    for score in sorted(scores):
+        histogram[_bin(score)] = histogram.get(_bin(score), 0) + 1
+    mean = round(sum(scores) / len(scores), 4) if scores else None
+    return QualityStats(judged_tasks=len(scores), outcomes=outcomes, histogram=histogram, mean_score=mean)
