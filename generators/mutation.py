@@ -168,8 +168,9 @@ def _is_docstring(node: ast.AST) -> bool:
 
 
 def _sites(statement: ast.stmt, kinds: dict[str, Kind]) -> Iterator[_Site]:
+    bounds = _bound_literals(statement)
     for order, (node, open_slot) in enumerate(_walk(statement)):
-        for operator, target, replacement, description in _replacements(node, kinds):
+        for operator, target, replacement, description in _replacements(node, kinds, bounds):
             # A target other than the node is a return value, a slice bound or a call argument: open slots.
             fits_bare = target is not node or open_slot or isinstance(target, ast.stmt) or _is_atom(replacement)
             text = ast.unparse(replacement)
@@ -179,7 +180,26 @@ def _sites(statement: ast.stmt, kinds: dict[str, Kind]) -> Iterator[_Site]:
 _Replacement = tuple[MutationOperator, ast.AST, ast.AST, str]  # operator, the node replaced, its replacement, why
 
 
-def _replacements(node: ast.AST, kinds: dict[str, Kind]) -> Iterator[_Replacement]:
+def _bound_literals(statement: ast.stmt) -> set[int]:
+    """The integer literals that are slice or range bounds (`s[:1]`, `s[:-1]`, `range(1, n)`): the off-by-one
+    operator changes them (by one, which for 1 is also the constant operator's 0), so the constant operator
+    leaves them alone and one change always carries one name."""
+    bounds: list[ast.expr | None] = []
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Slice):
+            bounds += [node.lower, node.upper]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
+            bounds += node.args[:2]
+    found = set()
+    for bound in bounds:
+        if isinstance(bound, ast.UnaryOp) and isinstance(bound.op, ast.USub):
+            bound = bound.operand
+        if isinstance(bound, ast.Constant) and type(bound.value) is int:
+            found.add(id(bound))
+    return found
+
+
+def _replacements(node: ast.AST, kinds: dict[str, Kind], bounds: set[int]) -> Iterator[_Replacement]:
     if isinstance(node, (ast.BinOp, ast.AugAssign)):
         yield from _arithmetic(node, kinds)
     elif isinstance(node, ast.Compare):
@@ -195,7 +215,7 @@ def _replacements(node: ast.AST, kinds: dict[str, Kind]) -> Iterator[_Replacemen
     elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         yield "not_removal", node, node.operand, f"`{_shown(node)}` -> `{_shown(node.operand)}`"
     elif isinstance(node, ast.Constant):
-        for value in _constant_values(node.value):
+        for value in [] if id(node) in bounds else _constant_values(node.value):
             yield "constant", node, ast.Constant(value), f"`{_shown(node)}` -> `{ast.unparse(ast.Constant(value))}`"
     elif isinstance(node, ast.Slice):
         for bound in (node.lower, node.upper):

@@ -51,8 +51,8 @@ def weak_test_reason(test: str, entry_point: str) -> WeakReason | None:
 
 
 def _assert_reason(test: ast.expr, entry_point: str) -> WeakReason | None:
-    if _is_literal(test):
-        return "assert_constant"
+    if not any(isinstance(node, ast.Name) for node in ast.walk(test)):
+        return "assert_constant"  # literals only: `assert True`, `assert 1 == 1`
     if _names(test, entry_point) and not _calls(test, entry_point):
         return "asserts_function_object"
     if isinstance(test, ast.Compare) and any(
@@ -61,21 +61,16 @@ def _assert_reason(test: ast.expr, entry_point: str) -> WeakReason | None:
     ):
         return "compares_with_itself"
     if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.Or):
-        if any(_is_literal(value) and _truthy(value) for value in test.values):
+        if any(_is_true_literal(value) for value in test.values):
             return "always_true"
     return None
 
 
-def _is_literal(node: ast.expr) -> bool:
+def _is_true_literal(node: ast.expr) -> bool:
     try:
-        ast.literal_eval(node)
+        return bool(ast.literal_eval(node))
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
-    return True
-
-
-def _truthy(node: ast.expr) -> bool:
-    return bool(ast.literal_eval(node))
 
 
 def _calls(tree: ast.AST, name: str) -> bool:
