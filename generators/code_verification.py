@@ -22,7 +22,7 @@ from typing import Literal, Protocol, cast
 
 import msgspec
 
-from generators.mutation import MAX_MUTANTS, MUTATION_VERSION, MutationOperator, SolutionError, make_mutants
+from generators.mutation import MAX_MUTANTS, MUTATION_VERSION, Mutant, MutationOperator, SolutionError, make_mutants
 from generators.weak_tests import WeakReason, weak_test_reasons
 
 RunStatus = Literal["passed", "failed", "timeout", "crashed"]
@@ -109,8 +109,7 @@ def verify(
     survivors = []
     for mutant, outcome in zip(mutants, outcomes, strict=False):
         if outcome.status == "passed":
-            survivors.append(SurvivingMutant(id=mutant.id, operator=mutant.operator, line=mutant.line,
-                                             description=mutant.description, changed_line=mutant.changed_line))  # fmt: skip
+            survivors.append(_survivor(mutant))
         else:
             killed_by[outcome.status] = killed_by.get(outcome.status, 0) + 1
     killed = sum(killed_by.values())
@@ -129,6 +128,16 @@ def verify(
         survivors=tuple(survivors),
         mutation_version=MUTATION_VERSION,
         duration_s=round(time.perf_counter() - started, 4),
+    )
+
+
+def _survivor(mutant: Mutant) -> SurvivingMutant:
+    return SurvivingMutant(
+        id=mutant.id,
+        operator=mutant.operator,
+        line=mutant.line,
+        description=mutant.description,
+        changed_line=mutant.changed_line,
     )
 
 
@@ -152,11 +161,13 @@ def _verdicts(
         outcomes: Sequence[RunOutcome | None] = [None] * len(tests)
     else:  # the run names its first failure only: each test alone tells which others fail, and why
         outcomes = runner.run_many([(solution, [test]) for test in tests])
-    return [
-        TestVerdict(test=test, passed=outcome is None or outcome.status == "passed",
-                    message=None if outcome is None or outcome.status == "passed" else outcome.error, weak=reason)  # fmt: skip
-        for test, outcome, reason in zip(tests, outcomes, weak, strict=True)
-    ]
+    verdicts = []
+    for test, outcome, reason in zip(tests, outcomes, weak, strict=True):
+        failed = outcome is not None and outcome.status != "passed"
+        verdicts.append(
+            TestVerdict(test=test, passed=not failed, message=outcome.error if failed else None, weak=reason)
+        )
+    return verdicts
 
 
 def _note(original: str, mutants: int, asked: int) -> str | None:

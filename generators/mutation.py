@@ -40,7 +40,8 @@ OPERATORS: tuple[MutationOperator, ...] = (
 )  # fmt: skip
 
 _ARITHMETIC: dict[type[ast.operator], type[ast.operator]] = {
-    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Mod, ast.Mod: ast.FloorDiv,
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult,
+    ast.FloorDiv: ast.Mod, ast.Mod: ast.FloorDiv,
 }  # fmt: skip
 # Ordering comparisons move their boundary (the classic off-by-one); the others are negated.
 _COMPARISON: dict[type[ast.cmpop], type[ast.cmpop]] = {
@@ -92,11 +93,7 @@ def make_mutants(solution: str, entry_point: str, *, limit: int = MAX_MUTANTS) -
     source = solution.replace("\r\n", "\n").replace("\r", "\n")
     tree = parse_solution(source)
     kinds = name_kinds(tree)
-    sites = [
-        site
-        for statement in reachable(tree, entry_point)
-        for site in _sites(statement, kinds)
-    ]
+    sites = [site for statement in reachable(tree, entry_point) for site in _sites(statement, kinds)]
     splicer = _Splicer(source)
     seen = {ast.dump(tree)}
     chosen: list[tuple[_Site, str]] = []
@@ -112,8 +109,14 @@ def make_mutants(solution: str, entry_point: str, *, limit: int = MAX_MUTANTS) -
             chosen.append((site, mutated))
     chosen.sort(key=lambda pair: (pair[0].node.lineno, pair[0].node.col_offset, pair[0].order))
     return [
-        Mutant(id=f"m{number:02d}", operator=site.operator, line=site.node.lineno, description=site.description,
-               changed_line=mutated.split("\n")[site.node.lineno - 1].strip(), source=mutated)  # fmt: skip
+        Mutant(
+            id=f"m{number:02d}",
+            operator=site.operator,
+            line=site.node.lineno,
+            description=site.description,
+            changed_line=mutated.split("\n")[site.node.lineno - 1].strip(),
+            source=mutated,
+        )
         for number, (site, mutated) in enumerate(chosen, start=1)
     ]
 

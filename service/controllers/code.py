@@ -81,5 +81,6 @@ class CodeController(Controller):
         try:
             result = verify(state.sandbox, data.solution, data.tests, data.entry_point, max_mutants=data.max_mutants)
         except VerificationInputError as exc:
-            raise InvalidInputError(exc.detail, code=exc.code, extra={"errors": exc.errors} if exc.errors else None) from None
+            extra = {"errors": exc.errors} if exc.errors else None
+            raise InvalidInputError(exc.detail, code=exc.code, extra=extra) from None
         return CodeVerifyResponse.of(result)

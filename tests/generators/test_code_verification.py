@@ -72,13 +72,17 @@ def test_a_failing_original_gets_a_verdict_per_test_and_no_kill_rate(sandbox: Sa
 
 
 def test_a_mutant_that_loops_forever_is_killed_by_the_wall_clock() -> None:
-    count_down = "def count_down(n):\n    steps = 0\n    while n > 0:\n        n -= 1\n        steps += 1\n    return steps\n"
+    count_down = "def count_down(n):\n    steps = 0\n    while n > 0:\n        n -= 1\n        steps += 1\n"
+    count_down += "    return steps\n"
     tests = ["assert count_down(3) == 3", "assert count_down(0) == 0"]
     with Sandbox(SandboxLimits(wall_s=2.0, cpu_s=2), max_parallel=2) as box:
         result = verify(box, count_down, tests, "count_down")
     # `n -= 1` -> `n += 1` and `n -= 1` -> `n -= 0` never end: each costs the 2 s wall clock, no more.
     assert (result.status, result.mutants, result.killed_by, result.survivors) == (
-        "passed", 14, {"failed": 12, "timeout": 2}, ()
+        "passed",
+        14,
+        {"failed": 12, "timeout": 2},
+        (),
     )
 
 

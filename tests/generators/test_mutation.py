@@ -96,8 +96,10 @@ def test_true_false_and_a_literal_return_is_the_constant_operators() -> None:
 
 
 def test_empty_values_follow_the_kind_the_code_shows() -> None:
-    source = "def evens(items):\n    result = []\n    for item in items:\n        result.append(item)\n    return result\n"
-    returns = [m.description for m in make_mutants(source, "evens") if m.operator == "return_value"]
+    source = (
+        "def copy(items):\n    result = []\n    for item in items:\n        result.append(item)\n    return result\n"
+    )
+    returns = [m.description for m in make_mutants(source, "copy") if m.operator == "return_value"]
     assert returns == ["return `result` -> `None`", "return `result` -> `[]`"]
 
 

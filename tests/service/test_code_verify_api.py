@@ -19,8 +19,13 @@ def test_a_strong_test_set(client: TestClient) -> None:
     assert body["tests"][0] == {"test": STRONG[0], "passed": True, "message": None, "weak": None}
     assert (body["mutants"], body["killed"], body["kill_rate"], body["kill_rate_note"]) == (10, 9, 0.9, None)
     assert body["survivors"] == [
-        {"id": "m04", "operator": "off_by_one", "line": 3, "description": "range bound `1` -> `0`",
-         "changed_line": "for i in range(0, n):"}  # fmt: skip
+        {
+            "id": "m04",
+            "operator": "off_by_one",
+            "line": 3,
+            "description": "range bound `1` -> `0`",
+            "changed_line": "for i in range(0, n):",
+        }
     ]
 
 
