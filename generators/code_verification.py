@@ -91,9 +91,12 @@ def verify(
     entry_point: str,
     *,
     max_mutants: int = MAX_MUTANTS,
+    original: RunOutcome | None = None,
 ) -> CodeVerification:
     """Blocking (from the event loop: in a worker thread). Raises VerificationInputError before running
-    anything when the solution or a test does not parse, or the entry point is not defined."""
+    anything when the solution or a test does not parse, or the entry point is not defined. `original`:
+    the run of this solution against these tests that the caller already has (the code method's proof),
+    so that it is not run again."""
     started = time.perf_counter()
     tests = list(tests)
     _check_tests(tests)
@@ -102,16 +105,11 @@ def verify(
     except SolutionError as exc:
         raise VerificationInputError(exc.code, str(exc)) from None
     weak = weak_test_reasons(tests, entry_point)
-    [original] = runner.run_many([(solution, tests)])
+    if original is None:
+        [original] = runner.run_many([(solution, tests)])
     verdicts = _verdicts(runner, solution, tests, original, weak)
     outcomes = runner.run_many([(m.source, tests) for m in mutants]) if original.status == "passed" else []
-    killed_by: dict[str, int] = {}
-    survivors = []
-    for mutant, outcome in zip(mutants, outcomes, strict=False):
-        if outcome.status == "passed":
-            survivors.append(_survivor(mutant))
-        else:
-            killed_by[outcome.status] = killed_by.get(outcome.status, 0) + 1
+    killed_by, survivors = _score(mutants, outcomes)
     killed = sum(killed_by.values())
     note = _note(original.status, len(mutants), max_mutants)
     return CodeVerification(
@@ -125,10 +123,24 @@ def verify(
         killed_by=killed_by,
         kill_rate=None if note else round(killed / len(outcomes), 4),
         kill_rate_note=note,
-        survivors=tuple(survivors),
+        survivors=survivors,
         mutation_version=MUTATION_VERSION,
         duration_s=round(time.perf_counter() - started, 4),
     )
+
+
+def _score(
+    mutants: Sequence[Mutant], outcomes: Sequence[RunOutcome]
+) -> tuple[dict[str, int], tuple[SurvivingMutant, ...]]:
+    """Killed mutants counted by how their run ended; a mutant whose run passed survives."""
+    killed_by: dict[str, int] = {}
+    survivors = []
+    for mutant, outcome in zip(mutants, outcomes, strict=False):
+        if outcome.status == "passed":
+            survivors.append(_survivor(mutant))
+        else:
+            killed_by[outcome.status] = killed_by.get(outcome.status, 0) + 1
+    return killed_by, tuple(survivors)
 
 
 def _survivor(mutant: Mutant) -> SurvivingMutant:

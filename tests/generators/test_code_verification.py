@@ -9,6 +9,7 @@ import pytest
 
 from generators.code_verification import (
     NO_MUTANTS,
+    NOT_ASKED,
     ORIGINAL_FAILS,
     CodeVerification,
     SurvivingMutant,
@@ -121,3 +122,35 @@ def test_unparseable_tests_are_listed_by_index() -> None:
     assert raised.value.code == "tests_unparseable"
     assert [error["test"] for error in raised.value.errors] == [1]
     assert str(raised.value.errors[0]["reason"]).startswith("does not parse: ")
+
+
+class Scripted:
+    """Answers run_many with scripted statuses, recording the jobs: for the accounting, not the sandbox."""
+
+    def __init__(self, statuses: list[str]) -> None:
+        self.statuses = statuses
+        self.jobs: list[tuple[str, list[str]]] = []
+
+    def run_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[ExecutionResult]:
+        self.jobs += [(solution, list(tests)) for solution, tests in jobs]
+        answers, self.statuses = self.statuses[: len(jobs)], self.statuses[len(jobs) :]
+        return [
+            ExecutionResult(status=s, tests_passed=0, tests_total=1, duration_s=0.1, error=None, stdout="", stderr="")
+            for s in answers
+        ]
+
+
+def test_killed_mutants_are_counted_by_how_their_run_ended_and_a_given_original_is_not_rerun() -> None:
+    original = ExecutionResult(
+        status="passed", tests_passed=1, tests_total=1, duration_s=0.1, error=None, stdout="", stderr=""
+    )
+    runner = Scripted(["failed", "timeout", "crashed", "passed"])
+    result = verify(runner, TOTAL, ["assert total(3) == 3"], "total", max_mutants=4, original=original)
+    assert [tests for _, tests in runner.jobs] == [["assert total(3) == 3"]] * 4  # the mutants only
+    assert (result.killed_by, result.killed, result.kill_rate) == ({"failed": 1, "timeout": 1, "crashed": 1}, 3, 0.75)
+    assert [s.id for s in result.survivors] == ["m04"]
+
+
+def test_no_mutants_asked_for_is_said_so() -> None:
+    result = verify(Scripted(["passed"]), TOTAL, ["assert total(3) == 3"], "total", max_mutants=0)
+    assert (result.status, result.mutants, result.kill_rate, result.kill_rate_note) == ("passed", 0, None, NOT_ASKED)
