@@ -191,3 +191,31 @@ def test_kinds_read_from_the_code() -> None:
     cases = {"s[1:]": "str", "'-'.join(p)": "str", "n % 2 == 0": "bool", "len(p) - 1": "number",
              "s * 2": "str", "x if y else None": None, "p.isdigit()": "bool", "f(x)": None}  # fmt: skip
     assert {text: expression_kind(ast.parse(text, mode="eval").body, kinds) for text in cases} == cases
+
+
+def test_inside_f_strings_only_replacements_that_fit_are_kept() -> None:
+    # The literal parts of an f-string have no position of their own before Python 3.12, and `''` does not
+    # fit inside f'...' there: such changes are dropped, the others kept.
+    source = "def f(n, s):\n    return f\"{n + 1}!\" + f'{s[\"k\"]}'\n"
+    assert [(m.operator, m.changed_line) for m in make_mutants(source, "f")] == [
+        ("return_value", "return None"),
+        ("return_value", "return ''"),
+        ("arithmetic", "return f\"{(n - 1)}!\" + f'{s[\"k\"]}'"),
+        ("constant", "return f\"{n + 2}!\" + f'{s[\"k\"]}'"),
+        ("constant", "return f\"{n + 0}!\" + f'{s[\"k\"]}'"),
+    ]
+
+
+def test_a_returned_empty_literal_is_not_replaced_by_itself() -> None:
+    source = "def f(items):\n    if not items:\n        return []\n    return items\n"
+    assert [m.description for m in make_mutants(source, "f")] == [
+        "`not items` -> `items`",
+        "return `[]` -> `None`",
+        "return `items` -> `None`",
+    ]
+
+
+def test_too_deep_a_solution_is_refused_with_a_code() -> None:
+    with pytest.raises(SolutionError) as deep:
+        make_mutants("def f(a):\n    return a" + " + 1" * 900 + "\n", "f")
+    assert deep.value.code == "solution_too_deep"
