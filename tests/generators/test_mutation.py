@@ -196,13 +196,13 @@ def test_kinds_read_from_the_code() -> None:
 def test_inside_f_strings_only_replacements_that_fit_are_kept() -> None:
     # The literal parts of an f-string have no position of their own before Python 3.12, and `''` does not
     # fit inside f'...' there: such changes are dropped, the others kept.
-    source = "def f(n, s):\n    return f\"{n + 1}!\" + f'{s[\"k\"]}'\n"
+    source = 'def f(n, s):\n    return f"{n + 1}!" + f\'{s["k"]}\'\n'
     assert [(m.operator, m.changed_line) for m in make_mutants(source, "f")] == [
         ("return_value", "return None"),
         ("return_value", "return ''"),
-        ("arithmetic", "return f\"{(n - 1)}!\" + f'{s[\"k\"]}'"),
-        ("constant", "return f\"{n + 2}!\" + f'{s[\"k\"]}'"),
-        ("constant", "return f\"{n + 0}!\" + f'{s[\"k\"]}'"),
+        ("arithmetic", 'return f"{(n - 1)}!" + f\'{s["k"]}\''),
+        ("constant", 'return f"{n + 2}!" + f\'{s["k"]}\''),
+        ("constant", 'return f"{n + 0}!" + f\'{s["k"]}\''),
     ]
 
 
