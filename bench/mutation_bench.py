@@ -1,6 +1,6 @@
 """Mutation testing of the 40 packaged code seeds: what it costs and how strong their tests are. Prints only.
 
-Run from the repository root (about a minute on two cores):
+Run from the repository root (one to two minutes on two cores; mutants that loop cost the wall clock each):
 
     .venv/bin/python bench/mutation_bench.py [--max-parallel 2] [--max-mutants 30] [--wall-s 5]
 
@@ -53,6 +53,7 @@ def report(seeds: list[CodeExample], results: list[CodeVerification], operators:
     print(f"kill rate over {len(rates)} seeds (not measured: {unmeasured or 'none'}): "
           f"min {min(rates):.3f}, quartiles {', '.join(f'{q:.3f}' for q in statistics.quantiles(rates, n=4))}, "
           f"max {max(rates):.3f}, mean {statistics.fmean(rates):.3f}")  # fmt: skip
+    print(f"  all mutants killed: {sum(rate == 1.0 for rate in rates)} of {len(rates)} seeds")
     for label, count in histogram(rates):
         print(f"  {label:<12} {count:>3} {'#' * count}")
     killed_by: Counter[str] = Counter()
