@@ -18,9 +18,10 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Sequence
-from typing import Literal, Protocol, cast
+from typing import Annotated, Literal, Protocol, cast
 
 import msgspec
+from msgspec import Meta
 
 from generators.mutation import MAX_MUTANTS, MUTATION_VERSION, Mutant, MutationOperator, SolutionError, make_mutants
 from generators.weak_tests import WeakReason, weak_test_reasons
@@ -29,6 +30,7 @@ RunStatus = Literal["passed", "failed", "timeout", "crashed"]
 NO_MUTANTS = "no mutant could be made: the code the entry point reaches has nothing the operators change"
 ORIGINAL_FAILS = "not measured: the solution does not pass its own tests"
 NOT_ASKED = "not measured: no mutants were asked for (max_mutants=0)"
+MAX_MUTANTS_LIMIT = 100  # the most one verification may ask for: each is one sandbox run
 
 
 class RunOutcome(Protocol):
@@ -40,6 +42,12 @@ class BatchRunner(Protocol):
     """The sandbox as verification sees it (`generators.sandbox.Sandbox`)."""
 
     def run_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> Sequence[RunOutcome]: ...
+
+
+class MutationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The job-level setting of mutation testing (a code job's `min_kill_rate` is the caller's)."""
+
+    max_mutants: Annotated[int, Meta(ge=0, le=MAX_MUTANTS_LIMIT)] = MAX_MUTANTS  # 0: do not mutate
 
 
 class TestVerdict(msgspec.Struct, frozen=True, kw_only=True):

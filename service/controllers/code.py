@@ -17,6 +17,7 @@ from litestar.params import JSONBody
 from msgspec import Meta
 
 from generators.code_verification import (
+    MAX_MUTANTS_LIMIT,
     CodeVerification,
     RunStatus,
     SurvivingMutant,
@@ -30,7 +31,6 @@ from store.errors import InvalidInputError
 MAX_SOLUTION_BYTES = 100_000
 MAX_TESTS = 50
 MAX_TEST_BYTES = 10_000
-MAX_MUTANTS_ASKED = 100
 
 TestSource = Annotated[str, Meta(min_length=1, max_length=MAX_TEST_BYTES)]
 
@@ -39,7 +39,7 @@ class CodeVerifyRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     solution: Annotated[str, Meta(min_length=1, max_length=MAX_SOLUTION_BYTES)]
     tests: Annotated[list[TestSource], Meta(min_length=1, max_length=MAX_TESTS)]
     entry_point: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    max_mutants: Annotated[int, Meta(ge=0, le=MAX_MUTANTS_ASKED)] = MAX_MUTANTS
+    max_mutants: Annotated[int, Meta(ge=0, le=MAX_MUTANTS_LIMIT)] = MAX_MUTANTS
 
     def __post_init__(self) -> None:
         # The length bounds count characters; the limits are in UTF-8 bytes.

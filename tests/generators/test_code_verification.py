@@ -12,6 +12,7 @@ from generators.code_verification import (
     NOT_ASKED,
     ORIGINAL_FAILS,
     CodeVerification,
+    MutationConfig,
     SurvivingMutant,
     TestVerdict,
     VerificationInputError,
@@ -154,3 +155,11 @@ def test_killed_mutants_are_counted_by_how_their_run_ended_and_a_given_original_
 def test_no_mutants_asked_for_is_said_so() -> None:
     result = verify(Scripted(["passed"]), TOTAL, ["assert total(3) == 3"], "total", max_mutants=0)
     assert (result.status, result.mutants, result.kill_rate, result.kill_rate_note) == ("passed", 0, None, NOT_ASKED)
+
+
+def test_the_job_setting_is_bounded_and_strict() -> None:
+    assert MutationConfig().max_mutants == 30
+    assert msgspec.json.decode(b'{"max_mutants": 0}', type=MutationConfig) == MutationConfig(max_mutants=0)
+    for body in (b'{"max_mutants": 101}', b'{"max_mutants": -1}', b'{"mutants": 5}'):
+        with pytest.raises(msgspec.ValidationError):
+            msgspec.json.decode(body, type=MutationConfig)
