@@ -19,7 +19,7 @@ from importlib.resources import files
 
 import msgspec
 
-from generators.code_prompts import CodeExample
+from domain.records import CodeExample
 from generators.code_verification import CodeVerification, verify
 from generators.mutation import make_mutants, operators_of
 from generators.sandbox import Sandbox, SandboxLimits

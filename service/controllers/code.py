@@ -16,6 +16,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 from msgspec import Meta
 
+from domain.errors import InvalidInputError
 from generators.code_verification import (
     MAX_MUTANTS_LIMIT,
     CodeVerification,
@@ -26,7 +27,6 @@ from generators.code_verification import (
     verify,
 )
 from generators.mutation import MAX_MUTANTS
-from store.errors import InvalidInputError
 
 MAX_SOLUTION_BYTES = 100_000
 MAX_TESTS = 50
