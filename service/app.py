@@ -18,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from generators.sandbox import Sandbox, SandboxLimits
 from service import __version__
 from service.controllers.benchmarks import BenchmarkController
+from service.controllers.code import CodeController
 from service.controllers.datasets import DatasetController
 from service.controllers.health import health
 from service.controllers.jobs import JobController
@@ -63,6 +64,7 @@ def _lifespan(settings: Settings):
         holder = EngineHolder(settings.engine, Path(settings.store.data_dir))
         worker = JobWorker(store, holder, sandbox_from(settings.sandbox))
         app.state.store, app.state.engine, app.state.worker = store, holder, worker
+        app.state.sandbox = worker.sandbox  # one sandbox (one max_parallel) for code jobs and /v1/code/verify
         holder.start()
         worker_task = asyncio.create_task(worker.run(), name="job-worker")
         try:
@@ -87,6 +89,7 @@ def create_app(settings: Settings) -> Litestar:
             DatasetSnapshotController,
             SnapshotController,
             BenchmarkController,
+            CodeController,
         ],
         guards=[require_api_key],
     )
