@@ -64,6 +64,12 @@ class SelfInstructConfig(Config, kw_only=True):
     instances_per_task: Annotated[int, Meta(ge=1, le=8)] = 1
 
 
+# Mutation testing of a code task's tests: mutants made per task by default, and the most one may ask for
+# (each mutant is one sandbox run).
+MAX_MUTANTS = 30
+MAX_MUTANTS_LIMIT = 100
+
+
 class CodeConfig(Config, kw_only=True):
     examples_per_prompt: Annotated[int, Meta(ge=1, le=8)] = 3
     generated_per_prompt: Annotated[int, Meta(ge=0, le=8)] = 1
@@ -72,6 +78,11 @@ class CodeConfig(Config, kw_only=True):
     max_tests: Annotated[int, Meta(ge=1, le=50)] = 10
     min_tests: Annotated[int, Meta(ge=1, le=50)] = 2
     max_rounds_without_accept: Annotated[int, Meta(ge=1, le=1000)] = 10
+    # Mutants of each passing solution run against its tests; 0: the strength of the tests is not measured.
+    max_mutants: Annotated[int, Meta(ge=0, le=MAX_MUTANTS_LIMIT)] = MAX_MUTANTS
+    # A passing task whose tests kill fewer than this share of the mutants is rejected as `weak_tests`
+    # (also when no mutant could be made); None keeps every passing task and only records its score.
+    min_kill_rate: Annotated[float, Meta(ge=0, le=1)] | None = 0.5
 
     def __post_init__(self) -> None:
         if self.min_tests > self.max_tests:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import msgspec
 
 from domain.job_spec import CodeConfig, InstructionRules, Sampling
+from domain.quality import MutationScore
 from domain.records import CodeCheck, CodeExample, Instance, NewTask, Rejection
 from domain.screening import DuplicateScreen
 from generators.code_prompts import CODE_EXAMPLE_TEMPLATE, CODE_TEMPLATE, FENCE, parse_code_task, render_code_prompt
+from generators.code_verification import measure_strength
 from generators.engine import Completion, CompletionEngine
 from generators.filters import instruction_rejection
 from generators.rounds import RoundResult
@@ -37,9 +40,11 @@ class ExecutionOutcome(Protocol):
 
 
 class TestRunner(Protocol):
-    """The sandbox as the method sees it (`generators.sandbox.Sandbox`)."""
+    """The sandbox as the method sees it (`generators.sandbox.Sandbox`): one run, or many (mutants) at once."""
 
     async def run(self, solution: str, tests: list[str]) -> ExecutionOutcome: ...
+
+    def run_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> Sequence[ExecutionOutcome]: ...
 
 
 class CodePool(msgspec.Struct, kw_only=True):
@@ -100,7 +105,9 @@ def code_answer(solution: str) -> str:
     return f"{FENCE}python\n{solution.strip()}\n{FENCE}"
 
 
-def to_task(candidate: CodeExample, outcome: ExecutionOutcome, provenance: dict[str, Any]) -> NewTask:
+def to_task(
+    candidate: CodeExample, outcome: ExecutionOutcome, provenance: dict[str, Any], strength: MutationScore | None = None
+) -> NewTask:
     check = CodeCheck(
         entry_point=candidate.entry_point,
         solution=candidate.solution,
@@ -110,6 +117,7 @@ def to_task(candidate: CodeExample, outcome: ExecutionOutcome, provenance: dict[
         tests_total=outcome.tests_total,
         duration_s=round(outcome.duration_s, 4),
         error=outcome.error,
+        strength=strength,
     )
     return NewTask(
         instruction=candidate.instruction,
@@ -118,6 +126,28 @@ def to_task(candidate: CodeExample, outcome: ExecutionOutcome, provenance: dict[
         provenance=provenance,
         code=check,
     )
+
+
+async def _strengths(
+    runner: TestRunner, passing: list[tuple[CodeExample, ExecutionOutcome]], config: CodeConfig
+) -> list[MutationScore | None]:
+    if not config.max_mutants:
+        return [None] * len(passing)
+    return list(await asyncio.gather(*(measure_strength(runner, c, o, config.max_mutants) for c, o in passing)))
+
+
+def _too_weak(score: MutationScore | None, minimum: float | None) -> bool:
+    """Below the minimum, or unmeasurable while a minimum is asked for (weak until shown otherwise)."""
+    return minimum is not None and (score is None or score.kill_rate is None or score.kill_rate < minimum)
+
+
+def _weak(task: NewTask) -> Rejection:
+    """A passing task whose tests prove too little; its proof is kept, so the pass rate still counts it."""
+    check = task.code
+    assert check is not None  # a passing code task carries its proof
+    detail = {"code_status": check.status, "solution": check.solution, "tests": list(check.tests),
+              "strength": msgspec.to_builtins(check.strength)}  # fmt: skip
+    return Rejection(reason="weak_tests", instruction=task.instruction, detail=detail)
 
 
 def _failure(candidate: CodeExample, outcome: ExecutionOutcome) -> Rejection:
@@ -146,16 +176,21 @@ async def run_code_round(
     written = await engine.complete(prompts, sampling=code_sampling, stop=["\nTask:"], seed=seed)
     kept, rejections = screen_code_candidates(written, rules, screen, config)
     outcomes = await asyncio.gather(*(runner.run(c.solution, list(c.tests)) for c in kept))
+    passing = [(c, o) for c, o in zip(kept, outcomes, strict=True) if o.status == "passed"]
+    rejections += [_failure(c, o) for c, o in zip(kept, outcomes, strict=True) if o.status != "passed"]
+    scores = await _strengths(runner, passing, config)
     meta = {**provenance, "templates": {"code": CODE_TEMPLATE, "code_example": CODE_EXAMPLE_TEMPLATE}}
     accepted: list[NewTask] = []
-    for candidate, outcome in zip(kept, outcomes, strict=True):
-        if outcome.status == "passed":
-            accepted.append(to_task(candidate, outcome, meta))
-            pool.generated.append(candidate)
-        else:
-            rejections.append(_failure(candidate, outcome))
-    candidates = len(kept) + sum(1 for r in rejections if r.reason not in ("engine_error", *_FAILED_RUN.values()))
+    for (candidate, outcome), score in zip(passing, scores, strict=True):
+        task = to_task(candidate, outcome, meta, score)
+        if _too_weak(score, config.min_kill_rate):
+            rejections.append(_weak(task))
+            continue
+        accepted.append(task)
+        pool.generated.append(candidate)
+    executed = (*_FAILED_RUN.values(), "weak_tests")
+    candidates = len(kept) + sum(1 for r in rejections if r.reason not in ("engine_error", *executed))
     stages = {"prompts": len(prompts), "candidates": candidates, "passed_filters": len(kept),
-              "executed": len(kept), "tests_passed": len(accepted), "accepted": len(accepted)}  # fmt: skip
+              "executed": len(kept), "tests_passed": len(passing), "accepted": len(accepted)}  # fmt: skip
     tokens = sum(c.completion_tokens for c in written)
     return RoundResult(accepted=tuple(accepted), rejections=tuple(rejections), stages=stages, tokens=tokens)

@@ -16,21 +16,24 @@ mutant run is bounded by the sandbox's own limits, so one that loops forever cos
 from __future__ import annotations
 
 import ast
+import functools
 import time
 from collections.abc import Sequence
-from typing import Annotated, Literal, Protocol, cast
+from typing import Literal, Protocol, cast
 
+import anyio
 import msgspec
-from msgspec import Meta
 
-from generators.mutation import MAX_MUTANTS, MUTATION_VERSION, Mutant, MutationOperator, SolutionError, make_mutants
+from domain.job_spec import MAX_MUTANTS
+from domain.quality import MutationScore
+from domain.records import CodeExample
+from generators.mutation import MUTATION_VERSION, Mutant, MutationOperator, SolutionError, make_mutants
 from generators.weak_tests import WeakReason, weak_test_reasons
 
 RunStatus = Literal["passed", "failed", "timeout", "crashed"]
 NO_MUTANTS = "no mutant could be made: the code the entry point reaches has nothing the operators change"
 ORIGINAL_FAILS = "not measured: the solution does not pass its own tests"
 NOT_ASKED = "not measured: no mutants were asked for (max_mutants=0)"
-MAX_MUTANTS_LIMIT = 100  # the most one verification may ask for: each is one sandbox run
 
 
 class RunOutcome(Protocol):
@@ -42,12 +45,6 @@ class BatchRunner(Protocol):
     """The sandbox as verification sees it (`generators.sandbox.Sandbox`)."""
 
     def run_many(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> Sequence[RunOutcome]: ...
-
-
-class MutationConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The job-level setting of mutation testing (a code job's `min_kill_rate` is the caller's)."""
-
-    max_mutants: Annotated[int, Meta(ge=0, le=MAX_MUTANTS_LIMIT)] = MAX_MUTANTS  # 0: do not mutate
 
 
 class TestVerdict(msgspec.Struct, frozen=True, kw_only=True):
@@ -200,3 +197,29 @@ def _note(original: str, mutants: int, asked: int) -> str | None:
 
 def _status(status: str) -> RunStatus:
     return cast(RunStatus, status) if status in ("passed", "failed", "timeout", "crashed") else "crashed"
+
+
+def mutation_score(verification: CodeVerification) -> MutationScore:
+    """What a stored proof keeps of a verification: the kill rate, and short lines naming what survived."""
+    return MutationScore(
+        kill_rate=verification.kill_rate,
+        mutants=verification.mutants,
+        killed=verification.killed,
+        surviving=tuple(f"{m.id} {m.operator} line {m.line}: {m.changed_line}"[:300] for m in verification.survivors),
+        weak_tests=tuple(v.test for v in verification.tests if v.weak is not None),
+    )
+
+
+async def measure_strength(
+    runner: BatchRunner, candidate: CodeExample, original: RunOutcome, max_mutants: int
+) -> MutationScore:
+    """The mutation score of a passing candidate's tests (its passing run is reused), off the event loop.
+
+    A solution the mutator cannot take apart (too deep) scores None: unmeasured, never an error of the job.
+    """
+    verify_candidate = functools.partial(verify, runner, candidate.solution, list(candidate.tests),
+                                         candidate.entry_point, max_mutants=max_mutants, original=original)  # fmt: skip
+    try:
+        return mutation_score(await anyio.to_thread.run_sync(verify_candidate))
+    except VerificationInputError as exc:
+        return MutationScore(kill_rate=None, mutants=0, killed=0, surviving=(f"not measured: {exc}"[:300],))

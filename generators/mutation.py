@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import msgspec
 
+from domain.job_spec import MAX_MUTANTS
 from generators.mutation_kinds import name_kinds
 from generators.mutation_operators import (
     OPERATORS,
@@ -40,7 +41,6 @@ from generators.mutation_operators import (
 )
 
 MUTATION_VERSION = "mutation.v1"  # stored with every kill rate: another operator set makes another scale
-MAX_MUTANTS = 30
 _SPACE = re.compile(r"\s+")
 
 

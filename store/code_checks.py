@@ -57,9 +57,10 @@ def code_stats(store: Store, dataset_id: str) -> CodeStats:
                 [dataset_id, *EXECUTION_FAILURES],
             ).fetchall()
         )
-        # A passing candidate beyond a job's target is kept as a `target_reached` rejection with its run.
+        # A passing candidate beyond a job's target, or whose tests proved too little, is kept as a rejection
+        # (`target_reached`, `weak_tests`) with its run.
         surplus = cur.execute(
-            """SELECT count(*) FROM rejections WHERE dataset_id = ? AND reason = 'target_reached'
+            """SELECT count(*) FROM rejections WHERE dataset_id = ? AND reason IN ('target_reached', 'weak_tests')
                AND json_extract_string(detail, '$.code_status') = 'passed'""",
             [dataset_id],
         ).fetchall()[0][0]

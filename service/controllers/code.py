@@ -17,8 +17,8 @@ from litestar.params import JSONBody
 from msgspec import Meta
 
 from domain.errors import InvalidInputError
+from domain.job_spec import MAX_MUTANTS, MAX_MUTANTS_LIMIT
 from generators.code_verification import (
-    MAX_MUTANTS_LIMIT,
     CodeVerification,
     RunStatus,
     SurvivingMutant,
@@ -26,7 +26,6 @@ from generators.code_verification import (
     VerificationInputError,
     verify,
 )
-from generators.mutation import MAX_MUTANTS
 
 MAX_SOLUTION_BYTES = 100_000
 MAX_TESTS = 50

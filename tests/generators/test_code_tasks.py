@@ -40,6 +40,8 @@ ANSWERS = [
           ["assert square(3) == 9", "assert square(4) == 16"]),
     block("Give back the negation of `neg(x)` as a number.", "neg", "return -x", ["assert neg(1) == -1"]),
     " Just some words without any code at all here.",
+    block("Return the absolute value of a number with `absolute(x)`.", "absolute", "return abs(x)",
+          ["assert absolute(0) == 0", "assert absolute(0) >= 0"]),  # passes, but proves little
 ]  # fmt: skip
 
 
@@ -73,11 +75,15 @@ def test_a_round_keeps_exactly_the_candidates_whose_tests_pass() -> None:
     assert task.instances[0].output == "```python\ndef square(x):\n    return x * x\n```"
     assert task.provenance["templates"] == {"code": "code_task.v1", "code_example": "code_example.v1"}
     reasons = {r.reason: (r.instruction, r.detail) for r in result.rejections}
-    assert set(reasons) == {"tests_failed", "tests_timeout", "exact_duplicate", "too_few_tests", "code_unparseable"}
+    assert set(reasons) == {"tests_failed", "tests_timeout", "exact_duplicate", "too_few_tests", "code_unparseable",
+                            "weak_tests"}  # fmt: skip
+    weak = reasons["weak_tests"][1]
+    assert weak["code_status"] == "passed" and weak["strength"]["kill_rate"] < 0.5
+    assert task.code.strength is not None and task.code.strength.kill_rate >= 0.5
     assert "assert cube(2) == 8" in reasons["tests_failed"][1]["error"]
     assert reasons["tests_failed"][1]["solution"] == "def cube(x):\n    return x * x"
-    assert result.stages == {"prompts": 6, "candidates": 6, "passed_filters": 3, "executed": 3,
-                             "tests_passed": 1, "accepted": 1}  # fmt: skip
+    assert result.stages == {"prompts": 7, "candidates": 7, "passed_filters": 4, "executed": 4,
+                             "tests_passed": 2, "accepted": 1}  # fmt: skip
     assert pool.generated == [t for t in pool.generated if t.entry_point == "square"] and len(pool.generated) == 1
 
 

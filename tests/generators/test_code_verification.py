@@ -7,12 +7,12 @@ from collections.abc import Iterator, Sequence
 import msgspec
 import pytest
 
+from domain.job_spec import CodeConfig
 from generators.code_verification import (
     NO_MUTANTS,
     NOT_ASKED,
     ORIGINAL_FAILS,
     CodeVerification,
-    MutationConfig,
     SurvivingMutant,
     TestVerdict,
     VerificationInputError,
@@ -158,8 +158,8 @@ def test_no_mutants_asked_for_is_said_so() -> None:
 
 
 def test_the_job_setting_is_bounded_and_strict() -> None:
-    assert MutationConfig().max_mutants == 30
-    assert msgspec.json.decode(b'{"max_mutants": 0}', type=MutationConfig) == MutationConfig(max_mutants=0)
-    for body in (b'{"max_mutants": 101}', b'{"max_mutants": -1}', b'{"mutants": 5}'):
+    assert CodeConfig().max_mutants == 30 and CodeConfig().min_kill_rate == 0.5
+    assert msgspec.json.decode(b'{"max_mutants": 0}', type=CodeConfig) == CodeConfig(max_mutants=0)
+    for body in (b'{"max_mutants": 101}', b'{"max_mutants": -1}', b'{"mutants": 5}', b'{"min_kill_rate": 1.5}'):
         with pytest.raises(msgspec.ValidationError):
-            msgspec.json.decode(body, type=MutationConfig)
+            msgspec.json.decode(body, type=CodeConfig)

@@ -35,10 +35,12 @@ def records(url: str, dataset_id: str, **params) -> list[dict]:
 
 def test_a_code_job_keeps_only_tasks_whose_tests_pass(server: Server) -> None:
     dataset_id = httpx.post(f"{server.url}/v1/datasets", json={"name": "code"}).json()["id"]
-    # A low temperature and one test as the minimum: the 135M model's code passes its own tests in a few
-    # percent of candidates (bench/code_job_bench.py), and this test is about the pipeline, not the model.
+    # A low temperature, one test as the minimum and no minimum kill rate: the 135M model's code passes its
+    # own tests in a few percent of candidates (bench/code_job_bench.py), and this test is about the pipeline,
+    # not the model. The strength of the tests is still measured and stored (weak_tests: tests/generators).
     body = {"dataset_id": dataset_id, "method": "code", "target": 1, "seed": 11, "sampling": {"temperature": 0.2},
-            "code": {"prompts_per_round": 24, "min_tests": 1, "max_rounds_without_accept": 30}}  # fmt: skip
+            "code": {"prompts_per_round": 24, "min_tests": 1, "max_rounds_without_accept": 30,
+                     "min_kill_rate": None}}  # fmt: skip
     job = httpx.post(f"{server.url}/v1/jobs", json=body).json()
     done = server.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=1200)
     assert done["accepted"] == 1 and done["progress"]["stages"]["executed"] >= 1
@@ -53,11 +55,14 @@ def test_a_code_job_keeps_only_tasks_whose_tests_pass(server: Server) -> None:
         assert code["tests_passed"] == code["tests_total"] == len(code["tests"]) >= 1
         assert record["instances"][0]["output"] == f"```python\n{code['solution']}\n```"
         assert run_tests(code["solution"], code["tests"]).status == "passed"  # re-run: the proof holds
+        strength = code["strength"]  # measured: mutants of the solution run against its tests
+        assert strength["mutants"] == 0 or 0 <= strength["killed"] <= strength["mutants"]
 
     stats = httpx.get(f"{server.url}/v1/datasets/{dataset_id}/stats").json()["code"]
     assert stats["verified_tasks"] == 41 and stats["passed"] >= 1
     assert stats["executed"] == stats["passed"] + sum(stats["failures"].values())
     assert 0 < stats["pass_rate"] <= 1
+    assert stats["strength_measured"] == sum(stats["kill_rates"].values()) <= 1  # seeds are not mutated
     rejected = done["rejections_by_reason"]
     assert sum(rejected.values()) > 0, "the 135M model's misses are kept with their reasons"
 
