@@ -71,7 +71,9 @@ def _parse_one(
     candidate, reason = parse_code_task(text, max_tests=config.max_tests)
     if candidate is None:
         first_line = text.split("\n", 1)[0].strip()
-        return None, Rejection(reason=reason or "code_unparseable", instruction=first_line, detail={"completion": text[:2000]})
+        return None, Rejection(
+            reason=reason or "code_unparseable", instruction=first_line, detail={"completion": text[:2000]}
+        )
     # Code tasks ask for programs by nature: the self-instruct "write a program" rule does not apply.
     reason = instruction_rejection(candidate.instruction.replace("Write a program", "Write code"), rules)
     if reason is not None:
@@ -154,8 +156,9 @@ def _failure(candidate: CodeExample, outcome: ExecutionOutcome) -> Rejection:
     detail = {"solution": candidate.solution, "tests": list(candidate.tests), "error": outcome.error,
               "tests_passed": outcome.tests_passed, "tests_total": outcome.tests_total,
               "duration_s": round(outcome.duration_s, 4)}  # fmt: skip
-    return Rejection(reason=_FAILED_RUN.get(outcome.status, "tests_crashed"), instruction=candidate.instruction,
-                     detail=detail)
+    return Rejection(
+        reason=_FAILED_RUN.get(outcome.status, "tests_crashed"), instruction=candidate.instruction, detail=detail
+    )
 
 
 async def run_code_round(

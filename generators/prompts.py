@@ -43,7 +43,9 @@ def render_instance_prompt(instruction: str, examples: list[Example], *, output_
     """Input-first for ordinary tasks; output-first (label, then input) for classification tasks."""
     role = "output_first" if output_first else "input_first"
     blocks = [
-        _render(f"{role}_example", instruction=one_line(e.instruction), input=e.input.strip() or "None", output=e.output)
+        _render(
+            f"{role}_example", instruction=one_line(e.instruction), input=e.input.strip() or "None", output=e.output
+        )
         for e in examples
     ]
     return _render(role, examples="\n".join(blocks), instruction=one_line(instruction))

@@ -149,7 +149,9 @@ def _accept(
             problem = Rejection(reason=reason, instruction=instruction, detail=detail)
     kept = consistent_instances(pairs)
     if not kept:
-        return problem or Rejection(reason="conflicting_outputs", instruction=instruction, detail={"instances": len(pairs)})
+        return problem or Rejection(
+            reason="conflicting_outputs", instruction=instruction, detail={"instances": len(pairs)}
+        )
     return NewTask(
         instruction=instruction,
         instances=tuple(Instance(input=i, output=o) for i, o in kept),

@@ -82,7 +82,7 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class SandboxSettings(SandboxLimits, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Limits of each run of model-written code (`SandboxLimits`: one home for their bounds) and how many run at once."""
+    """Limits of each run of model-written code (their bounds live in `SandboxLimits`) and how many run at once."""
 
     max_parallel: Annotated[int, Meta(ge=1, le=256)] = 2
 

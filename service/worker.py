@@ -156,7 +156,9 @@ class JobWorker:
         result = run.method.admit(result)
         keep = max(run.spec.target - job.accepted, 0)
         accepted, surplus = list(result.accepted[:keep]), result.accepted[keep:]
-        over = [Rejection(reason="target_reached", instruction=t.instruction, detail=_surplus_detail(t)) for t in surplus]
+        over = [
+            Rejection(reason="target_reached", instruction=t.instruction, detail=_surplus_detail(t)) for t in surplus
+        ]
         run.method.note_committed(accepted)
         progress = _progress(job, result, job.accepted + len(accepted), run.elapsed(), run.method.mix())
         rejections = [*result.rejections, *over]

@@ -38,7 +38,9 @@ def code_examples(store: Store, dataset_id: str) -> list[StoredCodeExample]:
         ).fetchall()
     return [
         StoredCodeExample(
-            example=CodeExample(instruction=r[0], entry_point=r[1], solution=r[2], tests=tuple(msgspec.json.decode(r[3]))),
+            example=CodeExample(
+                instruction=r[0], entry_point=r[1], solution=r[2], tests=tuple(msgspec.json.decode(r[3]))
+            ),
             source=r[4],
         )
         for r in rows

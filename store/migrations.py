@@ -118,7 +118,8 @@ _CODE_AND_SNAPSHOTS = (
     """,
 )
 
-# Version 4: reference benchmarks for decontamination (`store.contamination.benchmarks`; checked by `store.contamination.check`).
+# Version 4: reference benchmarks for decontamination (`store.contamination.benchmarks`, checked by
+# `store.contamination.check`).
 _BENCHMARKS = (
     "CREATE SEQUENCE benchmark_ids START 1",
     """

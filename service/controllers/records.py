@@ -32,7 +32,9 @@ def _ingest(store: Store, limits: LimitsSettings, dataset_id: str, body: bytes, 
         max_text_chars=limits.max_text_chars,
         max_instances=limits.max_instances_per_task,
     )
-    check = NearDuplicateCheck(threshold=limits.near_duplicate_threshold, max_tasks=limits.seed_near_duplicate_check_max)
+    check = NearDuplicateCheck(
+        threshold=limits.near_duplicate_threshold, max_tasks=limits.seed_near_duplicate_check_max
+    )
     return ingest_seeds(store, dataset_id, body, upload_kind(content_type, body), seed_limits, check)
 
 

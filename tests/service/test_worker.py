@@ -54,7 +54,9 @@ class ScriptedMethod:
             )
             for n in range(self.per_round)
         ]
-        return RoundResult(accepted=tuple(tasks), rejections=(), stages={"prompts": 1, "accepted": len(tasks)}, tokens=10)
+        return RoundResult(
+            accepted=tuple(tasks), rejections=(), stages={"prompts": 1, "accepted": len(tasks)}, tokens=10
+        )
 
     def mix(self) -> dict[str, Any] | None:
         return None

@@ -49,8 +49,8 @@ def test_the_latest_scored_judgement_is_the_score_and_an_unreadable_one_does_not
 
 
 def test_exports_follow_the_quality_filter(store: Store, dataset_id: str) -> None:
-    add_tasks(store, dataset_id, [task("Kept task.", judgement=judged(5.0)), task("Dropped task.", judgement=judged(1.0))],
-              source="generated", stage="test")  # fmt: skip
+    tasks = [task("Kept task.", judgement=judged(5.0)), task("Dropped task.", judgement=judged(1.0))]
+    add_tasks(store, dataset_id, tasks, source="generated", stage="test")
     text = b"".join(open_export(store, dataset_id, "alpaca", RecordFilter(min_quality=5.0), page_chars=10_000))
     assert b"Kept task." in text and b"Dropped task." not in text
 
