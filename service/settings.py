@@ -84,6 +84,7 @@ class SandboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     cpu_s: Annotated[int, Meta(ge=1, le=600)] = 4
     memory_mb: Annotated[int, Meta(ge=32, le=65536)] = 512
     file_mb: Annotated[int, Meta(ge=1, le=65536)] = 16
+    disk_mb: Annotated[int, Meta(ge=1, le=65536)] = 64  # the run's tmpfs: /tmp, /var/tmp and /dev/shm together
     processes: Annotated[int, Meta(ge=1, le=4096)] = 32
     output_kb: Annotated[int, Meta(ge=1, le=65536)] = 64
 

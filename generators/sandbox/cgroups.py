@@ -41,11 +41,22 @@ def probe_cgroups() -> tuple[Cgroups | None, str | None]:
     for attempt in (_v2, _v1):
         found, reason = attempt(mounts)
         if found is not None:
+            reason = _try_group(found)
+        if found is not None and reason is None:
             for base in found.bases:
                 _sweep_stale(base)
             return found, None
         reasons.append(reason)
     return None, "; ".join(reason for reason in reasons if reason)
+
+
+def _try_group(cgroups: Cgroups) -> str | None:
+    """Make and remove one group with limits, as a run would: None when that works, else why not."""
+    try:
+        RunGroup(cgroups, memory_mb=64, processes=1).close()
+    except OSError as exc:
+        return f"cgroup {cgroups.version}: cannot make a group with limits under {cgroups.bases[0]} ({exc.strerror})"
+    return None
 
 
 def _mounts() -> list[tuple[str, str, str, str]]:

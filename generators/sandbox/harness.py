@@ -45,6 +45,10 @@ def main(exit=os._exit):
     init = os.getpid() == 1
     if not init:
         _adopt_orphans()
+    if job["uid"] is None:
+        # The worker will share our uid: keep it out of our memory (/proc/1/mem) and fds. Before the fork,
+        # or the worker could open them first (the check is made when they are opened).
+        _undumpable()
     source, sink = os.pipe()
     worker = os.fork()
     if worker == 0:
@@ -58,8 +62,6 @@ def main(exit=os._exit):
     os.close(sink)
     for fd in keep:
         os.close(fd)
-    if job["uid"] is None:
-        _undumpable()  # the worker shares our uid: keep it out of our memory (/proc/1/mem) and fds
     prefix = _read_exactly(64).strip() + b" "
     send = _sender(prefix, RESULT_FD)
     send("R")
