@@ -37,7 +37,8 @@ DEFAULT_LIMITS = SandboxLimits()
 class Sandbox:
     """Runs untrusted solutions against their tests, at most `max_parallel` at a time across all entry points.
 
-    The isolation is probed once, here (a few ms); pass `isolation` to impose one instead.
+    The isolation is probed once, here (tens of ms: it starts one wrapped interpreter); pass `isolation` to
+    impose one instead.
     """
 
     def __init__(

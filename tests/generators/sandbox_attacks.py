@@ -63,7 +63,7 @@ def attempt():
         [],
         "bwrap",
     ),
-    "setuid programs and system calls (no-new-privs, seccomp)": (
+    "setuid programs and system calls": (
         """
 import ctypes
 def attempt():

@@ -300,6 +300,15 @@ def test_escape_attempts_are_contained(sandbox: Sandbox, host: dict[str, str], n
     assert leftover_groups() == []
 
 
+@NEEDS["seccomp"]
+@pytest.mark.parametrize("name", ["a path unix socket of a root listener", "setuid programs and system calls"])
+def test_without_bubblewrap_the_harness_still_sets_no_new_privs_and_the_filter(host: dict[str, str], name: str) -> None:
+    solution, contained, _ = ESCAPES[name]
+    with Sandbox(SandboxLimits(wall_s=20.0), max_parallel=1, isolation=BARE) as box:
+        result = timed_run(box, Template(solution).substitute(host), [f"assert attempt() == {contained!r}"])
+    assert (result.status, result.error) == ("passed", None)
+
+
 @pytest.mark.parametrize("name", list(VALUES))
 def test_any_value_a_test_returns_is_judged_with_a_short_message(sandbox: Sandbox, name: str) -> None:
     value, message = VALUES[name]
