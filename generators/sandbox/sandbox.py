@@ -112,24 +112,23 @@ def run_isolated(isolation: Isolation, limits: SandboxLimits, solution: str, tes
 def _run(
     isolation: Isolation, limits: SandboxLimits, solution: str, checks: list[Check], uid: int | None
 ) -> ExecutionResult:
-    group = RunGroup(isolation.cgroups, limits.memory_mb, limits.processes) if isolation.cgroups else None
     private = isolation.filesystem == "private"
-    outer, workdir = (None, RUN_TMP) if private else make_workdir(uid)
+    group: RunGroup | None = None
+    outer: str | None = None
     owned: list[int] = []
     try:
-        seccomp_fd = _filter_pipe(isolation.seccomp, owned) if private and isolation.seccomp else None
+        group = RunGroup(isolation.cgroups, limits.memory_mb, limits.processes) if isolation.cgroups else None
+        outer, workdir = (None, RUN_TMP) if private else make_workdir(uid)
+        # The child's fds from 4 on: bubblewrap's syscall filter, then the groups' cgroup.procs files.
+        extra = [_filter_pipe(isolation.seccomp, owned)] if private and isolation.seccomp else []
         cgroup_fds = group.procs_fds() if group is not None else []
         owned += cgroup_fds
-        first_cgroup_fd = 4 + (seccomp_fd is not None)
+        targets = list(range(4 + len(extra), 4 + len(extra) + len(cgroup_fds)))
         nonce = secrets.token_hex(16)
-        targets = list(range(first_cgroup_fd, first_cgroup_fd + len(cgroup_fds)))
         job = _job(uid, workdir, limits, solution, checks, isolation, targets)
-        tail = run_args(limits.disk_mb, 4 if seccomp_fd is not None else None) if private else []
-        harness = SANDBOX_HARNESS if private else str(HARNESS)
-        argv = [*isolation.wrapper, *tail, isolation.python, "-I", "-S", "-B", harness]
-        extra = ([seccomp_fd] if seccomp_fd is not None else []) + cgroup_fds
         payload = len(job).to_bytes(4, "little") + job + nonce.encode()
-        run = execute(argv, clean_env(workdir), payload, limits, _killer(uid), extra)
+        argv = _argv(isolation, limits, seccomp_fd=4 if extra else None)
+        run = execute(argv, clean_env(workdir), payload, limits, _killer(uid), extra + cgroup_fds)
         memory_hit = group is not None and group.memory_exhausted()
     finally:
         for fd in owned:
@@ -139,6 +138,14 @@ def _run(
         if outer is not None:
             remove_tree(outer)
     return judge(checks, run, nonce, limits, memory_hit)
+
+
+def _argv(isolation: Isolation, limits: SandboxLimits, seccomp_fd: int | None) -> list[str]:
+    if isolation.filesystem == "private":
+        tail, harness = run_args(limits.disk_mb, seccomp_fd), SANDBOX_HARNESS
+    else:
+        tail, harness = [], str(HARNESS)
+    return [*isolation.wrapper, *tail, isolation.python, "-I", "-S", "-B", harness]
 
 
 def judge(checks: list[Check], run: RawRun, nonce: str, limits: SandboxLimits, memory_hit: bool) -> ExecutionResult:
