@@ -300,6 +300,19 @@ def test_escape_attempts_are_contained(sandbox: Sandbox, host: dict[str, str], n
     assert leftover_groups() == []
 
 
+@NEEDS["bwrap"]
+@NEEDS["cgroups"]
+def test_a_run_killed_at_its_memory_limit_is_told_so() -> None:
+    # Files in the run's tmpfs are memory the run's group pays for, beyond any per-process limit.
+    filler = "def fill():\n    with open('/tmp/fill', 'wb') as out:\n        for _ in range(100):\n"
+    filler += "            out.write(bytes(1 << 20))\n    return 1\n"
+    limits = SandboxLimits(wall_s=20.0, memory_mb=64, disk_mb=128, file_mb=128)
+    with Sandbox(limits, max_parallel=1, isolation=ISOLATION) as box:
+        result = timed_run(box, filler, ["assert fill() == 1"])
+    assert (result.status, result.error) == ("crashed", "the run reached its memory limit of 64 MB and was killed")
+    assert leftover_groups() == []
+
+
 @NEEDS["seccomp"]
 @pytest.mark.parametrize("name", ["a path unix socket of a root listener", "setuid programs and system calls"])
 def test_without_bubblewrap_the_harness_still_sets_no_new_privs_and_the_filter(host: dict[str, str], name: str) -> None:
