@@ -7,9 +7,20 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell nvidia-smi >/dev/null 2>&1 && echo yes)
 ENGINE_EXTRA := $(if $(HAS_GPU),engine-gpu,engine-cpu)
 
-.PHONY: install run test bench clean
+.PHONY: install sandbox-tools run test bench clean
 
-install: $(STAMP)
+install: $(STAMP) sandbox-tools
+
+# The code sandbox wraps each run in bubblewrap (Debian's bubblewrap package). Installed only when `bwrap` is
+# missing and we are root with apt-get; otherwise (or if apt-get fails) the sandbox uses its documented
+# fallback, which `isolation_report()` describes.
+sandbox-tools:
+	@if ! command -v bwrap >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing bubblewrap for the code sandbox"; \
+		{ apt-get install -y --no-install-recommends bubblewrap >/dev/null 2>&1 \
+		  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends bubblewrap >/dev/null 2>&1; }; } \
+		|| echo "bubblewrap could not be installed: the sandbox will use its fallback (see the README)"; \
+	fi
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

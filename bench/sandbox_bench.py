@@ -5,10 +5,12 @@ Run from the repository root (about half a minute on two cores):
     .venv/bin/python bench/sandbox_bench.py [--rounds 5] [--runs 30]
 
 What it measures (target: at least 20 trivial runs/s on a 2-core machine):
-  start    the bare interpreter (`python -I -S -c pass`) and the same under the namespace wrapper
-           (`unshare -n -i -p -f`), median latency: what the isolation itself costs per run
+  start    the bare interpreter (`python -I -S -c pass`) and the same under the isolation's wrapper
+           (bubblewrap with the run's view and tmpfs, or `unshare -n -i -p -f`), median latency: what the
+           isolation itself costs per run
   latency  one trivial sandboxed run (a 2-line solution, 3 asserts), median and p90, and its overhead over
-           the bare interpreter start (pipes, uid slot, work directory, fork, reports, clean-up)
+           the bare interpreter start (pipes, uid slot, control group, work directory, fork, reports,
+           clean-up)
   rate     trivial runs/s: serial (`run_blocking` in a loop) and `run_many` with max_parallel=2 and 4;
            each the median of --rounds rounds of --runs runs
 The machine is shared: compare the figures of one run with each other, not with another day's.
@@ -22,6 +24,7 @@ import subprocess
 import time
 
 from generators.sandbox import Sandbox, SandboxLimits, isolation_report
+from generators.sandbox.view import run_args
 
 SOLUTION = "def add(a, b):\n    return a + b\n"
 TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add('a', 'b') == 'ab'"]
@@ -74,7 +77,11 @@ def main() -> None:
     args = parser.parse_args()
 
     isolation = isolation_report()
-    print(f"isolation: namespaces={','.join(isolation.namespaces) or 'none'} per_run_uid={isolation.per_run_uid}")
+    print(
+        f"isolation: namespaces={','.join(isolation.namespaces) or 'none'} per_run_uid={isolation.per_run_uid} "
+        f"filesystem={isolation.filesystem} seccomp={isolation.seccomp is not None} "
+        f"cgroups={isolation.cgroups.version if isolation.cgroups else 'none'}"
+    )
     print(f"           python={isolation.python}")
     for note in isolation.notes:
         print(f"           note: {note}")
@@ -82,8 +89,9 @@ def main() -> None:
     bare = bare_start_s([isolation.python, "-I", "-S", "-c", "pass"], args.runs)
     print(f"start    bare interpreter          {ms(bare)}")
     if isolation.wrapper:
-        wrapped = bare_start_s([*isolation.wrapper, isolation.python, "-I", "-S", "-c", "pass"], args.runs)
-        print(f"start    under the unshare wrapper {ms(wrapped)}   ({' '.join(isolation.wrapper[1:])})")
+        tail = run_args(SandboxLimits().disk_mb, None) if isolation.filesystem == "private" else []
+        wrapped = bare_start_s([*isolation.wrapper, *tail, isolation.python, "-I", "-S", "-c", "pass"], args.runs)
+        print(f"start    under the wrapper         {ms(wrapped)}   ({isolation.wrapper[0]})")
 
     with Sandbox(SandboxLimits(), max_parallel=1, isolation=isolation) as sandbox:
         run_latencies_s(sandbox, 3)  # warm the page cache

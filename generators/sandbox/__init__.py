@@ -8,8 +8,9 @@
     sandbox.run_many([(solution, tests), ...])                           # blocking, parallel, in order
 
 Modules: `limits` (the Structs), `checks` (test items -> checks the parent judges), `harness` (the child),
-`protocol` (its report channel), `runner` (one watched child process), `isolation` (namespaces, per-run
-uids, clean-up), `verdict` (status and error), `sandbox` (the entry points).
+`protocol` (its report channel), `runner` (one watched child process), `isolation` (the probe, per-run
+uids, clean-up), `view` (what a run sees under bubblewrap), `seccomp` (the syscall filter), `cgroups` (a
+control group per run), `verdict` (status and error), `sandbox` (the entry points).
 """
 
 from generators.sandbox.isolation import Isolation, SandboxBusyError, probe_isolation

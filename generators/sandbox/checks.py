@@ -14,6 +14,7 @@ the value it reports back is compared here, in the parent:
 from __future__ import annotations
 
 import ast
+import reprlib
 from typing import Literal
 
 import msgspec
@@ -23,6 +24,8 @@ CheckKind = Literal["value", "exact", "statements"]
 _NO_VALUE = object()
 _SINGLETONS = (None, True, False)
 _SHOWN_CHARS = 200
+_SHOWN_INT_BITS = 10_000  # about 3,000 digits: below the interpreter's int -> str limit
+_LOG10_2 = 0.30103
 
 
 class Check(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,12 +91,42 @@ def decode_value(literal: str) -> tuple[bool, object]:
 
 
 def judge_value(check: Check, value: object) -> str | None:
-    """None when the value satisfies the check, else the failure message."""
-    if check.kind == "value" and value == check.expected:
-        return None
-    if check.kind == "exact" and type(value) is type(check.expected) and value == check.expected:
-        return None
-    return f"{shorten(check.source)}: got {shorten(repr(value))}"
+    """None when the value satisfies the check, else the failure message. Never raises, for any value the
+    child can send back (`decode_value`'s output: plain data of any size and up to the parser's nesting)."""
+    try:
+        if check.kind == "value" and value == check.expected:
+            return None
+        if check.kind == "exact" and type(value) is type(check.expected) and value == check.expected:
+            return None
+    except (RecursionError, MemoryError):
+        return f"{shorten(check.source)}: got a value too large to compare"
+    return f"{shorten(check.source)}: got {show_value(value)}"
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib, which bounds the length and depth of what it shows, made safe for ints past the interpreter's
+    4,300-digit limit on int -> str conversion and cheap for huge bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxstring, self.maxother, self.maxlong = 4, 80, 80, 60
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > _SHOWN_INT_BITS:
+            sign = "a negative" if x < 0 else "an"
+            return f"<{sign} int of about {int(x.bit_length() * _LOG10_2) + 1} digits>"
+        return super().repr_int(x, level)
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return repr(x[: self.maxstring]) + ("..." if len(x) > self.maxstring else "")
+
+
+def show_value(value: object) -> str:
+    """A short, printable rendering of a plain-data value: never raises, never longer than `_SHOWN_CHARS`."""
+    try:
+        return shorten(_ShortRepr().repr(value))
+    except Exception as exc:  # noqa: BLE001 - a rendering for a message must not fail the verdict
+        return f"<a {type(value).__name__} that cannot be shown: {type(exc).__name__}>"
 
 
 def shorten(text: str, limit: int = _SHOWN_CHARS) -> str:

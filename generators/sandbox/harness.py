@@ -1,20 +1,25 @@
-"""The child side of a sandboxed run: `python -I -S harness.py`, fed one job (marshal) on stdin.
+"""The child side of a sandboxed run: `python -I -S harness.py`, fed one job on stdin.
 
 It imports nothing from the project and only cheap standard modules, so a run costs about one interpreter
-start. It starts as the parent's user and splits in two:
+start. Stdin holds the job (a 4-byte length, then marshal data) and then the run's nonce. It starts as the
+parent's user and splits in two before it reads the nonce, so the worker never holds it:
 
-- the supervisor keeps that user, runs no untrusted code, waits for the worker, reaps orphans (it is pid 1
-  of the run's pid namespace when there is one) and reports the worker's exit status and CPU time;
-- the worker sets the resource limits, drops to the run's own uid (when started as root), enters the work
-  directory and runs the solution, then each check, reporting each result as it goes.
+- the supervisor keeps that user and runs no untrusted code: it reads the nonce, reports the start, relays
+  the worker's reports to fd 3 with the nonce in front of each, reaps orphans (it is pid 1 of the run's pid
+  namespace when there is one) and reports the worker's exit status and CPU time;
+- the worker joins the run's control groups, sets the resource limits, drops to the run's own uid (when
+  started as root), sets no-new-privileges and the syscall filter (where no wrapper did), enters the work
+  directory and runs the solution, then each check, writing each result to its pipe to the supervisor.
+  It never has fd 3: it cannot write a report the parent would take for the supervisor's.
 
-Every report is one line on fd 3, `<nonce> <tag> <index> <payload>`; the parent trusts nothing else. The
+Every report on fd 3 is one line, `<nonce> <tag> <index> <payload>`; the parent trusts nothing else. The
 worker reports values, never verdicts: see `checks.py`.
 """
 
 import marshal
 import os
 import resource
+import select
 import sys
 
 RESULT_FD = 3
@@ -22,36 +27,57 @@ _MAX_DEPTH = 100
 _MAX_TEXT = 2000
 _MAX_VALUE_CHARS = 1 << 20
 _PR_SET_CHILD_SUBREAPER = 36
+_PR_SET_DUMPABLE = 4
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_SUPERVISOR_TAGS = (b"R", b"X")  # reports only the supervisor makes
+_TICK_MS = 10  # the worker's exit is polled this often where pidfd_open is missing
 
 
 def main(exit=os._exit):
-    job = marshal.loads(_read_stdin())
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.closerange(RESULT_FD + 1, _fd_limit())
+    job = marshal.loads(_read_exactly(int.from_bytes(_read_exactly(4), "little")))
+    keep = job["cgroup_fds"]
+    os.closerange(RESULT_FD + 1, min(keep, default=_fd_limit()))
+    if keep:
+        os.closerange(max(keep) + 1, _fd_limit())
     os.umask(0o077)
-    send = _sender(job["nonce"])
-    send("R")
     # As pid 1 of its own pid namespace the supervisor gets every orphan anyway, and its exit kills them all.
     init = os.getpid() == 1
     if not init:
         _adopt_orphans()
+    if job["uid"] is None:
+        # The worker will share our uid: keep it out of our memory (/proc/1/mem) and fds. Before the fork,
+        # or the worker could open them first (the check is made when they are opened).
+        _undumpable()
+    source, sink = os.pipe()
     worker = os.fork()
     if worker == 0:
         try:
-            _work(job, send)
+            os.close(source)
+            os.close(RESULT_FD)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)  # stdin still holds the nonce: not for the worker
+            os.close(null)
+            _work(job, _sender(b"", sink))
         finally:
             exit(70)
-    _supervise(worker, send, sweep=not init)
+    os.close(sink)
+    for fd in keep:
+        os.close(fd)
+    prefix = _read_exactly(64).strip() + b" "
+    send = _sender(prefix, RESULT_FD)
+    send("R")
+    _supervise(worker, source, send, _forwarder(prefix, job["report_cap"], worker), sweep=not init)
 
 
-def _read_stdin():
-    chunks = []
-    while True:
-        chunk = os.read(0, 1 << 16)
+def _read_exactly(size):
+    data = b""
+    while len(data) < size:
+        chunk = os.read(0, size - len(data))
         if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
+            break
+        data += chunk
+    return data
 
 
 def _fd_limit():
@@ -59,32 +85,101 @@ def _fd_limit():
     return soft if 0 < soft < (1 << 20) else (1 << 16)
 
 
-def _sender(nonce, write=os.write, encode=str.encode):
+def _sender(prefix, fd, write=os.write, encode=str.encode):
     # Everything the worker reports through is bound here, before any untrusted code runs: replacing
     # os.write, builtins or this module's globals afterwards does not change what these closures call.
     def send(tag, index="-", payload="-"):
-        data = encode(f"{nonce} {tag} {index} {payload}\n", "utf-8", "backslashreplace")
+        data = prefix + encode(f"{tag} {index} {payload}\n", "utf-8", "backslashreplace")
         while data:
-            data = data[write(RESULT_FD, data) :]
+            data = data[write(fd, data) :]
 
     return send
 
 
-def _supervise(worker, send, sweep):
-    """Wait for the worker (reaping any orphan handed to us meanwhile), kill and reap whatever it left
-    behind, then report how the worker ended."""
-    while True:
-        try:
-            pid, status, usage = os.wait4(-1, 0)
-        except ChildProcessError:
-            os._exit(71)
-        if pid == worker:
-            break
+def _supervise(worker, source, send, forward, sweep):
+    """Relay the worker's reports until it ends (reaping any orphan handed to us meanwhile), kill and reap
+    whatever it left behind, then report how the worker ended."""
+    status, usage = _relay(worker, source, forward)
     if sweep:
         _sweep()
     cpu = usage.ru_utime + usage.ru_stime
     send("X", "-", f"{os.waitstatus_to_exitcode(status)} {cpu:.3f}")
     os._exit(0)
+
+
+def _relay(worker, source, forward):
+    poller = select.poll()
+    poller.register(source, select.POLLIN)
+    try:
+        pidfd = os.pidfd_open(worker)
+        poller.register(pidfd, select.POLLIN)
+    except (AttributeError, OSError):
+        pidfd = None
+    while True:
+        ended = _reap(worker)
+        if ended is not None:
+            break
+        for fd, _ in poller.poll(None if pidfd is not None else _TICK_MS):
+            if fd != source:
+                continue
+            chunk = os.read(source, 1 << 16)
+            if chunk:
+                forward(chunk)
+            else:  # every writer closed it; the worker's exit is still to come
+                poller.unregister(source)
+    # The worker is gone: take what it wrote, not what a process it left running may still write.
+    os.set_blocking(source, False)
+    try:
+        while chunk := os.read(source, 1 << 16):
+            forward(chunk)
+    except BlockingIOError:
+        pass
+    return ended
+
+
+def _reap(worker):
+    """(status, usage) once the worker is reaped; reaps any orphan on the way."""
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            os._exit(71)
+        if pid == 0:
+            return None
+        if pid == worker:
+            return status, usage
+
+
+def _forwarder(prefix, cap, worker):
+    """Each whole line of the worker, sent to fd 3 with the nonce in front. A supervisor's tag from the worker,
+    or a line longer than `cap`, is sent as T (tampering); the worker is killed for the latter."""
+    pending = [b""]
+
+    def write(line):
+        data = prefix + line + b"\n"
+        while data:
+            data = data[os.write(RESULT_FD, data) :]
+
+    def forward(chunk):
+        lines = (pending[0] + chunk).split(b"\n")
+        pending[0] = lines.pop()
+        for line in lines:
+            write(b"T - -" if line.split(b" ", 1)[0] in _SUPERVISOR_TAGS else line)
+        if len(pending[0]) > cap:
+            pending[0] = b""
+            write(b"T - -")
+            try:
+                os.kill(worker, 9)
+            except OSError:  # as root under bubblewrap we may not signal the worker's uid: the clock ends it
+                pass
+
+    return forward
+
+
+def _undumpable():
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _adopt_orphans():
@@ -153,6 +248,9 @@ def _finisher(send, flush_all=(sys.stdout.flush, sys.stderr.flush), exit=os._exi
 
 
 def _confine(job):
+    for fd in job["cgroup_fds"]:  # join the run's groups first: every process made from here on is counted
+        os.write(fd, b"0")
+        os.close(fd)
     limits = job["limits"]
     _limit(resource.RLIMIT_CORE, 0)
     _limit(resource.RLIMIT_CPU, limits["cpu_s"], limits["cpu_s"] + 1)  # SIGXCPU, then SIGKILL a second later
@@ -165,6 +263,27 @@ def _confine(job):
         os.setgid(job["gid"])
         os.setuid(job["uid"])
     os.chdir(job["workdir"])
+    os.environ.pop("PWD", None)  # bubblewrap always sets it; the environment is the parent's five names
+    if job["harden"]:
+        _harden(job["seccomp"])
+
+
+def _harden(program):
+    """No new privileges (setuid programs run as the caller), then the syscall filter: what bubblewrap does
+    for a run it wraps, done here where nothing wraps the run."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    if program:
+
+        class Program(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
+
+        filter_program = Program(len(program) // 8, program)
+        if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(filter_program), 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
 
 def _limit(kind, soft, hard=None):

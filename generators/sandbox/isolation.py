@@ -1,19 +1,24 @@
 """How runs are isolated on this machine: the probe, per-run uids, work directories and clean-up.
 
-Run as root (the strong mode), each run gets:
-- its own network, IPC and pid namespaces (`unshare -n -i -p -f`): no network at all (not even loopback),
-  no SysV IPC shared with the host, and every process of the run dies with it;
-- its own uid, 60000 + slot, taken under a lock file so no two live runs share one, even across processes:
-  RLIMIT_NPROC then counts this run alone, the run cannot signal or trace the service, cannot write outside
-  its work directory and world-writable places, cannot read root's files;
-- a fresh work directory (HOME and TMPDIR too) owned by that uid, removed afterwards, and a clean
-  environment (PATH, HOME, TMPDIR, LANG and LC_ALL only).
-After each run every process left with the run's uid is killed.
+The strong mode wraps each run in bubblewrap (`bwrap`, Debian's `bubblewrap` package), see `view.py`: new
+network, ipc, pid, uts and mount namespaces, a read-only view of only the interpreter, its own empty /tmp
+(also its /var/tmp and /dev/shm, one size-limited tmpfs that dies with the run), no-new-privileges and the
+syscall filter of `seccomp.py`. Every mode adds, where the machine allows:
+- a control group per run (`cgroups.py`): memory and processes bounded for the run as a whole;
+- as root, the run's own uid, 60000 + slot, taken under a lock file so no two live runs share one, even
+  across processes: RLIMIT_NPROC then counts this run alone (the kernel exempts root's processes from it,
+  so a run that kept the service's root uid would have no process limit without a pids cgroup), the run
+  cannot signal, trace or read the harness's supervisor, and what it writes is not root's. Under
+  bubblewrap the uid is redundant for files (nothing of the host is writable or even there) but not for
+  those limits: it is kept. After each run every process left with the run's uid is killed.
 
-Without permission for namespaces the harness becomes the child subreaper instead, so that orphans come back
-to it to be killed. Not root: no uid of its own (NPROC is set to what the caller's uid already runs plus the
-limit), and the namespaces only where unprivileged user namespaces are allowed (`unshare -r`).
-`probe_isolation()` says which mode applies; the README section lists what no mode guarantees.
+Without bubblewrap (missing, or not permitted to make namespaces) the fallback is `unshare -n -i -p -f`
+where permitted (no network, own IPC and pids), else nothing: the harness then becomes the child subreaper
+so that orphans come back to it to be killed. Either way the run then sees the host's filesystem (what is
+world-readable), the host's /tmp, /var/tmp and /dev/shm and path sockets; it works in a fresh directory
+removed afterwards; the harness sets no-new-privileges and the syscall filter itself. Not root: no uid of
+its own (NPROC is set to what the caller's uid already runs plus the limit). `probe_isolation()` says which
+mode applies and, in `notes`, what it does not guarantee.
 """
 
 from __future__ import annotations
@@ -28,8 +33,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import Literal
 
 import msgspec
+
+from generators.sandbox import view
+from generators.sandbox.cgroups import Cgroups, probe_cgroups
+from generators.sandbox.seccomp import compile_filter
 
 UID_BASE = 60000
 UID_SLOTS = 1000
@@ -38,36 +48,87 @@ _LOCK_DIR = "/run/instructforge-sandbox"
 _NAMESPACE_FLAGS = ("-n", "-i", "-p", "-f", "--kill-child")
 _PROBE_TIMEOUT_S = 10.0
 _SYSTEM_PYTHONS = ("/usr/local/bin/python3", "/usr/bin/python3")
+_HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
+HOST_FILESYSTEM_NOTE = (
+    "no bubblewrap: the run sees the host's filesystem where it is world-readable (the service's files "
+    "included), the host's /tmp, /var/tmp and /dev/shm (what it leaves there stays), and path unix sockets "
+    "only through the syscall filter's ban on unix sockets"
+)
 
 
 class Isolation(msgspec.Struct, frozen=True, kw_only=True):
     """The isolation this machine allows; `isolation_report()` returns the one the sandbox applies."""
 
     python: str  # the interpreter that runs the harness (`-I -S`: the standard library only)
-    wrapper: tuple[str, ...]  # the command put before it, e.g. ("/usr/bin/unshare", "-n", ...)
-    namespaces: tuple[str, ...]  # e.g. ("net", "ipc", "pid"); () where none could be made
+    wrapper: tuple[str, ...]  # the command put before it, e.g. ("/usr/bin/bwrap", "--unshare-ipc", ...)
+    namespaces: tuple[str, ...]  # e.g. ("net", "ipc", "pid", "uts", "mount"); () where none could be made
     per_run_uid: bool  # True as root: each run has uid UID_BASE + slot
     notes: tuple[str, ...] = ()  # what this mode does not guarantee, in words
+    filesystem: Literal["private", "host"] = "host"  # private: bubblewrap's view (`view.py`) is the wrapper
+    seccomp: bytes | None = None  # the syscall filter (raw BPF), None where libseccomp is missing
+    cgroups: Cgroups | None = None  # where each run gets its control group; None: limits per process only
 
 
 class SandboxBusyError(RuntimeError):
     """Every per-run uid is taken by a live run."""
 
 
-def probe_isolation() -> Isolation:
-    """The strongest isolation that works here: tries the namespaces once with /bin/true (a few ms)."""
+def probe_isolation(*, bubblewrap: bool = True) -> Isolation:
+    """The strongest isolation that works here; it starts one wrapped interpreter to be sure (tens of ms).
+    `bubblewrap=False` probes the fallback, as on a machine without it."""
     root = os.geteuid() == 0
+    seccomp = compile_filter()
+    cgroups, cgroup_reason = probe_cgroups()
+    notes = [] if seccomp is not None else ["no syscall filter: libseccomp.so.2 could not be loaded"]
+    if cgroups is None:
+        notes.append(
+            f"no control group for the runs ({cgroup_reason}): memory is bounded per process (RLIMIT_AS), "
+            "processes by RLIMIT_NPROC, disk by the size of the run's tmpfs (under bubblewrap) or per file"
+        )
+    bwrap = shutil.which("bwrap", path=SAFE_PATH) if bubblewrap else None
+    if bwrap is not None:
+        found = _bubblewrap(bwrap, root, seccomp)
+        if found is not None:
+            return msgspec.structs.replace(found, notes=tuple(notes), cgroups=cgroups)
+        notes.append("`bwrap` is installed but cannot make its namespaces here")
+    elif bubblewrap:
+        notes.append("no `bwrap` command (Debian package bubblewrap)")
+    fallback = _fallback(root)
+    notes += [HOST_FILESYSTEM_NOTE, *fallback.notes]
+    return msgspec.structs.replace(fallback, notes=tuple(notes), seccomp=seccomp, cgroups=cgroups)
+
+
+def _bubblewrap(bwrap: str, root: bool, seccomp: bytes | None) -> Isolation | None:
+    python = os.path.realpath(sys.executable)
+    wrapper = view.static_args(bwrap, python, _HARNESS, root)
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, seccomp or b"")
+        os.close(write_end)
+        tail = view.run_args(1, read_end if seccomp else None)
+        works = _works([*wrapper, *tail, python, "-I", "-S", "-c", "pass"], pass_fds=(read_end,))
+    finally:
+        os.close(read_end)
+    if not works:
+        return None
+    namespaces = ("net", "ipc", "pid", "uts", "mount") + (() if root else ("user",))
+    return Isolation(
+        python=python, wrapper=wrapper, namespaces=namespaces, per_run_uid=root, filesystem="private", seccomp=seccomp
+    )
+
+
+def _fallback(root: bool) -> Isolation:
     python = sandbox_python(root)
     unshare = shutil.which("unshare", path=SAFE_PATH)
     true = shutil.which("true", path=SAFE_PATH)
-    wrappers = [(unshare, *_NAMESPACE_FLAGS)] if root else [(unshare, "-r", *_NAMESPACE_FLAGS)]
+    wrapper = (unshare, *_NAMESPACE_FLAGS) if root else (unshare, "-r", *_NAMESPACE_FLAGS)
     notes: list[str] = []
-    for wrapper in wrappers if unshare and true else []:
+    if unshare and true:
         if _works([*wrapper, true]):
             namespaces = ("net", "ipc", "pid") if root else ("user", "net", "ipc", "pid")
             return Isolation(python=python, wrapper=wrapper, namespaces=namespaces, per_run_uid=root, notes=())
         notes.append(f"`{' '.join(wrapper)}` is not permitted here: the network is NOT isolated")
-    if not unshare:
+    else:
         notes.append("no `unshare` command: the network is NOT isolated")
     notes.append("no pid namespace: the harness adopts orphans as child subreaper to kill them")
     if not root:
@@ -75,9 +136,11 @@ def probe_isolation() -> Isolation:
     return Isolation(python=python, wrapper=(), namespaces=(), per_run_uid=root, notes=tuple(notes))
 
 
-def _works(command: list[str]) -> bool:
+def _works(command: list[str], pass_fds: tuple[int, ...] = ()) -> bool:
     try:
-        done = subprocess.run(command, env={"PATH": SAFE_PATH}, capture_output=True, timeout=_PROBE_TIMEOUT_S)
+        done = subprocess.run(
+            command, env={"PATH": SAFE_PATH}, capture_output=True, timeout=_PROBE_TIMEOUT_S, pass_fds=pass_fds
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0
@@ -118,9 +181,14 @@ class UidSlot:
         self._lock_fd = lock_fd
 
     def release(self) -> None:
-        kill_uid(self.uid)
-        os.pwrite(self._lock_fd, b"c", 0)
-        os.close(self._lock_fd)  # closing drops the flock
+        """Never raises: a slot whose sweep failed stays marked "d" and is swept by its next holder."""
+        try:
+            kill_uid(self.uid)
+            os.pwrite(self._lock_fd, b"c", 0)
+        except OSError:
+            pass
+        finally:
+            os.close(self._lock_fd)  # closing drops the flock
 
 
 def acquire_uid_slot(base: int = UID_BASE, slots: int = UID_SLOTS) -> UidSlot:
@@ -224,9 +292,19 @@ def make_workdir(uid: int | None) -> tuple[str, str]:
 
 
 def remove_tree(path: str) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    if os.path.lexists(path):  # e.g. nested deeper than rmtree's recursion allows
-        subprocess.run(["rm", "-rf", "--one-file-system", path], env={"PATH": SAFE_PATH}, check=False, timeout=60)
+    """Remove a run's work directory, whatever the run left in it. Never raises: a tree that cannot be removed
+    is left behind rather than failing the caller."""
+    try:
+        shutil.rmtree(path)
+    except (OSError, RecursionError):  # rmtree recurses: a tree ~1,000 levels deep exhausts the stack
+        pass
+    for command in (["chmod", "-R", "u+rwx", "--", path], ["rm", "-rf", "--one-file-system", "--", path]):
+        if not os.path.lexists(path):
+            return
+        try:  # coreutils walk any depth without recursion; chmod first, for directories the run made 0
+            subprocess.run(command, env={"PATH": SAFE_PATH}, capture_output=True, check=False, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return
 
 
 def clean_env(workdir: str) -> dict[str, str]:

@@ -12,9 +12,11 @@ One line per report: `<nonce> <tag> <index> <payload>`, in this order and no oth
     P i -             check i (statements) ran without raising
     D - n             the worker reported all n checks
     X - code cpu      the supervisor: how the worker ended (exit code, negative for a signal; CPU seconds)
+    T - -             the supervisor: the worker sent an R or X of its own, or a line without end
 
-A line without the run's nonce, a report out of order, twice, or of the wrong kind for its check is
-tampering: the run is `crashed`, and nothing it reported counts.
+Only the supervisor writes this channel and only it knows the nonce; it relays each line the worker writes
+to its pipe with the nonce in front. A line without the run's nonce, a report out of order, twice, of the
+wrong kind for its check, or a T is tampering: the run is `crashed`, and nothing it reported counts.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def _apply(report: Report, line: str, nonce: str, checks: int) -> str | None:
         return "a report before the start"
     if tag == "X":
         return _apply_exit(report, payload)
+    if tag == "T":
+        return "the solution wrote a supervisor's report, or a report without end"
     if report.done or report.setup_error is not None or report.load_error is not None:
         return "a report after the worker's last"
     if tag in ("F", "C"):

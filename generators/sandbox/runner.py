@@ -13,7 +13,7 @@ import os
 import select
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -24,6 +24,7 @@ _CHUNK = 1 << 16
 _EXIT_GRACE_S = 0.2  # after the child exits, how long its pipes may stay open (left-over writers)
 _KILL_GRACE_S = 1.0  # after the run's uid is killed, how long the supervisor gets to exit by itself
 _TICK_S = 0.01  # poll period where pidfd_open is not available
+_FD_FLOOR = 32  # the child's ends are moved at least this high before they are placed at fds 0, 1, 2...
 STARTUP_LIMIT_S = 30.0  # from spawn to the harness's first report: interpreter start and namespaces
 
 
@@ -87,10 +88,17 @@ class _Feeder:
 
 
 def execute(
-    argv: list[str], env: dict[str, str], payload: bytes, limits: SandboxLimits, kill: Callable[[int], None]
+    argv: list[str],
+    env: dict[str, str],
+    payload: bytes,
+    limits: SandboxLimits,
+    kill: Callable[[int], None],
+    extra_fds: Sequence[int] = (),
 ) -> RawRun:
-    """Run argv with the payload on stdin. `kill(pid)` kills what the run left (the process group is ours)."""
+    """Run argv with the payload on stdin and `extra_fds` as its fds 4, 5, ... (the caller keeps and closes
+    its own). `kill(pid)` kills what the run left (the process group is ours)."""
     child_ends, (stdin_w, out_r, err_r, res_r) = _pipes()
+    child_ends += [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _FD_FLOOR) for fd in extra_fds]
     cap = limits.output_kb << 10
     feeder = _Feeder(stdin_w, payload)
     streams = [
@@ -142,10 +150,10 @@ def _pipes() -> tuple[list[int], list[int]]:
 
 
 def _above_std(fd: int) -> int:
-    # Where the caller closed its own fds 0-3, a pipe end may land there and the child's dup2 would clobber it.
-    if fd > 3:
+    # A child end below the targets of the dup2s (fds 0 to 3 + extra fds) could be clobbered by one of them.
+    if fd >= _FD_FLOOR:
         return fd
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _FD_FLOOR)
     os.close(fd)
     return moved
 

@@ -4,7 +4,8 @@ passed   every check reported, each judged a pass here, the worker ended normall
 failed   a check's value was wrong, it raised, or it was not plain data; error holds the first such
 timeout  the wall clock ran out, or the worker hit its CPU-time limit
 crashed  the solution did not load, the worker died by a signal or exited before reporting every check,
-         it ran out of memory, flooded its output, or the report channel was tampered with
+         it ran out of memory (MemoryError, or the run's group at its limit), flooded its output, or the report
+         channel was tampered with
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from generators.sandbox.protocol import ChildResult, Report, decode_text
 from generators.sandbox.runner import RESULTS_CAP, STARTUP_LIMIT_S, RawRun
 
 
-def verdict(checks: Sequence[Check], run: RawRun, report: Report, limits: SandboxLimits) -> ExecutionResult:
-    status, error = _status(checks, run, report, limits)
+def verdict(
+    checks: Sequence[Check], run: RawRun, report: Report, limits: SandboxLimits, memory_hit: bool = False
+) -> ExecutionResult:
+    """`memory_hit`: the kernel killed a process of the run's control group at its memory limit."""
+    status, error = _status(checks, run, report, limits, memory_hit)
     passed = 0 if report.violation else sum(_judge(c, r) is None for c, r in zip(checks, report.results, strict=False))
     return ExecutionResult(
         status=status,
@@ -33,7 +37,7 @@ def verdict(checks: Sequence[Check], run: RawRun, report: Report, limits: Sandbo
 
 
 def _status(
-    checks: Sequence[Check], run: RawRun, report: Report, limits: SandboxLimits
+    checks: Sequence[Check], run: RawRun, report: Report, limits: SandboxLimits, memory_hit: bool
 ) -> tuple[ExecutionStatus, str | None]:
     if run.timed_out and not run.started:
         return "crashed", f"the sandbox did not start within {STARTUP_LIMIT_S:g} s"
@@ -54,6 +58,8 @@ def _status(
         if failure is not None:
             return ("crashed" if result.tag == "M" else "failed"), failure
     if len(report.results) < len(checks) or not report.done or report.exit_code != 0:
+        if memory_hit:
+            return "crashed", f"the run reached its memory limit of {limits.memory_mb} MB and was killed"
         return "crashed", _early_end(run, report, len(checks))
     return "passed", None
 

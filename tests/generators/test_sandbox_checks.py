@@ -7,9 +7,11 @@ import signal
 import pytest
 
 from generators.sandbox import SandboxLimits
-from generators.sandbox.checks import Check, InvalidTestError, decode_value, judge_value, parse_check
+from generators.sandbox import sandbox as sandbox_module
+from generators.sandbox.checks import Check, InvalidTestError, decode_value, judge_value, parse_check, show_value
 from generators.sandbox.protocol import parse_report
 from generators.sandbox.runner import RawRun
+from generators.sandbox.sandbox import judge
 from generators.sandbox.verdict import verdict
 
 NONCE = "f00d"
@@ -89,6 +91,7 @@ def test_a_well_formed_report_is_read_in_order() -> None:
         ([f"{NONCE} R - -", f"{NONCE} X - 0 0.1", f"{NONCE} V 0 55"], "a report after the worker ended"),
         ([f"{NONCE} R - -", f"{NONCE} Q - -"], "an unknown report 'Q'"),
         ([f"{NONCE} R - -", f"{NONCE} E 0 not-a-repr"], "a malformed check report"),
+        ([f"{NONCE} R - -", f"{NONCE} T - -"], "the solution wrote a supervisor's report, or a report without end"),
     ],
 )
 def test_tampered_reports_are_violations(lines: list[str], violation: str) -> None:
@@ -133,3 +136,61 @@ def test_verdicts_from_how_the_run_ended() -> None:
     forged = judged(report_bytes(start, "0000 V 0 1"), ["assert f() == 1"])
     assert (forged.status, forged.tests_passed) == ("crashed", 0)
     assert forged.error == "harness tampering detected: a report without the run's nonce"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (10**5000, "<an int of about 5001 digits>"),
+        ([1, -(10**5000)], "[1, <a negative int of about 5001 digits>]"),
+        ("x" * 50_000_000, "'" + "x" * 37 + "..." + "x" * 38 + "'"),
+        (b"y" * 10_000_000, "b'" + "y" * 80 + "'..."),
+        ([[[[[[1]]]]]], "[[[[[...]]]]]"),
+        ({3, 1, 2}, "{1, 2, 3}"),
+        (float("nan"), "nan"),
+        (list(range(100)), "[0, 1, 2, 3, 4, 5, ...]"),
+    ],
+    ids=["10**5000", "a list of -10**5000", "50 MB str", "10 MB bytes", "deep list", "set", "nan", "long list"],
+)
+def test_values_are_shown_short_whatever_their_size(value: object, shown: str) -> None:
+    assert show_value(value) == shown
+    assert judge_value(parse_check("assert f() == 1"), value) == f"assert f() == 1: got {shown}"
+
+
+# What a solution that writes its own reports could put on the channel: the parent must judge any of it.
+HOSTILE_PAYLOADS = {
+    "a 5,000-digit decimal int": ("1" * 5000, "failed", "assert f() == 1: got an unreadable value"),
+    "a 100,000-digit hex int": ("0x" + "f" * 100_000, "failed", "assert f() == 1: got <an int of about 120413 digits>"),
+    "10,000 nested brackets": ("[" * 10_000 + "]" * 10_000, "failed", "assert f() == 1: got an unreadable value"),
+    "a set with a list in it": ("{[1], 2}", "failed", "assert f() == 1: got an unreadable value"),
+    "code": ("__import__('os').system('true')", "failed", "assert f() == 1: got an unreadable value"),
+    "infinities": ("1e999-1e999j", "failed", "assert f() == 1: got (inf-infj)"),
+    "a 15 MB string": ("'" + "x" * (15 << 20) + "'", "failed", "assert f() == 1: got '" + "x" * 37 + "..."),
+    "bytes that are not UTF-8": ("b'\\xff' \udcff", "failed", "assert f() == 1: got an unreadable value"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_PAYLOADS))
+def test_any_report_a_child_writes_is_judged_without_raising(name: str) -> None:
+    payload, status, error = HOSTILE_PAYLOADS[name]
+    lines = [f"{NONCE} R - -", f"{NONCE} V 0 {payload}", f"{NONCE} D - 1", f"{NONCE} X - 0 0.01"]
+    data = "".join(f"{line}\n" for line in lines).encode("utf-8", "surrogateescape")
+    result = judge([parse_check("assert f() == 1")], raw(data), NONCE, SandboxLimits(), False)
+    assert (result.status, result.error[: len(error)]) == (status, error)
+    assert len(result.error) <= 300
+
+
+def test_a_fault_in_judging_is_the_runs_failure_not_the_callers(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug in judging")
+
+    monkeypatch.setattr(sandbox_module, "verdict", broken)
+    result = judge([parse_check("assert f() == 1")], raw(b""), NONCE, SandboxLimits(), False)
+    assert (result.status, result.error) == ("crashed", "the run's reports could not be judged: RuntimeError")
+
+
+def test_a_run_killed_at_its_groups_memory_limit_says_so() -> None:
+    data = report_bytes(f"{NONCE} R - -", f"{NONCE} X - {-signal.SIGKILL} 0.3")
+    checks = [parse_check("assert f() == 1")]
+    result = verdict(checks, raw(data), parse_report(data, NONCE, 1), SandboxLimits(memory_mb=256), memory_hit=True)
+    assert (result.status, result.error) == ("crashed", "the run reached its memory limit of 256 MB and was killed")

@@ -1,6 +1,7 @@
 """The sandbox against hostile code: each run ends in bounded time, and the host is checked afterwards.
 
-Real child processes, no mocks. Networking is only ever aimed at a listener this test opens on 127.0.0.1.
+Real child processes, no mocks. Networking is only ever aimed at a listener this test opens on 127.0.0.1 or
+in a directory of its own. The attacks themselves are data, in `sandbox_attacks.py`.
 """
 
 from __future__ import annotations
@@ -11,21 +12,32 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from string import Template
 
+import msgspec
 import pytest
 
-from generators.sandbox import ExecutionResult, Isolation, Sandbox, SandboxLimits, isolation_report
+from generators.sandbox import ExecutionResult, Sandbox, SandboxLimits, isolation_report, probe_isolation
 from generators.sandbox.isolation import UID_BASE, UID_SLOTS
 from generators.sandbox.runner import STARTUP_LIMIT_S
+from tests.generators.sandbox_attacks import ESCAPES, TAMPERING, VALUE_HELPERS, VALUES, WRONG_EVEN, WRONG_FIB
 
 ISOLATION = isolation_report()
+# The fallback where bubblewrap and `unshare` are not permitted: the host's filesystem, no namespaces, and
+# (to test the uid sweep alone) no control group either.
+BARE = msgspec.structs.replace(probe_isolation(bubblewrap=False), wrapper=(), namespaces=(), cgroups=None)
 needs_own_uid = pytest.mark.skipif(not ISOLATION.per_run_uid, reason="per-run uids need root; this is not root")
 needs_netns = pytest.mark.skipif("net" not in ISOLATION.namespaces, reason="no network namespace here")
+NEEDS = {
+    "bwrap": pytest.mark.skipif(ISOLATION.filesystem != "private", reason="no bubblewrap here"),
+    "seccomp": pytest.mark.skipif(ISOLATION.seccomp is None, reason="no libseccomp here"),
+    "cgroups": pytest.mark.skipif(ISOLATION.cgroups is None, reason="no writable control groups here"),
+}
 # The wall clock starts at the harness's start report; before it, spawning alone stalls for seconds at times
 # on this shared machine. So the bound on a run is STARTUP_LIMIT_S + wall_s + the kill grace: not a hang.
 SLACK_S = STARTUP_LIMIT_S + 5.0
-WRONG_FIB = "def fib(n):\n    return 0\n"
 LOOP = "while True:\n    pass\n"
 FORK_BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
 DAEMON = "import os, time\nif os.fork() == 0:\n    os.setsid()\n    while True:\n        time.sleep(0.05)\n"
@@ -66,6 +78,12 @@ def sandbox_uid_processes() -> list[int]:
     return found
 
 
+def leftover_groups() -> list[str]:
+    """Control groups of this process's runs that are still there."""
+    bases = ISOLATION.cgroups.bases if ISOLATION.cgroups else ()
+    return [name for base in bases for name in os.listdir(base) if name.startswith(f"run-{os.getpid()}-")]
+
+
 def test_an_infinite_loop_times_out(quick: Sandbox) -> None:
     result = timed_run(quick, LOOP, ["assert True"])
     assert (result.status, result.error, result.tests_passed) == ("timeout", "timed out after 2 s", 0)
@@ -83,6 +101,7 @@ def test_a_fork_bomb_is_contained_and_leaves_no_process(quick: Sandbox) -> None:
     result = timed_run(quick, FORK_BOMB, ["assert True"])
     assert result.status == "timeout", result
     assert sandbox_uid_processes() == []
+    assert leftover_groups() == []
 
 
 @needs_own_uid
@@ -103,10 +122,8 @@ def test_a_daemon_that_left_the_process_group_is_killed_after_the_run(sandbox: S
     ids=["loop", "fork bomb", "daemon"],
 )
 def test_without_namespaces_the_run_is_still_contained(solution: str, status: str, wall_s: float) -> None:
-    # The fallback where `unshare` is not permitted: no pid namespace, so the supervisor adopts the orphans
-    # and the parent sweeps the run's uid.
-    bare = Isolation(python=ISOLATION.python, wrapper=(), namespaces=(), per_run_uid=True)
-    with Sandbox(SandboxLimits(wall_s=wall_s), max_parallel=1, isolation=bare) as box:
+    # No pid namespace: the supervisor adopts the orphans and the parent sweeps the run's uid.
+    with Sandbox(SandboxLimits(wall_s=wall_s), max_parallel=1, isolation=BARE) as box:
         result = timed_run(box, solution, ["assert True"])
     assert result.status == status, result
     assert sandbox_uid_processes() == []
@@ -122,23 +139,28 @@ def test_allocating_10_gb_is_a_memory_error(sandbox: Sandbox, where: str) -> Non
 
 
 def test_a_5_gb_file_stops_at_the_file_size_limit_and_the_work_directory_goes(sandbox: Sandbox) -> None:
+    name = f"big-{secrets.token_hex(4)}.bin"
     writer = (
         "import os\n"
         "def write():\n"
         "    print(os.getcwd())\n"
         "    try:\n"
-        "        with open('big.bin', 'wb') as out:\n"
+        f"        with open('{name}', 'wb') as out:\n"
         "            for _ in range(5 * 1024):\n"
         "                out.write(bytes(1 << 20))\n"
         "    except OSError as exc:\n"
         "        print(exc)\n"
-        "    return os.path.getsize('big.bin')\n"
+        f"    return os.path.getsize('{name}')\n"
     )
     result = timed_run(sandbox, writer, ["assert write() == 0"])
     assert (result.status, result.error) == ("failed", f"assert write() == 0: got {16 << 20}")
     workdir, reason = result.stdout.splitlines()
     assert "File too large" in reason
-    assert os.path.isabs(workdir) and not os.path.exists(workdir) and not os.path.exists(os.path.dirname(workdir))
+    # Under bubblewrap the work directory is the run's own /tmp, a tmpfs gone with the run; otherwise a host
+    # directory removed after it.
+    assert os.path.isabs(workdir) and not os.path.exists(os.path.join(workdir, name))
+    if ISOLATION.filesystem == "host":
+        assert not os.path.exists(workdir) and not os.path.exists(os.path.dirname(workdir))
 
 
 @needs_netns
@@ -177,7 +199,8 @@ def test_files_outside_the_work_directory_are_not_writable(sandbox: Sandbox, tmp
             overwrite = f"def overwrite():\n    open({str(canary)!r}, 'w').write('gone')\n    return 1\n"
             result = timed_run(sandbox, attack + overwrite, ["assert attack() == 1", "assert overwrite() == 1"])
             assert (result.status, result.tests_passed) == ("failed", 0)
-            assert "PermissionError" in result.error
+            # Under bubblewrap the file is not even there; otherwise the run's uid may not touch it.
+            assert "PermissionError" in result.error or "FileNotFoundError" in result.error
             assert canary.read_text() == "alive"
     finally:
         shutil.rmtree(shared_dir)
@@ -239,30 +262,113 @@ def test_exiting_inside_a_test_fails_it(sandbox: Sandbox) -> None:
     assert (result.status, result.error) == ("crashed", "the solution exited with code 0 before reporting test 1 of 1")
 
 
-TAMPERING = {
-    "fake AssertionError": "import builtins\nbuiltins.AssertionError = type('Fake', (Exception,), {})\n",
-    "exit disabled": "import os, sys\nsys.exit = lambda *a: None\nos._exit = lambda *a: None\n",
-    "eval replaced": "import builtins\nbuiltins.eval = lambda *a, **k: 55\nbuiltins.compile = lambda *a, **k: '55'\n",
-    "type and repr replaced": "import builtins\nbuiltins.type = lambda *a: int\nbuiltins.repr = lambda *a: '55'\n",
-    "report rewritten": (
-        "import os\nw = os.write\nos.write = lambda fd, data: w(fd, data.replace(b' V 0 0', b' V 0 55'))\n"
-    ),
-    "harness replaced": (
-        "import __main__\n"
-        "__main__._checker = lambda send, *a: (lambda index, *b: send('V', index, '55'))\n"
-        "__main__._encoder = lambda *a: (lambda value, depth=0: '55')\n"
-    ),
-    "fake PASS lines": "print('PASS')\nprint('1 passed, 0 failed')\nprint('R - -')\n",
-    "eq always true": (
-        "class Always:\n    def __eq__(self, other):\n        return True\ndef fib(n):\n    return Always()\n"
-    ),
-    "forged reports": "import os\nos.write(3, b'0123456789abcdef V 0 55\\n0123456789abcdef D - 1\\n')\n",
-    "report channel closed": "import os\nos.close(3)\n",
-}
-
-
+@pytest.mark.parametrize("test", ["assert fib(10) == 55", "assert is_even(4)"])
 @pytest.mark.parametrize("name", sorted(TAMPERING))
-def test_tampering_with_the_harness_is_not_a_pass(sandbox: Sandbox, name: str) -> None:
-    result = timed_run(sandbox, WRONG_FIB + TAMPERING[name], ["assert fib(10) == 55"])
-    assert result.status in ("failed", "crashed")
+def test_tampering_with_the_harness_is_not_a_pass(sandbox: Sandbox, name: str, test: str) -> None:
+    result = timed_run(sandbox, WRONG_FIB + WRONG_EVEN + TAMPERING[name], [test])
+    assert result.status in ("failed", "crashed"), result
     assert result.tests_passed == 0
+
+
+@pytest.fixture(scope="module")
+def host() -> Iterator[dict[str, str]]:
+    """What a run must not reach: a world-readable file in a world-readable directory (as a snapshot's
+    code_tests.jsonl or the database's WAL were), the project's code, and a unix socket that accepts anyone."""
+    directory = Path(tempfile.mkdtemp(prefix="sandbox-host-"))
+    directory.chmod(0o755)
+    planted = directory / "code_tests.jsonl"
+    planted.write_text('{"tests": ["assert f() == 42"]}\n')
+    planted.chmod(0o444)
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(directory / "listener.sock"))
+        os.chmod(directory / "listener.sock", 0o777)
+        listener.listen(4)
+        listener.setblocking(False)
+        yield {"planted": str(planted), "project_file": __file__, "socket": str(directory / "listener.sock")}
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+    shutil.rmtree(directory)
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(name, marks=NEEDS[needs]) if needs else name for name, (_, _, needs) in ESCAPES.items()]
+)
+def test_escape_attempts_are_contained(sandbox: Sandbox, host: dict[str, str], name: str) -> None:
+    solution, contained, _ = ESCAPES[name]
+    result = timed_run(sandbox, Template(solution).substitute(host), [f"assert attempt() == {contained!r}"])
+    assert (result.status, result.error) == ("passed", None)
+    assert leftover_groups() == []
+
+
+@NEEDS["bwrap"]
+@NEEDS["cgroups"]
+def test_a_run_killed_at_its_memory_limit_is_told_so() -> None:
+    # Files in the run's tmpfs are memory the run's group pays for, beyond any per-process limit.
+    filler = "def fill():\n    with open('/tmp/fill', 'wb') as out:\n        for _ in range(100):\n"
+    filler += "            out.write(bytes(1 << 20))\n    return 1\n"
+    limits = SandboxLimits(wall_s=20.0, memory_mb=64, disk_mb=128, file_mb=128)
+    with Sandbox(limits, max_parallel=1, isolation=ISOLATION) as box:
+        result = timed_run(box, filler, ["assert fill() == 1"])
+    assert (result.status, result.error) == ("crashed", "the run reached its memory limit of 64 MB and was killed")
+    assert leftover_groups() == []
+
+
+@NEEDS["seccomp"]
+@pytest.mark.parametrize("name", ["a path unix socket of a root listener", "setuid programs and system calls"])
+def test_without_bubblewrap_the_harness_still_sets_no_new_privs_and_the_filter(host: dict[str, str], name: str) -> None:
+    solution, contained, _ = ESCAPES[name]
+    with Sandbox(SandboxLimits(wall_s=20.0), max_parallel=1, isolation=BARE) as box:
+        result = timed_run(box, Template(solution).substitute(host), [f"assert attempt() == {contained!r}"])
+    assert (result.status, result.error) == ("passed", None)
+
+
+@pytest.mark.parametrize("name", list(VALUES))
+def test_any_value_a_test_returns_is_judged_with_a_short_message(sandbox: Sandbox, name: str) -> None:
+    value, message = VALUES[name]
+    result = timed_run(sandbox, VALUE_HELPERS + f"def f():\n    return {value}\n", ["assert f() == 1"])
+    assert (result.status, result.error) == ("failed", f"assert f() == 1: {message}")
+
+
+@NEEDS["bwrap"]
+@pytest.mark.parametrize("where", ["/tmp", "/var/tmp", "/dev/shm"])
+def test_nothing_a_run_leaves_reaches_the_host_or_a_later_run(sandbox: Sandbox, where: str) -> None:
+    token = secrets.token_hex(6)
+    writer = (
+        "import os\ndef attempt():\n    for i in range(2000):\n"
+        f"        open(f'{where}/if-{token}-{{i}}', 'w').close()\n"
+        f"    with open('{where}/if-{token}-big', 'wb') as out:\n        out.write(bytes(8 << 20))\n"
+        f"    return len(os.listdir('{where}'))\n"
+    )
+    assert timed_run(sandbox, writer, ["assert attempt() == 2001"]).status == "passed"
+    assert [name for name in os.listdir(where) if token in name] == []
+    reader = f"import os\ndef attempt():\n    return os.listdir('{where}')\n"
+    assert timed_run(sandbox, reader, ["assert attempt() == []"]).status == "passed"
+
+
+@NEEDS["bwrap"]
+def test_two_runs_at_once_do_not_share_dev_shm(sandbox: Sandbox) -> None:
+    path = f"/dev/shm/if-{secrets.token_hex(6)}"
+    writer = f"import time\ndef attempt():\n    open('{path}', 'w').write('hi')\n    time.sleep(2)\n    return 1\n"
+    reader = (
+        f"import os, time\ndef attempt():\n    for _ in range(20):\n        if os.path.exists('{path}'):\n"
+        "            return 'seen'\n        time.sleep(0.1)\n    return 'not seen'\n"
+    )
+    results = sandbox.run_many([(writer, ["assert attempt() == 1"]), (reader, ["assert attempt() == 'not seen'"])])
+    assert [(r.status, r.error) for r in results] == [("passed", None), ("passed", None)]
+    assert not os.path.exists(path)
+
+
+DEEP = "import os\nprint(os.getcwd())\nfor _ in range(1100):\n    os.mkdir('d')\n    os.chdir('d')\n"
+
+
+@pytest.mark.parametrize("mode", ["isolation", "bare"])
+def test_a_directory_1100_levels_deep_does_not_break_the_clean_up(sandbox: Sandbox, mode: str) -> None:
+    solution, tests = DEEP + "def f():\n    return 1\n", ["assert f() == 1"]
+    if mode == "bare":  # a work directory on the host, removed by the parent after the run
+        with Sandbox(SandboxLimits(wall_s=20.0), max_parallel=1, isolation=BARE) as bare:
+            result = timed_run(bare, solution, tests)
+    else:
+        result = timed_run(sandbox, solution, tests)
+    assert (result.status, result.error) == ("passed", None)
+    workdir = result.stdout.splitlines()[0]
+    assert not os.path.exists(workdir if mode == "bare" else f"{workdir}/d")
