@@ -34,6 +34,7 @@ from generators.prompts import (
     render_instance_prompt,
     render_instructions_prompt,
 )
+from generators.quality_checks import QualityRules, instance_quality_rejection, instruction_quality_rejection
 from store.fingerprint import fingerprint
 from store.records import DEFAULT_CATEGORY, Instance, NewTask
 
@@ -46,6 +47,7 @@ class NearDuplicateIndex(Protocol):
     def add(self, text: str) -> None: ...
 
 
+DEFAULT_QUALITY = QualityRules()
 _CLASSIFY = Sampling(temperature=0.0, top_p=1.0, max_tokens=8)
 _INSTANCE_EXAMPLES = 2
 
@@ -103,7 +105,11 @@ def bootstrap_examples(
 
 
 def screen_candidates(
-    completions: list[Completion], pool: Pool, rules: InstructionRules, index: NearDuplicateIndex
+    completions: list[Completion],
+    pool: Pool,
+    rules: InstructionRules,
+    index: NearDuplicateIndex,
+    quality: QualityRules = DEFAULT_QUALITY,
 ) -> tuple[list[str], list[Rejection]]:
     """Parse and filter the new instructions, greedy in arrival order (the paper's rule)."""
     kept: list[str] = []
@@ -117,6 +123,8 @@ def screen_candidates(
             if reason is None and not rules.allow_code_requests and asks_for_code(text):
                 reason = "asks_for_code"
             detail: dict[str, Any] = {}
+            if reason is None and (verdict := instruction_quality_rejection(text, quality)) is not None:
+                reason, detail = verdict
             if reason is None and fingerprint(text) in pool.fingerprints:
                 reason = "exact_duplicate"
             if reason is None:
@@ -160,7 +168,9 @@ async def write_instances(
     return [flat[n : n + per_task] for n in range(0, len(flat), per_task)]
 
 
-def _judge_instance(completion: Completion, output_first: bool) -> tuple[tuple[str, str] | None, str | None, dict]:
+def _judge_instance(
+    completion: Completion, output_first: bool, instruction: str, quality: QualityRules
+) -> tuple[tuple[str, str] | None, str | None, dict]:
     """(input, output) and None, or None and the reason with its detail."""
     if completion.finish_reason == "error":
         return None, "engine_error", {"error": completion.error}
@@ -169,18 +179,26 @@ def _judge_instance(completion: Completion, output_first: bool) -> tuple[tuple[s
     parsed = parse_instance(completion.text, output_first=output_first)
     if parsed is None:
         return None, "instance_unparseable", {"completion": completion.text[:500]}
+    detail = {"input": parsed[0][:500], "output": parsed[1][:500]}
     reason = instance_rejection(*parsed)
-    return (None if reason else parsed), reason, {"input": parsed[0][:500], "output": parsed[1][:500]}
+    if reason is None and (verdict := instance_quality_rejection(instruction, *parsed, quality)) is not None:
+        reason, detail = verdict[0], {**detail, **verdict[1]}
+    return (None if reason else parsed), reason, detail
 
 
 def _accept(
-    instruction: str, is_classification: bool, completions: list[Completion], provenance: dict[str, Any], category: str
+    instruction: str,
+    is_classification: bool,
+    completions: list[Completion],
+    provenance: dict[str, Any],
+    category: str,
+    quality: QualityRules = DEFAULT_QUALITY,
 ) -> NewTask | Rejection:
     """A task with its usable instances, or the reason it has none (the first problem met)."""
     pairs: list[tuple[str, str]] = []
     problem: Rejection | None = None
     for completion in completions:
-        pair, reason, detail = _judge_instance(completion, is_classification)
+        pair, reason, detail = _judge_instance(completion, is_classification, instruction, quality)
         if pair is not None:
             pairs.append(pair)
         elif problem is None:
@@ -210,6 +228,7 @@ async def run_round(
     provenance: dict[str, Any],
     categorize: Callable[[str], str] = lambda _: DEFAULT_CATEGORY,
     focus: Callable[[random.Random], str | None] = lambda _: None,
+    quality: QualityRules = DEFAULT_QUALITY,
 ) -> RoundResult:
     """One round. `categorize` labels each accepted task; `focus` may steer each prompt to a category."""
     prompts = [
@@ -217,7 +236,7 @@ async def run_round(
         for _ in range(config.prompts_per_round)
     ]
     listed = await engine.complete(prompts, sampling=sampling, stop=["\n\n"], seed=seed)
-    kept, rejections = screen_candidates(listed, pool, rules, index)
+    kept, rejections = screen_candidates(listed, pool, rules, index, quality)
     candidates = len(kept) + sum(1 for r in rejections if r[0] != "engine_error")
     flags = await classify(engine, kept, seed) if kept else []
     instance_sampling = msgspec.structs.replace(sampling, max_tokens=config.instance_max_tokens)
@@ -226,7 +245,7 @@ async def run_round(
     accepted: list[NewTask] = []
     meta = {**provenance, "templates": dict(TEMPLATES)}
     for instruction, is_classification, completion in zip(kept, flags, written, strict=True):
-        outcome = _accept(instruction, is_classification, completion, meta, categorize(instruction))
+        outcome = _accept(instruction, is_classification, completion, meta, categorize(instruction), quality)
         if isinstance(outcome, NewTask):
             accepted.append(outcome)
             pool.generated.append(instruction)

@@ -1,0 +1,295 @@
+"""Model-free quality checks: pure functions that return None (keep) or the reason to reject.
+
+The small default model writes some degenerate data on every job: an output that loops on a phrase, an
+answer that repeats the input or the instruction, an "instruction" that asks nothing, a refusal, a list
+of bare numbers. Each check below names one such failure, has its thresholds in `QualityRules`, and says
+in its docstring why it catches bad data and what it will miss. The checks run in a fixed order
+(`INSTANCE_CHECKS`) so that each rejection has exactly one reason.
+
+Entry points: `instruction_quality_rejection(text, rules)` for a candidate instruction and
+`instance_quality_rejection(instruction, input, output, rules)` for one written instance; both return
+None or `(reason, detail)`, the detail being what a reader needs to see why (the n-gram, the score...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+from rapidfuzz.distance import LCSseq
+
+from generators.task_requests import makes_request
+
+Verdict = tuple[str, dict[str, Any]]
+
+Share = Annotated[float, Meta(ge=0.0, le=1.0)]
+
+
+class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Each check's switch and thresholds. Defaults were tuned by reading what each rule rejects on a
+    150-task self-instruct job (see `bench/quality_checks_bench.py` and the figures in its docstring)."""
+
+    refusal: bool = True
+    copies_instruction: bool = True
+    copies_input: bool = True
+    degenerate_list: bool = True
+    repetitive_output: bool = True
+    not_a_task: bool = True
+    # copies_*: an output of at least `copy_min_words` words whose ROUGE-L F against the input (or
+    # the instruction) reaches the threshold. Shorter outputs are labels and extractions, legitimately
+    # words of the input.
+    copy_min_words: Annotated[int, Meta(ge=1, le=1000)] = 4
+    copy_input_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
+    copy_instruction_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
+    # degenerate_list: an output with at least `list_min_items` list markers where the share of items
+    # that are empty (numbering or punctuation only) or repeat an earlier item reaches the threshold.
+    list_min_items: Annotated[int, Meta(ge=2, le=1000)] = 2
+    list_bad_item_share: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.5
+    # repetitive_output: the most frequent word n-gram occurs at least `repeat_min_count` times and its
+    # occurrences cover at least `repeat_top_share` of the words; or, from `repeat_min_words` words on,
+    # distinct n-grams over all n-grams fall below `repeat_distinct_min`.
+    repeat_ngram: Annotated[int, Meta(ge=1, le=10)] = 2
+    repeat_min_count: Annotated[int, Meta(ge=2, le=1000)] = 3
+    repeat_top_share: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.3
+    repeat_min_words: Annotated[int, Meta(ge=2, le=10_000)] = 20
+    repeat_distinct_min: Share = 0.5
+
+    def __post_init__(self) -> None:
+        if self.repeat_min_words <= self.repeat_ngram:
+            raise ValueError("repeat_min_words must exceed repeat_ngram (no n-gram ratio on fewer words)")
+
+
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+
+
+def words(text: str) -> list[str]:
+    """Case-folded word tokens (letters and digits; apostrophes kept inside a word)."""
+    return _WORD.findall(text.casefold())
+
+
+# --- refusal -----------------------------------------------------------------------------------------
+
+# The model speaking about itself as an AI: never part of a real answer to a synthetic task.
+_AI_SELF = re.compile(
+    r"\bas an? (?:ai|artificial intelligence|language model|large language model|ai language model|"
+    r"ai assistant|virtual assistant|chatbot)\b|\bi(?: am|'m) (?:just |only )?an? (?:ai|language model|"
+    r"ai language model|ai assistant|chatbot)\b",
+    re.IGNORECASE,
+)
+# Declining to do the task, in the first sentence: "I cannot help with", "I'm sorry, but I can't".
+# A verb of doing must follow, so "I cannot believe" and "I can't wait" in a letter are not refusals.
+_DECLINE = re.compile(
+    r"^\W*(?:(?:i(?:'m| am) )?sorry[,.!]?\s+(?:but\s+)?)?i\s*(?:cannot|can't|can not|am unable to|'m unable to|"
+    r"am not able to|'m not able to|won't be able to|will not be able to|do not have the ability to|"
+    r"don't have the ability to)\s+(?:help|assist|provide|answer|complete|do|fulfil|fulfill|generate|write|"
+    r"create|comply|give|perform|access|browse|see|view|process|determine|tell|share|offer|make|respond|"
+    r"draw|play|display|show|read|open|predict|know|understand|classify|translate|find)\b",
+    re.IGNORECASE,
+)
+# An apology followed by a negation of ability: "Sorry, but I don't ..." (an apology alone may be the task).
+_APOLOGY_DECLINE = re.compile(
+    r"^\W*(?:i(?:'m| am) )?sorry[,.!]?\s+(?:but\s+)?i\s*(?:cannot|can't|can not|am unable|'m unable|am not able|"
+    r"'m not able|don't|do not)\b",
+    re.IGNORECASE,
+)
+
+
+def refusal(output: str) -> dict[str, Any] | None:
+    """`refusal`: the output declines the task or speaks as an AI ("I cannot...", "As an AI...").
+
+    Why: a refusal teaches a fine-tuned model to refuse ordinary tasks, and it answers nothing.
+    Caught: "As an AI / a language model" anywhere; in the first sentence, "I cannot / am unable to"
+    followed by a verb of doing (help, provide, answer, ...), or "Sorry, but I cannot / don't".
+    Missed: refusals worded otherwise ("That is not something I do"), a refusal after a first sentence,
+    and hedges ("It depends") that answer nothing without declining.
+    """
+    text = output.strip()
+    first = re.split(r"(?<=[.!?])\s+|\n", text, maxsplit=1)[0]
+    for pattern in (_AI_SELF, _DECLINE, _APOLOGY_DECLINE):
+        found = pattern.search(text if pattern is _AI_SELF else first)
+        if found:
+            return {"phrase": found.group(0).strip()}
+    return None
+
+
+# --- copies_instruction, copies_input ----------------------------------------------------------------
+
+
+def overlap(output: str, source: str) -> tuple[float, float, float]:
+    """ROUGE-L of the output against the source on word tokens: (precision, recall, F-measure).
+
+    Precision is the share of the output's words that the source holds in order ("how much of the
+    output is copied"); recall the share of the source that the output repeats.
+    """
+    out, src = words(output), words(source)
+    if not out or not src:
+        return 0.0, 0.0, 0.0
+    lcs = LCSseq.similarity(out, src)
+    precision, recall = lcs / len(out), lcs / len(src)
+    f = 2 * precision * recall / (precision + recall) if lcs else 0.0
+    return round(precision, 4), round(recall, 4), round(f, 4)
+
+
+def copies(output: str, source: str, threshold: float, min_words: int) -> dict[str, Any] | None:
+    """The output is (mostly) the source again: ROUGE-L F-measure at or above `threshold`."""
+    if len(words(output)) < min_words or not source.strip():
+        return None
+    precision, recall, f = overlap(output, source)
+    return {"rouge_l": f, "precision": precision, "recall": recall} if f >= threshold else None
+
+
+def copies_instruction(instruction: str, output: str, rules: QualityRules) -> dict[str, Any] | None:
+    """`copies_instruction`: the output restates the instruction instead of carrying it out.
+
+    Why: "Write a sentence about the purpose of a piano." answered with the same sentence teaches a
+    model to echo its prompt; the small model does this when it does not know what to write.
+    Measured by ROUGE-L F between output and instruction (both directions count, so an output that adds
+    a word or two to the instruction is caught, and a long answer that starts by restating it is not).
+    Missed: an echo buried in a long output, and a paraphrase of the instruction with other words.
+    Outputs under `copy_min_words` words are never judged (labels such as "True" are words of the task).
+    """
+    return copies(output, instruction, rules.copy_instruction_threshold, rules.copy_min_words)
+
+
+def copies_input(input_text: str, output: str, rules: QualityRules) -> dict[str, Any] | None:
+    """`copies_input`: the output is the input again, or nearly (input_equals_output catches exact copies).
+
+    Why: for a task that transforms its input (summarise, correct, translate, answer), an output that
+    hands the input back unchanged, or with a word dropped, shows no transformation at all.
+    Measured by ROUGE-L F, so an extraction (a short part of a long input) is not a copy: its recall
+    is low. Missed: copies of a part of the input with added filler; reordered copies (a "sorted" list
+    that is not sorted) are caught only when the order barely changed. A legitimate "fix the typo" answer
+    on a long input is close to the input and may be rejected: edit tasks are where this rule errs.
+    """
+    return copies(output, input_text, rules.copy_input_threshold, rules.copy_min_words)
+
+
+# --- degenerate_list ---------------------------------------------------------------------------------
+
+# A list marker: "1." / "2)" / "(3)" anywhere after whitespace, or a bullet at the start of a line.
+_MARKER = re.compile(r"(?:(?<=\s)|^)(?:\(?(\d{1,3})[.)])(?=\s|$)|(?:^|(?<=\n))[ \t]*[-*\u2022\u2023\u25aa](?=\s)")
+
+
+def list_items(text: str) -> list[tuple[str | None, str]]:
+    """(marker number or None for a bullet, item text) for each marker; text before the first is not an item."""
+    found = list(_MARKER.finditer(text))
+    if not found:
+        return []
+    ends = [m.start() for m in found[1:]] + [len(text)]
+    return [(m.group(1), text[m.end() : end].strip()) for m, end in zip(found, ends, strict=True)]
+
+
+def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
+    """`degenerate_list`: a list whose items are empty, numbering only, or repeat each other.
+
+    Why: "1. 2. 2. 2. 3" or "- apple\\n- apple\\n- apple" has the shape of an answer and none of its
+    content; the small model falls into these when it runs out of things to list.
+    An item is bad when it has no letter or digit, when it is only its own number ("1. 1"), or when it
+    repeats an earlier item (case and punctuation aside). The output is
+    rejected when at least `list_min_items` items are found and the bad share reaches `list_bad_item_share`.
+    Missed: items that differ by a word but say the same, and lists of numbers that are simply wrong.
+    Numbers as items ("1. 2\\n2. 3\\n3. 5", the first primes) are content, not numbering.
+    """
+    items = list_items(output)
+    if len(items) < rules.list_min_items:
+        return None
+    seen: set[tuple[str, ...]] = set()
+    empty = numbering = repeated = 0
+    for number, item in items:
+        tokens = tuple(words(item))
+        if not tokens:
+            empty += 1
+        elif number is not None and tokens == (str(int(number)),):
+            numbering += 1
+        elif tokens in seen:
+            repeated += 1
+        seen.add(tokens)
+    bad = empty + numbering + repeated
+    if bad / len(items) < rules.list_bad_item_share:
+        return None
+    return {"items": len(items), "empty": empty, "numbering_only": numbering, "repeated": repeated}
+
+
+# --- repetitive_output -------------------------------------------------------------------------------
+
+
+def ngram_stats(tokens: list[str], n: int) -> tuple[tuple[str, ...], int, float, float]:
+    """(most frequent n-gram, its count, share of words its occurrences cover, distinct/all n-grams)."""
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    if not grams:
+        return (), 0, 0.0, 1.0
+    top, count = Counter(grams).most_common(1)[0]
+    return top, count, min(1.0, count * n / len(tokens)), len(set(grams)) / len(grams)
+
+
+def repetitive_output(output: str, rules: QualityRules) -> dict[str, Any] | None:
+    """`repetitive_output`: the output loops on a phrase ("A podcast, a podcast, a podcast, she ...").
+
+    Why: degenerate repetition is the commonest failure of small models at temperature 0.7; trained on,
+    it teaches the loop. Two measures over word n-grams (n = `repeat_ngram`):
+    - the most frequent n-gram occurs at least `repeat_min_count` times and its occurrences cover at
+      least `repeat_top_share` of the words (a short output that is mostly one phrase);
+    - from `repeat_min_words` words on, distinct n-grams are fewer than `repeat_distinct_min` of all
+      (a long output going round in circles).
+    A poem's refrain or an answer that names its subject a few times covers a small share and keeps
+    most n-grams distinct. Missed: repetition of ideas in different words, and loops of sentences that
+    differ in one word each (the distinct ratio stays high when n is large).
+    """
+    tokens = words(output)
+    top, count, share, distinct = ngram_stats(tokens, rules.repeat_ngram)
+    detail = {"ngram": " ".join(top), "count": count, "share": round(share, 4), "distinct": round(distinct, 4)}
+    if count >= rules.repeat_min_count and share >= rules.repeat_top_share:
+        return detail
+    if len(tokens) >= rules.repeat_min_words and distinct < rules.repeat_distinct_min:
+        return detail
+    return None
+
+
+# --- not_a_task --------------------------------------------------------------------------------------
+
+
+def not_a_task(instruction: str) -> dict[str, Any] | None:
+    """`not_a_task`: the instruction makes no request ("I am going to send you a package today.").
+
+    Why: a statement gives the model nothing to do, so whatever it writes as the "output" is arbitrary;
+    such pairs teach a model to ramble after any sentence. See `generators.task_requests` for the rules
+    (an imperative verb, a question, or a polite request phrase in the first clauses).
+    Missed: statements that open with a word the verb parser takes for an imperative ("Lists are
+    useful."), and requests that are impossible or vague but well-formed.
+    """
+    return None if makes_request(instruction) else {"first_words": " ".join(instruction.split()[:6])}
+
+
+# --- entry points ------------------------------------------------------------------------------------
+
+InstanceCheck = Callable[[str, str, str, QualityRules], dict[str, Any] | None]
+
+# The fixed order: the most specific failure names the rejection (a refusal that also copies the
+# instruction is a refusal; a numbered list of one repeated word is a degenerate list, not a loop).
+INSTANCE_CHECKS: tuple[tuple[str, InstanceCheck], ...] = (
+    ("refusal", lambda _i, _x, out, _r: refusal(out)),
+    ("copies_instruction", lambda ins, _x, out, r: copies_instruction(ins, out, r)),
+    ("copies_input", lambda _i, inp, out, r: copies_input(inp, out, r)),
+    ("degenerate_list", lambda _i, _x, out, r: degenerate_list(out, r)),
+    ("repetitive_output", lambda _i, _x, out, r: repetitive_output(out, r)),
+)
+QUALITY_REASONS = ("not_a_task",) + tuple(name for name, _ in INSTANCE_CHECKS)
+
+
+def instruction_quality_rejection(text: str, rules: QualityRules) -> Verdict | None:
+    """None, or ("not_a_task", detail) when the rule is on and the instruction asks nothing."""
+    if rules.not_a_task and (detail := not_a_task(text)) is not None:
+        return "not_a_task", detail
+    return None
+
+
+def instance_quality_rejection(instruction: str, input_text: str, output: str, rules: QualityRules) -> Verdict | None:
+    """None, or the first (reason, detail) in `INSTANCE_CHECKS` order among the rules switched on."""
+    for name, check in INSTANCE_CHECKS:
+        if getattr(rules, name) and (detail := check(instruction, input_text, output, rules)) is not None:
+            return name, detail
+    return None
