@@ -75,9 +75,9 @@ def words(text: str) -> list[str]:
 
 # The model speaking about itself as an AI: never part of a real answer to a synthetic task.
 _AI_SELF = re.compile(
-    r"\bas an? (?:ai|artificial intelligence|language model|large language model|ai language model|"
-    r"ai assistant|virtual assistant|chatbot)\b|\bi(?: am|'m) (?:just |only )?an? (?:ai|language model|"
-    r"ai language model|ai assistant|chatbot)\b",
+    r"\bas an? (?:ai language model|ai assistant|ai|artificial intelligence|large language model|language model|"
+    r"virtual assistant|chatbot)\b|\bi(?: am|'m) (?:just |only )?an? (?:ai language model|ai assistant|ai|"
+    r"language model|chatbot)\b",
     re.IGNORECASE,
 )
 # Declining to do the task, in the first sentence: "I cannot help with", "I'm sorry, but I can't".
@@ -170,17 +170,25 @@ def copies_input(input_text: str, output: str, rules: QualityRules) -> dict[str,
 
 # --- degenerate_list ---------------------------------------------------------------------------------
 
-# A list marker: "1." / "2)" / "(3)" anywhere after whitespace, or a bullet at the start of a line.
+# A list marker: "1." / "2)" / "(3)" after whitespace (inline lists are common), or a bullet opening a line.
 _MARKER = re.compile(r"(?:(?<=\s)|^)(?:\(?(\d{1,3})[.)])(?=\s|$)|(?:^|(?<=\n))[ \t]*[-*\u2022\u2023\u25aa](?=\s)")
+_BARE_MARKER = re.compile(r"\(?\d{1,3}[.)]")
 
 
 def list_items(text: str) -> list[tuple[str | None, str]]:
-    """(marker number or None for a bullet, item text) for each marker; text before the first is not an item."""
+    """(marker number or None for a bullet, item text) for each marker; text before the first is not an item.
+
+    A number that ends the text inside a line ("... the answer is 11.") closes a sentence: it is no marker.
+    """
     found = list(_MARKER.finditer(text))
-    if not found:
-        return []
+    if found and not text[found[-1].end() :].strip() and not _opens_line(text, found[-1].start()):
+        found.pop()
     ends = [m.start() for m in found[1:]] + [len(text)]
-    return [(m.group(1), text[m.end() : end].strip()) for m, end in zip(found, ends, strict=True)]
+    return [(m.group(1), text[m.end() : end].strip()) for m, end in zip(found, ends[: len(found)], strict=True)]
+
+
+def _opens_line(text: str, at: int) -> bool:
+    return not text[:at].strip() or text[:at].rstrip(" \t").endswith("\n")
 
 
 def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
@@ -188,8 +196,8 @@ def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
 
     Why: "1. 2. 2. 2. 3" or "- apple\\n- apple\\n- apple" has the shape of an answer and none of its
     content; the small model falls into these when it runs out of things to list.
-    An item is bad when it has no letter or digit, when it is only its own number ("1. 1"), or when it
-    repeats an earlier item (case and punctuation aside). The output is
+    An item is bad when it has no letter or digit, when it is only a list number ("1. 1", a trailing
+    "3."), or when it repeats an earlier item (case and punctuation aside). The output is
     rejected when at least `list_min_items` items are found and the bad share reaches `list_bad_item_share`.
     Missed: items that differ by a word but say the same, and lists of numbers that are simply wrong.
     Numbers as items ("1. 2\\n2. 3\\n3. 5", the first primes) are content, not numbering.
@@ -203,7 +211,7 @@ def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
         tokens = tuple(words(item))
         if not tokens:
             empty += 1
-        elif number is not None and tokens == (str(int(number)),):
+        elif _BARE_MARKER.fullmatch(item) or (number is not None and tokens == (str(int(number)),)):
             numbering += 1
         elif tokens in seen:
             repeated += 1

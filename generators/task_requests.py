@@ -58,15 +58,16 @@ def _after_leading_phrase(clause: str) -> str:
     return rest if comma and first and first[0] in _LEADING_PREPOSITIONS else clause
 
 
-def _clause_requests(clause: str) -> bool:
+def _clause_kind(clause: str) -> str | None:
     words = clause_words(_after_leading_phrase(clause))
     if not words:
-        return False
+        return None
     if words[0] in _QUESTION_OPENERS:
-        return True
+        return "question"
     if words[0] in _MORE_VERBS or lemmatize_verb(words[0]) is not None:
-        return True
-    return len(words) > 1 and words[1] in _PARTICLES and words[0].isalpha() and len(words[0]) > 2
+        return "imperative"
+    phrasal = len(words) > 1 and words[1] in _PARTICLES and words[0].isalpha() and len(words[0]) > 2
+    return "imperative" if phrasal else None
 
 
 def request_kind(text: str) -> str | None:
@@ -77,10 +78,8 @@ def request_kind(text: str) -> str | None:
         return "question"
     if _REQUEST_PHRASE.search(text):
         return "request_phrase"
-    for clause in _CLAUSES.split(text.strip())[:_MAX_CLAUSES]:
-        if _clause_requests(clause):
-            return "question" if clause_words(clause)[0] in _QUESTION_OPENERS else "imperative"
-    return None
+    kinds = (_clause_kind(clause) for clause in _CLAUSES.split(text.strip())[:_MAX_CLAUSES])
+    return next((kind for kind in kinds if kind is not None), None)
 
 
 def makes_request(text: str) -> bool:
