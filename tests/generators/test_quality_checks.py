@@ -28,9 +28,8 @@ DEFAULT_SEEDS = Path(__file__).resolve().parents[2] / "generators" / "seeds" / "
 
 
 def test_the_reported_numbering_output_is_a_degenerate_list() -> None:
-    verdict = instance_quality_rejection(
-        "Add a sentence explaining the purpose of a musical instrument.", "1. 'Piano' 2. 2. 2. 3. 4", "2. 2. 2. 3", RULES
-    )
+    instruction = "Add a sentence explaining the purpose of a musical instrument."
+    verdict = instance_quality_rejection(instruction, "1. 'Piano' 2. 2. 2. 3. 4", "2. 2. 2. 3", RULES)
     assert verdict == ("degenerate_list", {"items": 3, "empty": 2, "numbering_only": 0, "repeated": 0})
 
 
