@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
+import anyio
 import msgspec
 import pytest
 
+from generators.engine import Completion, Sampling
+from generators.filters import InstructionRules
 from generators.quality_checks import (
     QUALITY_REASONS,
     QualityRules,
@@ -18,7 +22,10 @@ from generators.quality_checks import (
     overlap,
     repetitive_output,
 )
+from generators.self_instruct import SelfInstructConfig, run_round
 from generators.task_requests import request_kind
+from store.near_duplicates import NearDuplicateIndex
+from tests.generators.test_self_instruct import SEEDS, ScriptedEngine, make_pool
 
 RULES = QualityRules()
 DEFAULT_SEEDS = Path(__file__).resolve().parents[2] / "generators" / "seeds" / "default_seeds.jsonl"
@@ -260,3 +267,54 @@ def test_rules_decode_strictly_with_bounds() -> None:
         msgspec.json.decode(b'{"repeat_top_share": 1.5}', type=QualityRules)
     with pytest.raises(msgspec.ValidationError, match="repeat_min_words must exceed repeat_ngram"):
         msgspec.json.decode(b'{"repeat_ngram": 5, "repeat_min_words": 5}', type=QualityRules)
+
+
+# --- inside a self-instruct round ---------------------------------------------------------------------
+
+
+class RefusingEngine(ScriptedEngine):
+    """Answers every ordinary instance prompt as a refusing assistant would, unless the task is about rain."""
+
+    def _answer(self, prompt: str) -> Completion:
+        if prompt.rstrip().endswith("Input:") and "rain" not in prompt.rsplit("Task:", 1)[1]:
+            return Completion(
+                text=" None\nOutput: As an AI, I cannot write that.", finish_reason="stop", completion_tokens=9
+            )
+        return super()._answer(prompt)
+
+
+def _round(engine: ScriptedEngine, quality: QualityRules):
+    pool, index = make_pool(), NearDuplicateIndex(0.7, SEEDS)
+    config, rules = SelfInstructConfig(prompts_per_round=1), InstructionRules()
+    return anyio.run(
+        lambda: run_round(
+            engine,
+            pool,
+            random.Random(1),
+            config=config,
+            sampling=Sampling(),
+            rules=rules,
+            index=index,
+            seed=5,
+            provenance={},
+            quality=quality,
+        )  # fmt: skip
+    )
+
+
+def test_a_round_rejects_statements_and_refusals_with_their_reasons() -> None:
+    listing = (
+        " Describe a walk in the rain."
+        "\nTask 5: The weather was lovely at the beach yesterday."
+        "\nTask 6: Describe a sunny beach holiday in summer."
+    )
+    result = _round(RefusingEngine(listing), RULES)
+    assert [t.instruction for t in result.accepted] == ["Describe a walk in the rain."]
+    assert [(reason, text, detail) for reason, text, detail in result.rejections] == [
+        ("not_a_task", "The weather was lovely at the beach yesterday.",
+         {"first_words": "The weather was lovely at the"}),
+        ("refusal", "Describe a sunny beach holiday in summer.",
+         {"input": "", "output": "As an AI, I cannot write that.", "phrase": "As an AI"}),
+    ]  # fmt: skip
+    off = QualityRules(not_a_task=False, refusal=False)
+    assert len(_round(RefusingEngine(listing), off).accepted) == 3
