@@ -14,7 +14,6 @@ None or `(reason, detail)`, the detail being what a reader needs to see why (the
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -43,24 +42,28 @@ class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     # the instruction) reaches the threshold. Shorter outputs are labels and extractions, legitimately
     # words of the input.
     copy_min_words: Annotated[int, Meta(ge=1, le=1000)] = 4
-    copy_input_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
+    copy_input_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.9
     copy_instruction_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
     # degenerate_list: an output with at least `list_min_items` list markers where the share of items
     # that are empty (numbering or punctuation only) or repeat an earlier item reaches the threshold.
     list_min_items: Annotated[int, Meta(ge=2, le=1000)] = 2
     list_bad_item_share: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.5
-    # repetitive_output: the most frequent word n-gram occurs at least `repeat_min_count` times and its
-    # occurrences cover at least `repeat_top_share` of the words; or, from `repeat_min_words` words on,
-    # distinct n-grams over all n-grams fall below `repeat_distinct_min`.
-    repeat_ngram: Annotated[int, Meta(ge=1, le=10)] = 2
+    # repetitive_output: a unit of 1..`repeat_max_unit` words said `repeat_min_count` times in a row,
+    # covering at least `repeat_min_covered` words; or, from `repeat_min_words` words on, distinct word
+    # `repeat_ngram`-grams fewer than `repeat_distinct_min` of all. On the 345 seed instances the longest
+    # run is 2 ("you you"), the lowest distinct-3 ratio 0.73.
+    repeat_max_unit: Annotated[int, Meta(ge=1, le=64)] = 16
     repeat_min_count: Annotated[int, Meta(ge=2, le=1000)] = 3
-    repeat_top_share: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.3
+    repeat_min_covered: Annotated[int, Meta(ge=2, le=10_000)] = 6
+    repeat_ngram: Annotated[int, Meta(ge=1, le=10)] = 3
     repeat_min_words: Annotated[int, Meta(ge=2, le=10_000)] = 20
     repeat_distinct_min: Share = 0.5
 
     def __post_init__(self) -> None:
         if self.repeat_min_words <= self.repeat_ngram:
             raise ValueError("repeat_min_words must exceed repeat_ngram (no n-gram ratio on fewer words)")
+        if self.repeat_min_covered < self.repeat_min_count:
+            raise ValueError("repeat_min_covered must be at least repeat_min_count (each repeat is a word or more)")
 
 
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
@@ -225,35 +228,52 @@ def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
 # --- repetitive_output -------------------------------------------------------------------------------
 
 
-def ngram_stats(tokens: list[str], n: int) -> tuple[tuple[str, ...], int, float, float]:
-    """(most frequent n-gram, its count, share of words its occurrences cover, distinct/all n-grams)."""
+def distinct_ratio(tokens: list[str], n: int) -> float:
+    """Distinct word n-grams over all n-grams (1.0 when there are none)."""
     grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-    if not grams:
-        return (), 0, 0.0, 1.0
-    top, count = Counter(grams).most_common(1)[0]
-    return top, count, min(1.0, count * n / len(tokens)), len(set(grams)) / len(grams)
+    return len(set(grams)) / len(grams) if grams else 1.0
+
+
+def longest_run(tokens: list[str], max_unit: int) -> tuple[tuple[str, ...], int]:
+    """The unit of at most `max_unit` words repeated back to back over the most words, and its repeats.
+
+    For a unit of u words, position i starts a run while tokens[i] == tokens[i + u]; a run of L such
+    positions is 1 + L // u copies of the unit. Ties go to the shorter unit.
+    """
+    best: tuple[tuple[str, ...], int] = ((), 1)
+    for unit in range(1, max_unit + 1):
+        run = 0
+        for i in range(len(tokens) - unit):
+            run = run + 1 if tokens[i] == tokens[i + unit] else 0
+            repeats = 1 + run // unit
+            if repeats > 1 and repeats * unit > len(best[0]) * best[1]:
+                start = i + 1 - run
+                best = (tuple(tokens[start : start + unit]), repeats)
+    return best
 
 
 def repetitive_output(output: str, rules: QualityRules) -> dict[str, Any] | None:
-    """`repetitive_output`: the output loops on a phrase ("A podcast, a podcast, a podcast, she ...").
+    """`repetitive_output`: the output loops ("A podcast, a podcast, a podcast, she actually ...").
 
-    Why: degenerate repetition is the commonest failure of small models at temperature 0.7; trained on,
-    it teaches the loop. Two measures over word n-grams (n = `repeat_ngram`):
-    - the most frequent n-gram occurs at least `repeat_min_count` times and its occurrences cover at
-      least `repeat_top_share` of the words (a short output that is mostly one phrase);
-    - from `repeat_min_words` words on, distinct n-grams are fewer than `repeat_distinct_min` of all
-      (a long output going round in circles).
-    A poem's refrain or an answer that names its subject a few times covers a small share and keeps
-    most n-grams distinct. Missed: repetition of ideas in different words, and loops of sentences that
-    differ in one word each (the distinct ratio stays high when n is large).
+    Why: degenerate repetition is the commonest failure of small models at temperature 0.7, and trained
+    on, it teaches the loop. Two measures over words (case and punctuation aside):
+    - a run: a unit of up to `repeat_max_unit` words said `repeat_min_count` times back to back, the
+      run covering at least `repeat_min_covered` words ("no, no, no" and "ha ha ha" are too short);
+    - from `repeat_min_words` words on, distinct `repeat_ngram`-grams fewer than `repeat_distinct_min`
+      of all (a long output going round in circles, with variations that break a run).
+    A poem's refrain comes back after other lines, not back to back, and keeps most n-grams distinct;
+    an ingredient list ("1 cup flour, 1 cup sugar") repeats a phrase with new words between.
+    Missed: repetition of ideas in other words, loops whose sentences differ in a word each while the
+    output is short, and a chorus written out twice (two copies are under `repeat_min_count`).
     """
     tokens = words(output)
-    top, count, share, distinct = ngram_stats(tokens, rules.repeat_ngram)
-    detail = {"ngram": " ".join(top), "count": count, "share": round(share, 4), "distinct": round(distinct, 4)}
-    if count >= rules.repeat_min_count and share >= rules.repeat_top_share:
-        return detail
-    if len(tokens) >= rules.repeat_min_words and distinct < rules.repeat_distinct_min:
-        return detail
+    unit, repeats = longest_run(tokens, rules.repeat_max_unit)
+    if repeats >= rules.repeat_min_count and repeats * len(unit) >= rules.repeat_min_covered:
+        return {"unit": " ".join(unit), "repeats": repeats}
+    if len(tokens) >= rules.repeat_min_words:
+        distinct = distinct_ratio(tokens, rules.repeat_ngram)
+        if distinct < rules.repeat_distinct_min:
+            return {"distinct": round(distinct, 4), "n": rules.repeat_ngram, "words": len(tokens)}
     return None
 
 

@@ -47,7 +47,7 @@ def test_the_reported_podcast_loop_is_repetitive() -> None:
         "A podcast, a podcast, a podcast, she actually started a podcast",
         RULES,
     )
-    assert verdict == ("repetitive_output", {"ngram": "a podcast", "count": 4, "share": 0.7273, "distinct": 0.6})
+    assert verdict == ("repetitive_output", {"unit": "a podcast", "repeats": 3})
 
 
 @pytest.mark.parametrize(
@@ -166,6 +166,12 @@ def test_an_output_that_hands_back_the_input_is_a_copy() -> None:
         ),
         # a true/false answer made of the instruction's words
         ("Is the statement true or false?", "Water boils at 100 C at sea level.", "True"),
+        # an edit task: close to its input, but changed
+        (
+            "Change the paragraph from the present tense to the past tense.",
+            "Nadia wakes up at six, makes a pot of coffee, and reads the news on her balcony.",
+            "Nadia woke up at six, made a pot of coffee, and read the news on her balcony.",
+        ),
         # a long answer that opens by restating the question
         (
             "What is the purpose of a musical instrument?",
@@ -220,9 +226,19 @@ def test_a_number_that_ends_a_sentence_is_no_list_marker() -> None:
 # --- repetitive_output --------------------------------------------------------------------------------
 
 
-def test_a_long_loop_is_repetitive() -> None:
-    output = "The cat is on the mat and the dog is on the mat. " * 6
-    assert repetitive_output(output, RULES) == {"ngram": "is on", "count": 12, "share": 0.3077, "distinct": 0.1299}
+@pytest.mark.parametrize(
+    ("output", "detail"),
+    [
+        ("I love you. I love you. I love you.", {"unit": "i love you", "repeats": 3}),
+        ("It was very very very very very very good.", {"unit": "very", "repeats": 6}),
+        ("The cat is on the mat. " * 5, {"unit": "the cat is on the mat", "repeats": 5}),
+        # a loop with variations: no run of three, but few distinct trigrams
+        ("I like red apples. I like green apples. I like red apples. I like yellow apples. " * 2,
+         {"distinct": 0.3333, "n": 3, "words": 32}),
+    ],
+)  # fmt: skip
+def test_loops_are_repetitive(output: str, detail: dict) -> None:
+    assert repetitive_output(output, RULES) == detail
 
 
 @pytest.mark.parametrize(
@@ -234,6 +250,8 @@ def test_a_long_loop_is_repetitive() -> None:
         "Lanterns flicker, nets give way,\nthe tide will turn, the tide will stay.",
         "Photosynthesis turns light into chemical energy. Plants use this energy to grow, and release oxygen.",
         "Yes.",
+        "No, no, no: the meeting is on Tuesday.",  # a run of three, but of three words only
+        "Mix 1 cup flour, 1 cup sugar, 1 cup milk and 2 eggs.",  # a phrase repeated with new words between
     ],
 )
 def test_refrains_and_ordinary_answers_are_not_repetitive(output: str) -> None:
@@ -264,9 +282,11 @@ def test_rules_decode_strictly_with_bounds() -> None:
     with pytest.raises(msgspec.ValidationError, match="unknown field"):
         msgspec.json.decode(b'{"nonsense": 1}', type=QualityRules)
     with pytest.raises(msgspec.ValidationError, match="<= 1.0"):
-        msgspec.json.decode(b'{"repeat_top_share": 1.5}', type=QualityRules)
+        msgspec.json.decode(b'{"repeat_distinct_min": 1.5}', type=QualityRules)
     with pytest.raises(msgspec.ValidationError, match="repeat_min_words must exceed repeat_ngram"):
         msgspec.json.decode(b'{"repeat_ngram": 5, "repeat_min_words": 5}', type=QualityRules)
+    with pytest.raises(msgspec.ValidationError, match="repeat_min_covered must be at least repeat_min_count"):
+        msgspec.json.decode(b'{"repeat_min_count": 4, "repeat_min_covered": 3}', type=QualityRules)
 
 
 # --- inside a self-instruct round ---------------------------------------------------------------------
