@@ -38,6 +38,9 @@ class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     degenerate_list: bool = True
     repetitive_output: bool = True
     not_a_task: bool = True
+    # Judge without rejecting: a task that fails a check is kept, its verdicts in provenance
+    # `quality_flags` (to read a rule's precision on a real job, or to filter later by flag).
+    record_only: bool = False
     # copies_*: an output of at least `copy_min_words` words whose ROUGE-L F against the input (or
     # the instruction) reaches the threshold. Shorter outputs are labels and extractions, legitimately
     # words of the input.
@@ -321,3 +324,14 @@ def instance_quality_rejection(instruction: str, input_text: str, output: str, r
         if getattr(rules, name) and (detail := check(instruction, input_text, output, rules)) is not None:
             return name, detail
     return None
+
+
+def quality_flags(instruction: str, pairs: list[tuple[str, str]], rules: QualityRules) -> list[dict[str, Any]]:
+    """Every verdict for a task and its (input, output) pairs, as `record_only` stores them (empty: clean)."""
+    flags: list[dict[str, Any]] = []
+    if (verdict := instruction_quality_rejection(instruction, rules)) is not None:
+        flags.append({"reason": verdict[0], "instance": None, "detail": verdict[1]})
+    for n, (input_text, output) in enumerate(pairs):
+        if (verdict := instance_quality_rejection(instruction, input_text, output, rules)) is not None:
+            flags.append({"reason": verdict[0], "instance": n, "detail": verdict[1]})
+    return flags

@@ -34,7 +34,12 @@ from generators.prompts import (
     render_instance_prompt,
     render_instructions_prompt,
 )
-from generators.quality_checks import QualityRules, instance_quality_rejection, instruction_quality_rejection
+from generators.quality_checks import (
+    QualityRules,
+    instance_quality_rejection,
+    instruction_quality_rejection,
+    quality_flags,
+)
 from store.fingerprint import fingerprint
 from store.records import DEFAULT_CATEGORY, Instance, NewTask
 
@@ -123,7 +128,8 @@ def screen_candidates(
             if reason is None and not rules.allow_code_requests and asks_for_code(text):
                 reason = "asks_for_code"
             detail: dict[str, Any] = {}
-            if reason is None and (verdict := instruction_quality_rejection(text, quality)) is not None:
+            verdict = None if reason or quality.record_only else instruction_quality_rejection(text, quality)
+            if verdict is not None:
                 reason, detail = verdict
             if reason is None and fingerprint(text) in pool.fingerprints:
                 reason = "exact_duplicate"
@@ -181,7 +187,8 @@ def _judge_instance(
         return None, "instance_unparseable", {"completion": completion.text[:500]}
     detail = {"input": parsed[0][:500], "output": parsed[1][:500]}
     reason = instance_rejection(*parsed)
-    if reason is None and (verdict := instance_quality_rejection(instruction, *parsed, quality)) is not None:
+    verdict = None if reason or quality.record_only else instance_quality_rejection(instruction, *parsed, quality)
+    if verdict is not None:
         reason, detail = verdict[0], {**detail, **verdict[1]}
     return (None if reason else parsed), reason, detail
 
@@ -206,6 +213,8 @@ def _accept(
     kept = consistent_instances(pairs)
     if not kept:
         return problem or ("conflicting_outputs", instruction, {"instances": len(pairs)})
+    if quality.record_only:  # judged, kept, and the verdicts stored with the task
+        provenance = {**provenance, "quality_flags": quality_flags(instruction, kept, quality)}
     return NewTask(
         instruction=instruction,
         instances=tuple(Instance(input=i, output=o) for i, o in kept),

@@ -338,3 +338,17 @@ def test_a_round_rejects_statements_and_refusals_with_their_reasons() -> None:
     ]  # fmt: skip
     off = QualityRules(not_a_task=False, refusal=False)
     assert len(_round(RefusingEngine(listing), off).accepted) == 3
+
+
+def test_record_only_keeps_the_task_and_stores_its_verdicts() -> None:
+    listing = " Describe a walk in the rain.\nTask 5: The weather was lovely at the beach yesterday."
+    result = _round(RefusingEngine(listing), QualityRules(record_only=True))
+    assert result.rejections == []
+    flags = {t.instruction: t.provenance["quality_flags"] for t in result.accepted}
+    assert flags == {
+        "Describe a walk in the rain.": [],
+        "The weather was lovely at the beach yesterday.": [
+            {"reason": "not_a_task", "instance": None, "detail": {"first_words": "The weather was lovely at the"}},
+            {"reason": "refusal", "instance": 0, "detail": {"phrase": "As an AI"}},
+        ],
+    }
