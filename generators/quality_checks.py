@@ -51,6 +51,9 @@ class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     # that are empty (numbering or punctuation only) or repeat an earlier item reaches the threshold.
     list_min_items: Annotated[int, Meta(ge=2, le=1000)] = 2
     list_bad_item_share: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.5
+    # A repeated item counts as bad from this many words: one-word items repeat legitimately (the labels
+    # of several classified inputs: "1. positive 2. negative 3. positive").
+    list_repeat_min_words: Annotated[int, Meta(ge=1, le=100)] = 2
     # repetitive_output: a unit of 1..`repeat_max_unit` words said `repeat_min_count` times in a row,
     # covering at least `repeat_min_covered` words; or, from `repeat_min_words` words on, distinct word
     # `repeat_ngram`-grams fewer than `repeat_distinct_min` of all. On the 345 seed instances the longest
@@ -87,13 +90,14 @@ _AI_SELF = re.compile(
     re.IGNORECASE,
 )
 # Declining to do the task, in the first sentence: "I cannot help with", "I'm sorry, but I can't".
-# A verb of doing must follow, so "I cannot believe" and "I can't wait" in a letter are not refusals.
+# A verb of an assistant's service must follow, so "I cannot believe", "I can't wait", "I can't help but"
+# and a narrator's "I cannot see a thing" are not refusals.
 _DECLINE = re.compile(
     r"^\W*(?:(?:i(?:'m| am) )?sorry[,.!]?\s+(?:but\s+)?)?i\s*(?:cannot|can't|can not|am unable to|'m unable to|"
     r"am not able to|'m not able to|won't be able to|will not be able to|do not have the ability to|"
-    r"don't have the ability to)\s+(?:help|assist|provide|answer|complete|do|fulfil|fulfill|generate|write|"
-    r"create|comply|give|perform|access|browse|see|view|process|determine|tell|share|offer|make|respond|"
-    r"draw|play|display|show|read|open|predict|know|understand|classify|translate|find)\b",
+    r"don't have the ability to)\s+(?:help(?! but)|assist|provide|answer|complete|fulfil|fulfill|generate|"
+    r"write|create|comply|give(?! up)|perform|access|browse|process|determine|share|offer|respond|draw|"
+    r"display|classify|translate)\b",
     re.IGNORECASE,
 )
 # An apology followed by a negation of ability: "Sorry, but I don't ..." (an apology alone may be the task).
@@ -203,9 +207,11 @@ def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
     Why: "1. 2. 2. 2. 3" or "- apple\\n- apple\\n- apple" has the shape of an answer and none of its
     content; the small model falls into these when it runs out of things to list.
     An item is bad when it has no letter or digit, when it is only a list number ("1. 1", a trailing
-    "3."), or when it repeats an earlier item (case and punctuation aside). The output is
-    rejected when at least `list_min_items` items are found and the bad share reaches `list_bad_item_share`.
-    Missed: items that differ by a word but say the same, and lists of numbers that are simply wrong.
+    "3."), or when it repeats an earlier item of at least `list_repeat_min_words` words (case and
+    punctuation aside). The output is rejected when at least `list_min_items` items are found and the
+    bad share reaches `list_bad_item_share`.
+    Missed: items that differ by a word but say the same, lists of numbers that are simply wrong, and
+    one-word items repeated ("- apple\\n- apple"), which are left to `repetitive_output` when long.
     Numbers as items ("1. 2\\n2. 3\\n3. 5", the first primes) are content, not numbering.
     """
     items = list_items(output)
@@ -219,7 +225,7 @@ def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
             empty += 1
         elif _BARE_MARKER.fullmatch(item) or (number is not None and tokens == (str(int(number)),)):
             numbering += 1
-        elif tokens in seen:
+        elif tokens in seen and len(tokens) >= rules.list_repeat_min_words:
             repeated += 1
         seen.add(tokens)
     bad = empty + numbering + repeated
@@ -241,7 +247,8 @@ def longest_run(tokens: list[str], max_unit: int) -> tuple[tuple[str, ...], int]
     """The unit of at most `max_unit` words repeated back to back over the most words, and its repeats.
 
     For a unit of u words, position i starts a run while tokens[i] == tokens[i + u]; a run of L such
-    positions is 1 + L // u copies of the unit. Ties go to the shorter unit.
+    positions is 1 + L // u copies of the unit. Ties go to the shorter unit. A unit of numbers only is
+    data, not a loop ("[[0, 0, 0], [0, 0, 0]]"); a numbering loop is `degenerate_list`'s.
     """
     best: tuple[tuple[str, ...], int] = ((), 1)
     for unit in range(1, max_unit + 1):
@@ -251,7 +258,8 @@ def longest_run(tokens: list[str], max_unit: int) -> tuple[tuple[str, ...], int]
             repeats = 1 + run // unit
             if repeats > 1 and repeats * unit > len(best[0]) * best[1]:
                 start = i + 1 - run
-                best = (tuple(tokens[start : start + unit]), repeats)
+                if any(not word.isdigit() for word in tokens[start : start + unit]):
+                    best = (tuple(tokens[start : start + unit]), repeats)
     return best
 
 

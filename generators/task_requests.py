@@ -1,6 +1,7 @@
 """Does an instruction ask for something? A small rule set over the balance report's root-verb parser.
 
-An instruction is a request when one of its first clauses is
+An instruction is a request when one of its clauses is (the root-verb parser reads the first three; the
+rules here read them all, since a scenario may come first: "You run a bakery. ... Write the sign.")
 1. an imperative: `store.verbs.root_verb_noun` finds a root verb ("Write ...", "Given X, find ..."), or
    the clause opens with a phrasal verb ("Sum up", "Pull out", "Work out") or a verb from `_MORE_VERBS`
    (imperatives the verb parser does not know and that take a bare plural: "Brainstorm ideas");
@@ -19,7 +20,6 @@ import re
 from store.verbs import lemmatize_verb, root_verb_noun
 
 _CLAUSES = re.compile(r"(?<=[.!?:;])\s+|\n+")
-_MAX_CLAUSES = 3
 _CLAUSE_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 _QUESTION_OPENERS = frozenset(
     """
@@ -78,7 +78,7 @@ def request_kind(text: str) -> str | None:
         return "question"
     if _REQUEST_PHRASE.search(text):
         return "request_phrase"
-    kinds = (_clause_kind(clause) for clause in _CLAUSES.split(text.strip())[:_MAX_CLAUSES])
+    kinds = (_clause_kind(clause) for clause in _CLAUSES.split(text.strip()))
     return next((kind for kind in kinds if kind is not None), None)
 
 

@@ -80,6 +80,7 @@ def test_the_reported_statements_are_not_tasks(text: str) -> None:
         ("The weather was lovely at the beach yesterday.", None),
         ("A list of the planets in the solar system.", None),
         ("There are many kinds of apples in the market.", None),
+        ("You run a small bakery. It opens at eight. Customers ask about gluten. Write the sign.", "imperative"),
     ],
 )
 def test_request_kinds(text: str, kind: str | None) -> None:
@@ -125,6 +126,8 @@ def test_refusals(output: str, phrase: str) -> None:
         ("Write an apology to a customer.", "I'm sorry for the delay in shipping your order; it leaves today."),
         ("Write a thank-you note to a teacher.", "I cannot thank you enough for this year of patient teaching."),
         ("Write a text to a friend about the trip.", "I can't wait to see you in Lisbon next week!"),
+        ("Write a diary entry.", "I can't help but smile when I think of today."),
+        ("Write the opening of a mystery.", "I cannot see a thing in this fog, Holmes muttered."),
     ],
 )
 def test_apologies_and_idioms_are_not_refusals(instruction: str, output: str) -> None:
@@ -197,8 +200,14 @@ def test_overlap_is_rouge_l_on_words() -> None:
     [
         ("1.\n2.\n3.", {"items": 3, "empty": 3, "numbering_only": 0, "repeated": 0}),
         ("1. 2. 3.", {"items": 2, "empty": 1, "numbering_only": 1, "repeated": 0}),
-        ("- Apple\n- apple.\n- APPLE", {"items": 3, "empty": 0, "numbering_only": 0, "repeated": 2}),
-        ("1. Paris\n2. Paris\n3. Rome\n4. Paris", {"items": 4, "empty": 0, "numbering_only": 0, "repeated": 2}),
+        (
+            "- Eat an apple\n- eat an apple.\n- EAT AN APPLE",
+            {"items": 3, "empty": 0, "numbering_only": 0, "repeated": 2},
+        ),
+        (
+            "1. Visit Paris\n2. Visit Paris\n3. Visit Rome\n4. Visit Paris",
+            {"items": 4, "empty": 0, "numbering_only": 0, "repeated": 2},
+        ),
     ],
 )
 def test_degenerate_lists(output: str, detail: dict) -> None:
@@ -213,6 +222,7 @@ def test_degenerate_lists(output: str, detail: dict) -> None:
         "1. 2\n2. 3\n3. 5\n4. 7\n5. 11",  # the first five primes: numbers are the content
         "Roger has 5 balls. 2 cans of 3 balls is 6 balls. 5 + 6 = 11. The answer is 11.",
         "- Pack sunscreen\n- Pack a hat\n- Pack water",
+        "1. positive\n2. negative\n3. positive\n4. positive",  # the labels of four classified inputs
     ],
 )
 def test_legitimate_lists_and_numbers_are_kept(output: str) -> None:
@@ -252,6 +262,7 @@ def test_loops_are_repetitive(output: str, detail: dict) -> None:
         "Yes.",
         "No, no, no: the meeting is on Tuesday.",  # a run of three, but of three words only
         "Mix 1 cup flour, 1 cup sugar, 1 cup milk and 2 eggs.",  # a phrase repeated with new words between
+        "[[0, 0, 0], [0, 0, 0], [0, 0, 0]]",  # numbers are data, not a loop
     ],
 )
 def test_refrains_and_ordinary_answers_are_not_repetitive(output: str) -> None:
