@@ -51,17 +51,24 @@ def clause_words(clause: str) -> list[str]:
     return [w.replace("\u2019", "'") for w in _CLAUSE_WORD.findall(clause.casefold())]
 
 
+_PARENTHESES = re.compile(r"\([^()]*\)")
+
+
 def _after_leading_phrase(clause: str) -> str:
     """The clause after "From the text," and similar leading prepositional phrases."""
-    head, comma, rest = clause.partition(",")
+    head, comma, rest = _PARENTHESES.sub("", clause).partition(",")  # "(name, age)" closes no phrase
     first = clause_words(head)[:1]
     return rest if comma and first and first[0] in _LEADING_PREPOSITIONS else clause
 
 
 def _clause_kind(clause: str) -> str | None:
     words = clause_words(_after_leading_phrase(clause))
+    if len(words) > 1 and words[0].endswith("ly") and len(words[0]) > 4:
+        words = words[1:]  # a leading adverb: "Briefly explain ...", "Recursively flatten ..."
     if not words:
         return None
+    if root_verb_noun(" ".join(words))[0] is not None:  # the parser again, on what follows the adverb
+        return "imperative"
     if words[0] in _QUESTION_OPENERS:
         return "question"
     if words[0] in _MORE_VERBS or lemmatize_verb(words[0]) is not None:

@@ -72,6 +72,8 @@ def test_the_reported_statements_are_not_tasks(text: str) -> None:
         ("Sum up the paragraph below in a single sentence.", "imperative"),
         ("From the recipe text, extract the ingredients.", "imperative"),
         ("Brainstorm questions a candidate could ask the interviewer.", "imperative"),
+        ("Recursively flatten a nested list of any depth.", "imperative"),
+        ("Based on the pair (name, age), rank the people oldest first.", "imperative"),
         ("What is the capital of Peru", "question"),  # the small model drops question marks
         ("A bat and a ball cost $1.10 in total. The bat costs $1 more. How much is the ball?", "question"),
         ("In your opinion, how would you explain colours to a person born blind", "question"),
