@@ -29,8 +29,13 @@ Share = Annotated[float, Meta(ge=0.0, le=1.0)]
 
 
 class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Each check's switch and thresholds. Defaults were tuned by reading what each rule rejects on a
-    150-task self-instruct job (see `bench/quality_checks_bench.py` and the figures in its docstring)."""
+    """Each check's switch and thresholds.
+
+    The defaults sit outside what the 335 human-written seed tasks (the paper's 175, the 120 default
+    and 40 code seeds) reach, so no seed is rejected but one (a code bug-fix, `copies_input`); the
+    margins are given per field. Their precision on a real job's output is still to be read
+    (`bench/quality_checks_bench.py --dump` lists every firing).
+    """
 
     refusal: bool = True
     copies_instruction: bool = True
@@ -43,12 +48,14 @@ class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     record_only: bool = False
     # copies_*: an output of at least `copy_min_words` words whose ROUGE-L F against the input (or
     # the instruction) reaches the threshold. Shorter outputs are labels and extractions, legitimately
-    # words of the input.
+    # words of the input. Seeds: edit tasks reach F 0.80-0.89 against their input (one code fix 0.97);
+    # no seed output passes F 0.71 against its instruction.
     copy_min_words: Annotated[int, Meta(ge=1, le=1000)] = 4
     copy_input_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.9
-    copy_instruction_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.8
+    copy_instruction_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.85
     # degenerate_list: an output with at least `list_min_items` list markers where the share of items
     # that are empty (numbering or punctuation only) or repeat an earlier item reaches the threshold.
+    # Seeds: 47 outputs hold two or more items, none of them a bad one.
     list_min_items: Annotated[int, Meta(ge=2, le=1000)] = 2
     list_bad_item_share: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.5
     # A repeated item counts as bad from this many words: one-word items repeat legitimately (the labels
