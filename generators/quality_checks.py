@@ -31,9 +31,9 @@ Share = Annotated[float, Meta(ge=0.0, le=1.0)]
 class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Each check's switch and thresholds.
 
-    The defaults sit outside what the 335 human-written seed tasks (the paper's 175, the 120 default
-    and 40 code seeds) reach, so no seed is rejected but one (a code bug-fix, `copies_input`); the
-    margins are given per field. Their precision on a real job's output is still to be read
+    The defaults sit outside what the human-written seeds reach: none of 335 instructions (the paper's
+    175, the 120 default and 40 code seeds) is `not_a_task`, and one of their 345 instances trips a
+    rule (a code bug-fix, `copies_input`); the margins are given per field. Their precision on a real job's output is still to be read
     (`bench/quality_checks_bench.py --dump` lists every firing).
     """
 
