@@ -105,6 +105,18 @@ def test_no_default_seed_is_rejected_as_not_a_task() -> None:
     assert [t for t in instructions if instruction_quality_rejection(t, RULES)] == []
 
 
+def test_seed_instances_trip_no_rule_but_one_code_fix(seed_file: Path) -> None:
+    fired = []
+    for path in (seed_file, DEFAULT_SEEDS):
+        for line in path.read_text().splitlines():
+            task = json.loads(line)
+            for instance in task["instances"]:
+                verdict = instance_quality_rejection(task["instruction"], instance["input"], instance["output"], RULES)
+                if verdict is not None:
+                    fired.append((verdict[0], task["instruction"][:40]))
+    assert fired == [("copies_input", "Find and fix the bugs in this Python fun")]
+
+
 # --- refusal ------------------------------------------------------------------------------------------
 
 
