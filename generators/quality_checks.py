@@ -33,8 +33,8 @@ class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     The defaults sit outside what the human-written seeds reach: none of 335 instructions (the paper's
     175, the 120 default and 40 code seeds) is `not_a_task`, and one of their 345 instances trips a
-    rule (a code bug-fix, `copies_input`); the margins are given per field. Their precision on a real job's output is still to be read
-    (`bench/quality_checks_bench.py --dump` lists every firing).
+    rule (a code bug-fix, `copies_input`); the margins are given per field. Their precision on a real
+    job's output is still to be read (`bench/quality_checks_bench.py --dump` lists every firing).
     """
 
     refusal: bool = True
@@ -107,10 +107,11 @@ _DECLINE = re.compile(
     r"display|classify|translate)\b",
     re.IGNORECASE,
 )
-# An apology followed by a negation of ability: "Sorry, but I don't ..." (an apology alone may be the task).
-_APOLOGY_DECLINE = re.compile(
-    r"^\W*(?:i(?:'m| am) )?sorry[,.!]?\s+(?:but\s+)?i\s*(?:cannot|can't|can not|am unable|'m unable|am not able|"
-    r"'m not able|don't|do not)\b",
+# An assistant's lack, in the first sentence: "(Sorry,) I don't have access to ..." (an apology alone may
+# be the task: "I'm sorry, I don't know how I forgot your birthday" is a letter, not a refusal).
+_NO_ACCESS = re.compile(
+    r"^\W*(?:(?:i(?:'m| am) )?sorry[,.!]?\s+(?:but\s+)?)?i\s*(?:don't|do not) have (?:access to|the ability to|"
+    r"the capability to|real-time|personal (?:opinions|experiences|feelings|preferences|beliefs))\b",
     re.IGNORECASE,
 )
 
@@ -119,14 +120,15 @@ def refusal(output: str) -> dict[str, Any] | None:
     """`refusal`: the output declines the task or speaks as an AI ("I cannot...", "As an AI...").
 
     Why: a refusal teaches a fine-tuned model to refuse ordinary tasks, and it answers nothing.
-    Caught: "As an AI / a language model" anywhere; in the first sentence, "I cannot / am unable to"
-    followed by a verb of doing (help, provide, answer, ...), or "Sorry, but I cannot / don't".
+    Caught: "As an AI / a language model" anywhere; in the first sentence, "(Sorry,) I cannot / am unable
+    to" followed by an assistant's verb (help, provide, answer, ...), or "I don't have access to / personal
+    opinions".
     Missed: refusals worded otherwise ("That is not something I do"), a refusal after a first sentence,
     and hedges ("It depends") that answer nothing without declining.
     """
     text = output.strip()
     first = re.split(r"(?<=[.!?])\s+|\n", text, maxsplit=1)[0]
-    for pattern in (_AI_SELF, _DECLINE, _APOLOGY_DECLINE):
+    for pattern in (_AI_SELF, _DECLINE, _NO_ACCESS):
         found = pattern.search(text if pattern is _AI_SELF else first)
         if found:
             return {"phrase": found.group(0).strip()}

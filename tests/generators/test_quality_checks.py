@@ -126,7 +126,8 @@ def test_seed_instances_trip_no_rule_but_one_code_fix(seed_file: Path) -> None:
         ("As an AI language model, I do not have personal opinions.", "As an AI language model"),
         ("I'm sorry, but I cannot help with that request.", "I'm sorry, but I cannot help"),
         ("I am unable to provide a summary without the article.", "I am unable to provide"),
-        ("Sorry, I don't have access to the internet.", "Sorry, I don't"),
+        ("Sorry, I don't have access to the internet.", "Sorry, I don't have access to"),
+        ("I do not have personal opinions about rain.", "I do not have personal opinions"),
         ("Here is a poem. Well, I'm just an AI, but I tried.", "I'm just an AI"),
     ],
 )
@@ -141,6 +142,7 @@ def test_refusals(output: str, phrase: str) -> None:
         ("Write a thank-you note to a teacher.", "I cannot thank you enough for this year of patient teaching."),
         ("Write a text to a friend about the trip.", "I can't wait to see you in Lisbon next week!"),
         ("Write a diary entry.", "I can't help but smile when I think of today."),
+        ("Write an apology to a friend.", "I'm sorry, I don't know how I forgot your birthday."),
         ("Write the opening of a mystery.", "I cannot see a thing in this fog, Holmes muttered."),
     ],
 )
