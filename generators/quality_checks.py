@@ -54,13 +54,11 @@ class QualityRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     copy_input_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.9
     copy_instruction_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.85
     # degenerate_list: an output with at least `list_min_items` list markers where the share of items
-    # that are empty (numbering or punctuation only) or repeat an earlier item reaches the threshold.
+    # that are empty (numbering or punctuation only) or repeat an earlier item exceeds the threshold
+    # (more than half by default: a few repeated labels, "1. positive 2. negative 3. positive", pass).
     # Seeds: 47 outputs hold two or more items, none of them a bad one.
     list_min_items: Annotated[int, Meta(ge=2, le=1000)] = 2
-    list_bad_item_share: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.5
-    # A repeated item counts as bad from this many words: one-word items repeat legitimately (the labels
-    # of several classified inputs: "1. positive 2. negative 3. positive").
-    list_repeat_min_words: Annotated[int, Meta(ge=1, le=100)] = 2
+    list_bad_item_share: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.5
     # repetitive_output: a unit of 1..`repeat_max_unit` words said `repeat_min_count` times in a row,
     # covering at least `repeat_min_covered` words; or, from `repeat_min_words` words on, distinct word
     # `repeat_ngram`-grams fewer than `repeat_distinct_min` of all. On the 345 seed instances the longest
@@ -202,8 +200,10 @@ def list_items(text: str) -> list[tuple[str | None, str]]:
     found = list(_MARKER.finditer(text))
     if found and not text[found[-1].end() :].strip() and not _opens_line(text, found[-1].start()):
         found.pop()
+    if not found:
+        return []
     ends = [m.start() for m in found[1:]] + [len(text)]
-    return [(m.group(1), text[m.end() : end].strip()) for m, end in zip(found, ends[: len(found)], strict=True)]
+    return [(m.group(1), text[m.end() : end].strip()) for m, end in zip(found, ends, strict=True)]
 
 
 def _opens_line(text: str, at: int) -> bool:
@@ -216,11 +216,11 @@ def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
     Why: "1. 2. 2. 2. 3" or "- apple\\n- apple\\n- apple" has the shape of an answer and none of its
     content; the small model falls into these when it runs out of things to list.
     An item is bad when it has no letter or digit, when it is only a list number ("1. 1", a trailing
-    "3."), or when it repeats an earlier item of at least `list_repeat_min_words` words (case and
-    punctuation aside). The output is rejected when at least `list_min_items` items are found and the
-    bad share reaches `list_bad_item_share`.
-    Missed: items that differ by a word but say the same, lists of numbers that are simply wrong, and
-    one-word items repeated ("- apple\\n- apple"), which are left to `repetitive_output` when long.
+    "3."), or when it repeats an earlier item (case and punctuation aside). The output is rejected when
+    at least `list_min_items` items are found and the bad share exceeds `list_bad_item_share`.
+    Missed: items that differ by a word but say the same, and lists of numbers that are simply wrong.
+    Wrongly caught: the labels of several classified inputs when one label is most of them
+    ("1. yes 2. yes 3. yes"), which self-instruct's one-input classification instances rarely write.
     Numbers as items ("1. 2\\n2. 3\\n3. 5", the first primes) are content, not numbering.
     """
     items = list_items(output)
@@ -234,11 +234,11 @@ def degenerate_list(output: str, rules: QualityRules) -> dict[str, Any] | None:
             empty += 1
         elif _BARE_MARKER.fullmatch(item) or (number is not None and tokens == (str(int(number)),)):
             numbering += 1
-        elif tokens in seen and len(tokens) >= rules.list_repeat_min_words:
+        elif tokens in seen:
             repeated += 1
         seen.add(tokens)
     bad = empty + numbering + repeated
-    if bad / len(items) < rules.list_bad_item_share:
+    if bad / len(items) <= rules.list_bad_item_share:
         return None
     return {"items": len(items), "empty": empty, "numbering_only": numbering, "repeated": repeated}
 
@@ -305,7 +305,7 @@ def not_a_task(instruction: str) -> dict[str, Any] | None:
 
     Why: a statement gives the model nothing to do, so whatever it writes as the "output" is arbitrary;
     such pairs teach a model to ramble after any sentence. See `generators.task_requests` for the rules
-    (an imperative verb, a question, or a polite request phrase in the first clauses).
+    (an imperative verb, a question, or a polite request phrase in any clause).
     Missed: statements that open with a word the verb parser takes for an imperative ("Lists are
     useful."), and requests that are impossible or vague but well-formed.
     """
@@ -317,7 +317,7 @@ def not_a_task(instruction: str) -> dict[str, Any] | None:
 InstanceCheck = Callable[[str, str, str, QualityRules], dict[str, Any] | None]
 
 # The fixed order: the most specific failure names the rejection (a refusal that also copies the
-# instruction is a refusal; a numbered list of one repeated word is a degenerate list, not a loop).
+# instruction is a refusal; a numbered list of one repeated phrase is a degenerate list, not a loop).
 INSTANCE_CHECKS: tuple[tuple[str, InstanceCheck], ...] = (
     ("refusal", lambda _i, _x, out, _r: refusal(out)),
     ("copies_instruction", lambda ins, _x, out, r: copies_instruction(ins, out, r)),
