@@ -29,6 +29,7 @@ from tests.generators.test_self_instruct import SEEDS, ScriptedEngine, make_pool
 
 RULES = QualityRules()
 DEFAULT_SEEDS = Path(__file__).resolve().parents[2] / "generators" / "seeds" / "default_seeds.jsonl"
+CODE_SEEDS = DEFAULT_SEEDS.with_name("code_seeds.jsonl")
 
 
 # --- the examples a user found accepted (issue 13) ----------------------------------------------------
@@ -99,9 +100,10 @@ def test_no_self_instruct_seed_is_rejected_as_not_a_task(seed_file: Path) -> Non
     assert [t for t in instructions if instruction_quality_rejection(t, RULES)] == []
 
 
-def test_no_default_seed_is_rejected_as_not_a_task() -> None:
-    instructions = _seed_instructions(DEFAULT_SEEDS)
-    assert len(instructions) == 120
+@pytest.mark.parametrize(("path", "count"), [(DEFAULT_SEEDS, 120), (CODE_SEEDS, 40)])
+def test_no_packaged_seed_is_rejected_as_not_a_task(path: Path, count: int) -> None:
+    instructions = _seed_instructions(path)
+    assert len(instructions) == count
     assert [t for t in instructions if instruction_quality_rejection(t, RULES)] == []
 
 
