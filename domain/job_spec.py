@@ -89,6 +89,55 @@ class CodeConfig(Config, kw_only=True):
             raise ValueError("code.min_tests must not exceed code.max_tests")
 
 
+class QualityRules(Config, kw_only=True):
+    """Each check's switch and thresholds.
+
+    The defaults sit outside what the human-written seeds reach: none of 335 instructions (the paper's
+    175, the 120 default and 40 code seeds) is `not_a_task`, and one of their 345 instances trips a
+    rule (a code bug-fix, `copies_input`); the margins are given per field. Their precision on a real
+    job's output is still to be read (`bench/quality_checks_bench.py --dump` lists every firing).
+    """
+
+    refusal: bool = True
+    copies_instruction: bool = True
+    copies_input: bool = True
+    degenerate_list: bool = True
+    repetitive_output: bool = True
+    not_a_task: bool = True
+    # Judge without rejecting: a task that fails a check is kept, its verdicts in provenance
+    # `quality_flags` (to read a rule's precision on a real job, or to filter later by flag).
+    record_only: bool = False
+    # copies_*: an output of at least `copy_min_words` words whose ROUGE-L F against the input (or
+    # the instruction) reaches the threshold. Shorter outputs are labels and extractions, legitimately
+    # words of the input. Seeds: edit tasks reach F 0.80-0.89 against their input (one code fix 0.97);
+    # no seed output passes F 0.71 against its instruction.
+    copy_min_words: Annotated[int, Meta(ge=1, le=1000)] = 4
+    copy_input_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.9
+    copy_instruction_threshold: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.85
+    # degenerate_list: an output with at least `list_min_items` list markers where the share of items
+    # that are empty (numbering or punctuation only) or repeat an earlier item exceeds the threshold
+    # (more than half by default: a few repeated labels, "1. positive 2. negative 3. positive", pass).
+    # Seeds: 47 outputs hold two or more items, none of them a bad one.
+    list_min_items: Annotated[int, Meta(ge=2, le=1000)] = 2
+    list_bad_item_share: Annotated[float, Meta(ge=0.0, lt=1.0)] = 0.5
+    # repetitive_output: a unit of 1..`repeat_max_unit` words said `repeat_min_count` times in a row,
+    # covering at least `repeat_min_covered` words; or, from `repeat_min_words` words on, distinct word
+    # `repeat_ngram`-grams fewer than `repeat_distinct_min` of all. On the 345 seed instances the longest
+    # run is 2 ("you you"), the lowest distinct-3 ratio 0.73.
+    repeat_max_unit: Annotated[int, Meta(ge=1, le=64)] = 16
+    repeat_min_count: Annotated[int, Meta(ge=2, le=1000)] = 3
+    repeat_min_covered: Annotated[int, Meta(ge=2, le=10_000)] = 6
+    repeat_ngram: Annotated[int, Meta(ge=1, le=10)] = 3
+    repeat_min_words: Annotated[int, Meta(ge=2, le=10_000)] = 20
+    repeat_distinct_min: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5
+
+    def __post_init__(self) -> None:
+        if self.repeat_min_words <= self.repeat_ngram:
+            raise ValueError("repeat_min_words must exceed repeat_ngram (no n-gram ratio on fewer words)")
+        if self.repeat_min_covered < self.repeat_min_count:
+            raise ValueError("repeat_min_covered must be at least repeat_min_count (each repeat is a word or more)")
+
+
 class JobSpec(Config, kw_only=True):
     """A generation job as it was asked for: `POST /v1/jobs`'s body, the stored job, what the worker runs."""
 
@@ -100,6 +149,7 @@ class JobSpec(Config, kw_only=True):
     config: SelfInstructConfig = SelfInstructConfig()  # self_instruct jobs
     code: CodeConfig = CodeConfig()  # code jobs
     rules: InstructionRules = InstructionRules()
+    quality: QualityRules = QualityRules()  # model-free checks of instructions and answers (generators.quality_checks)
     model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # remote: the model to ask for
     # remote engines: a subset of the configured endpoints
     endpoints: Annotated[list[Annotated[str, Meta(min_length=1, max_length=2048)]], Meta(max_length=256)] | None = (

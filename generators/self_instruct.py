@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from domain.job_spec import InstructionRules, Sampling, SelfInstructConfig
+from domain.job_spec import InstructionRules, QualityRules, Sampling, SelfInstructConfig
 from domain.records import DEFAULT_CATEGORY, Instance, NewTask, Rejection
 from domain.screening import DuplicateScreen
 from generators.engine import Completion, CompletionEngine
@@ -30,8 +30,14 @@ from generators.prompts import (
     render_instance_prompt,
     render_instructions_prompt,
 )
+from generators.quality_checks import (
+    instance_quality_rejection,
+    instruction_quality_rejection,
+    quality_flags,
+)
 from generators.rounds import RoundResult
 
+DEFAULT_QUALITY = QualityRules()
 _CLASSIFY = Sampling(temperature=0.0, top_p=1.0, max_tokens=8)
 _INSTANCE_EXAMPLES = 2
 
@@ -72,7 +78,10 @@ def bootstrap_examples(
 
 
 def screen_candidates(
-    completions: list[Completion], rules: InstructionRules, screen: DuplicateScreen
+    completions: list[Completion],
+    rules: InstructionRules,
+    screen: DuplicateScreen,
+    quality: QualityRules = DEFAULT_QUALITY,
 ) -> tuple[list[str], list[Rejection]]:
     """Parse and filter the new instructions, greedy in arrival order (the paper's rule)."""
     kept: list[str] = []
@@ -85,8 +94,12 @@ def screen_candidates(
             reason = reason or instruction_rejection(text, rules)
             if reason is None and not rules.allow_code_requests and asks_for_code(text):
                 reason = "asks_for_code"
+            verdict = None if reason or quality.record_only else instruction_quality_rejection(text, quality)
+            detail: dict[str, Any] = {}
+            if verdict is not None:
+                reason, detail = verdict
             if reason:
-                rejections.append(Rejection(reason=reason, instruction=text))
+                rejections.append(Rejection(reason=reason, instruction=text, detail=detail))
             elif duplicate := screen.admit(text):
                 rejections.append(Rejection(reason=duplicate.reason, instruction=text, detail=duplicate.detail()))
             else:
@@ -122,7 +135,9 @@ async def write_instances(
     return [flat[n : n + per_task] for n in range(0, len(flat), per_task)]
 
 
-def _judge_instance(completion: Completion, output_first: bool) -> tuple[tuple[str, str] | None, str | None, dict]:
+def _judge_instance(
+    completion: Completion, output_first: bool, instruction: str, quality: QualityRules
+) -> tuple[tuple[str, str] | None, str | None, dict]:
     """(input, output) and None, or None and the reason with its detail."""
     if completion.finish_reason == "error":
         return None, "engine_error", {"error": completion.error}
@@ -131,18 +146,27 @@ def _judge_instance(completion: Completion, output_first: bool) -> tuple[tuple[s
     parsed = parse_instance(completion.text, output_first=output_first)
     if parsed is None:
         return None, "instance_unparseable", {"completion": completion.text[:500]}
+    detail = {"input": parsed[0][:500], "output": parsed[1][:500]}
     reason = instance_rejection(*parsed)
-    return (None if reason else parsed), reason, {"input": parsed[0][:500], "output": parsed[1][:500]}
+    verdict = None if reason or quality.record_only else instance_quality_rejection(instruction, *parsed, quality)
+    if verdict is not None:
+        reason, detail = verdict[0], {**detail, **verdict[1]}
+    return (None if reason else parsed), reason, detail
 
 
 def _accept(
-    instruction: str, is_classification: bool, completions: list[Completion], provenance: dict[str, Any], category: str
+    instruction: str,
+    is_classification: bool,
+    completions: list[Completion],
+    provenance: dict[str, Any],
+    category: str,
+    quality: QualityRules = DEFAULT_QUALITY,
 ) -> NewTask | Rejection:
     """A task with its usable instances, or the reason it has none (the first problem met)."""
     pairs: list[tuple[str, str]] = []
     problem: Rejection | None = None
     for completion in completions:
-        pair, reason, detail = _judge_instance(completion, is_classification)
+        pair, reason, detail = _judge_instance(completion, is_classification, instruction, quality)
         if pair is not None:
             pairs.append(pair)
         elif problem is None:
@@ -152,6 +176,8 @@ def _accept(
         return problem or Rejection(
             reason="conflicting_outputs", instruction=instruction, detail={"instances": len(pairs)}
         )
+    if quality.record_only:  # judged, kept, and the verdicts stored with the task
+        provenance = {**provenance, "quality_flags": quality_flags(instruction, kept, quality)}
     return NewTask(
         instruction=instruction,
         instances=tuple(Instance(input=i, output=o) for i, o in kept),
@@ -174,6 +200,7 @@ async def run_round(
     provenance: dict[str, Any],
     categorize: Callable[[str], str] = lambda _: DEFAULT_CATEGORY,
     focus: Callable[[random.Random], str | None] = lambda _: None,
+    quality: QualityRules = DEFAULT_QUALITY,
 ) -> RoundResult:
     """One round. `categorize` labels each accepted task; `focus` may steer each prompt to a category."""
     prompts = [
@@ -181,7 +208,7 @@ async def run_round(
         for _ in range(config.prompts_per_round)
     ]
     listed = await engine.complete(prompts, sampling=sampling, stop=["\n\n"], seed=seed)
-    kept, rejections = screen_candidates(listed, rules, screen)
+    kept, rejections = screen_candidates(listed, rules, screen, quality)
     candidates = len(kept) + sum(1 for r in rejections if r.reason != "engine_error")
     flags = await classify(engine, kept, seed) if kept else []
     instance_sampling = msgspec.structs.replace(sampling, max_tokens=config.instance_max_tokens)
@@ -190,7 +217,7 @@ async def run_round(
     accepted: list[NewTask] = []
     meta = {**provenance, "templates": dict(TEMPLATES)}
     for instruction, is_classification, completion in zip(kept, flags, written, strict=True):
-        outcome = _accept(instruction, is_classification, completion, meta, categorize(instruction))
+        outcome = _accept(instruction, is_classification, completion, meta, categorize(instruction), quality)
         if isinstance(outcome, NewTask):
             accepted.append(outcome)
             pool.generated.append(instruction)

@@ -70,7 +70,7 @@ class SelfInstructMethod:
         s = self.spec
         return await run_round(
             engine, self.pool, rng, config=s.config, sampling=s.sampling, rules=s.rules, screen=self.screen,
-            seed=seed, provenance=provenance, categorize=self.categories.infer, focus=self._focus,
+            seed=seed, provenance=provenance, categorize=self.categories.infer, focus=self._focus, quality=s.quality,
         )  # fmt: skip
 
     def admit(self, result: RoundResult) -> RoundResult:

@@ -2,7 +2,7 @@
 
 One DuckDB scan (GROUPING SETS) counts the tasks by category, classification, source and instruction
 length band, whatever the dataset's size. The root verb and its direct-object noun (the self-instruct
-paper's diversity analysis) come from `store.balance.verbs`, a Python heuristic, so they are read from a
+paper's diversity analysis) come from `domain.verbs`, a Python heuristic, so they are read from a
 deterministic sample of at most `verb_sample_limit` instructions: the tasks whose ids come first under
 a fixed multiplicative hash, spread evenly over the id (arrival) range. `verb_sample` in the report says
 how many were read; the verb dimension's counts are counts within that sample.
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 import msgspec
 import pyarrow as pa
 
-from store.balance.verbs import root_verb_noun
+from domain.verbs import root_verb_noun
 from store.database import Store
 from store.datasets import require_dataset
 

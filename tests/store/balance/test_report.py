@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from domain.errors import NotFoundError
+from domain.verbs import root_verb_noun, singularize
 from store import Store
 from store.balance.report import (
     LENGTH_BANDS,
@@ -17,7 +18,6 @@ from store.balance.report import (
     distribution,
     normalized_entropy,
 )
-from store.balance.verbs import root_verb_noun, singularize
 from store.ingest.formats import SeedLimits, parse_seed_upload
 from store.records import RecordFilter
 from store.tasks import add_tasks, page_tasks
