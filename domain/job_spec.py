@@ -18,6 +18,7 @@ Method = Literal["self_instruct", "code"]
 Share = Annotated[float, Meta(gt=0, le=1)]
 CategoryName = Annotated[str, Meta(min_length=1, max_length=64)]
 Word = Annotated[str, Meta(min_length=1, max_length=64)]
+Endpoints = Annotated[list[Annotated[str, Meta(min_length=1, max_length=2048)]], Meta(min_length=1, max_length=256)]
 
 DEFAULT_BANNED_WORDS = (
     "image", "images", "graph", "graphs", "picture", "pictures", "file", "files", "map", "maps", "draw",
@@ -152,9 +153,7 @@ class JobSpec(Config, kw_only=True):
     quality: QualityRules = QualityRules()  # model-free checks of instructions and answers (generators.quality_checks)
     model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # remote: the model to ask for
     # remote engines: a subset of the configured endpoints
-    endpoints: Annotated[list[Annotated[str, Meta(min_length=1, max_length=2048)]], Meta(max_length=256)] | None = (
-        None
-    )
+    endpoints: Endpoints | None = None
     # self_instruct: target shares per category (normalised); prompts favour the categories that lag
     category_targets: Annotated[dict[CategoryName, Share], Meta(max_length=256)] | None = None
 

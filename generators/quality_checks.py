@@ -25,9 +25,6 @@ from generators.task_requests import makes_request
 Verdict = tuple[str, dict[str, Any]]
 
 
-
-
-
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 
 
