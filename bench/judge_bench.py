@@ -74,6 +74,17 @@ def auc(positives: list[float], negatives: list[float]) -> float:
     return wins / (len(positives) * len(negatives))
 
 
+def separation(judgements: list[Judgement], good: int, criterion: str | None) -> str:
+    """AUC of the overall score (criterion None) or of one criterion's score; the first `good` are good."""
+    scored = []
+    for n, j in enumerate(judgements):
+        score = j.overall if criterion is None else next(c.score for c in j.criteria if c.criterion == criterion)
+        if score is not None:
+            scored.append((score, n < good))
+    positives, negatives = [s for s, g in scored if g], [s for s, g in scored if not g]
+    return f"{auc(positives, negatives):.3f}" if positives and negatives else "n/a"
+
+
 def _mean(values: list[float]) -> str:
     return f"{statistics.fmean(values):.3f}" if values else "n/a"
 
@@ -106,10 +117,9 @@ async def bench(url: str, model: str, args: argparse.Namespace) -> None:
     summarise("bad", bad_j)
     for kind in CORRUPTIONS:
         summarise(f"  bad/{kind}", [j for (k, _), j in zip(bad, bad_j, strict=True) if k == kind])
-    scored = [(j.overall, n < len(good)) for n, j in enumerate(judgements) if j.overall is not None]
-    area = auc([s for s, g in scored if g], [s for s, g in scored if not g]) if scored else float("nan")
     unreadable = sum(j.outcome == "unreadable" for j in judgements) / len(judgements)
-    print(f"AUC good vs bad (overall score, scored items only): {area:.3f}; unreadable share {unreadable:.3f}")
+    print(f"AUC good vs bad, scored items only: overall {separation(judgements, len(good), None)}, "
+          f"answer criterion {separation(judgements, len(good), 'answer')}; unreadable share {unreadable:.3f}")
     print(f"{len(items)} items ({2 * len(items)} judge prompts) in {elapsed:.1f} s: "
           f"{elapsed / len(items):.2f} s per judged item")  # fmt: skip
     if args.show:
