@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,14 +59,20 @@ def corrupt(items: list[JudgeItem]) -> list[tuple[str, JudgeItem]]:
     bad = []
     for n, item in enumerate(items):
         kind = CORRUPTIONS[n % len(CORRUPTIONS)]
-        if kind == "swapped":
-            output = items[(n + 1) % len(items)].output
-        elif kind == "truncated":
-            output = " ".join(item.output.split()[:3])
-        else:
-            output = NONSENSE.strip()
+        output = _corrupted(items, n, kind)
+        if output.strip() == item.output.strip():  # a one-word answer survives truncation: corrupt it otherwise
+            kind = "nonsense"
+            output = _corrupted(items, n, kind)
         bad.append((kind, JudgeItem(instruction=item.instruction, input=item.input, output=output)))
     return bad
+
+
+def _corrupted(items: list[JudgeItem], n: int, kind: str) -> str:
+    if kind == "swapped":
+        return items[(n + 1) % len(items)].output
+    if kind == "truncated":
+        return " ".join(items[n].output.split()[:3])
+    return NONSENSE.strip()
 
 
 def auc(positives: list[float], negatives: list[float]) -> float:
@@ -74,13 +81,18 @@ def auc(positives: list[float], negatives: list[float]) -> float:
     return wins / (len(positives) * len(negatives))
 
 
-def separation(judgements: list[Judgement], good: int, criterion: str | None) -> str:
-    """AUC of the overall score (criterion None) or of one criterion's score; the first `good` are good."""
-    scored = []
-    for n, j in enumerate(judgements):
-        score = j.overall if criterion is None else next(c.score for c in j.criteria if c.criterion == criterion)
-        if score is not None:
-            scored.append((score, n < good))
+def _by_criterion(name: str) -> Callable[[Judgement], float | None]:
+    return lambda j: next(c.score for c in j.criteria if c.criterion == name)
+
+
+def _by_rule(rule: Callable[[list[float]], float]) -> Callable[[Judgement], float | None]:
+    """The overall score as `rule` of the criteria would give it, from the same judgements."""
+    return lambda j: rule([c.score for c in j.criteria]) if j.outcome == "scored" else None
+
+
+def separation(judgements: list[Judgement], good: int, score: Callable[[Judgement], float | None]) -> str:
+    """AUC of `score` over the judgements; the first `good` of them are the good items."""
+    scored = [(s, n < good) for n, j in enumerate(judgements) if (s := score(j)) is not None]
     positives, negatives = [s for s, g in scored if g], [s for s, g in scored if not g]
     return f"{auc(positives, negatives):.3f}" if positives and negatives else "n/a"
 
@@ -99,8 +111,9 @@ def summarise(name: str, judgements: list[Judgement]) -> None:
             if c.score is not None:
                 per_criterion[c.criterion].append(c.score)
     criteria = ", ".join(f"{k} {_mean(v)}" for k, v in per_criterion.items())
+    methods = dict(Counter(j.method for j in judgements))
     print(f"{name}: n={len(judgements)} outcomes={dict(outcomes)} mean overall {_mean(scores)} "
-          f"({criteria}); mean scale mass {_mean(masses)}; methods {dict(Counter(j.method for j in judgements))}")  # fmt: skip
+          f"({criteria}); mean scale mass {_mean(masses)}; methods {methods}")  # fmt: skip
 
 
 async def bench(url: str, model: str, args: argparse.Namespace) -> None:
@@ -118,8 +131,22 @@ async def bench(url: str, model: str, args: argparse.Namespace) -> None:
     for kind in CORRUPTIONS:
         summarise(f"  bad/{kind}", [j for (k, _), j in zip(bad, bad_j, strict=True) if k == kind])
     unreadable = sum(j.outcome == "unreadable" for j in judgements) / len(judgements)
-    print(f"AUC good vs bad, scored items only: overall {separation(judgements, len(good), None)}, "
-          f"answer criterion {separation(judgements, len(good), 'answer')}; unreadable share {unreadable:.3f}")
+    rules = {
+        "overall (min)": _by_rule(min),
+        "overall (mean)": _by_rule(statistics.fmean),
+        "answer criterion": _by_criterion("answer"),
+        "instruction criterion": _by_criterion("instruction"),
+    }
+    print(
+        "AUC good vs bad, scored items only: "
+        + ", ".join(f"{name} {separation(judgements, len(good), score)}" for name, score in rules.items())
+    )
+    paired = [(_by_criterion("answer")(g), _by_criterion("answer")(b)) for g, b in zip(good_j, bad_j, strict=True)]
+    paired = [(g, b) for g, b in paired if g is not None and b is not None]
+    if paired:
+        wins = sum((g > b) + 0.5 * (g == b) for g, b in paired) / len(paired)
+        print(f"answer criterion, good above its own corruption: {wins:.3f} of {len(paired)} pairs")
+    print(f"unreadable share {unreadable:.3f}")
     print(f"{len(items)} items ({2 * len(items)} judge prompts) in {elapsed:.1f} s: "
           f"{elapsed / len(items):.2f} s per judged item")  # fmt: skip
     if args.show:

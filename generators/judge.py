@@ -5,9 +5,11 @@ list ending in "Score:": the instruction (is it a clear, feasible request, given
 (is the output correct and helpful for that instruction and input?). Two prompts rather than one because a
 small judge follows one question with worked examples far better than a combined rubric, because the two
 fail independently (a fine task with a wrong answer, a broken task with a fluent answer), and because a
-single "Score:" answer per prompt is one token to read. The overall score for filtering is the lower of the
-two: a training pair is only as good as its weaker half, and a mean would let a clear task lift a wrong
-answer over a threshold.
+single "Score:" answer per prompt is one token to read. The overall score for filtering is by default the
+lower of the two (`overall="min"`): a training pair is only as good as its weaker half, and a mean would let a
+clear task lift a wrong answer over a threshold. `overall="mean"` is there for judges whose two criteria are
+not on one footing: the packaged 135M model scores instructions lower than answers across the board, so the
+minimum mostly repeats its (uninformative) instruction score (see bench/judge_bench.py).
 
 Reading a score: where the engine returns log-probabilities, the score is the expected value
 sum_k k * p(k) over the scale's digits at the first non-blank generated token, renormalised over the digits;
@@ -42,6 +44,7 @@ CRITERIA: tuple[Criterion, ...] = ("instruction", "answer")
 Outcome = Literal["scored", "unreadable", "engine_error"]
 Method = Literal["logprob_weighted", "sampled_token"]
 LabelMethod = Literal["first_token_logprob", "sampled_text"]
+Overall = Literal["min", "mean"]
 
 RAW_CHARS = 40  # how much of the judge's answer is kept for audit
 _STOP = ("\n",)
@@ -64,6 +67,8 @@ class JudgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     max_text_chars: Annotated[int, Meta(ge=100, le=100_000)] = 2000
     # Labels: below this share of probability on category names the first token was not a category.
     min_label_mass: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    # How the criteria make the overall score (see the module docstring).
+    overall: Overall = "min"
 
 
 class JudgeItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -170,8 +175,8 @@ def read_score(completion: Completion, criterion: Criterion, *, min_scale_mass: 
                           scale_mass=mass, template=name, raw=raw)  # fmt: skip
 
 
-def combine(criteria: Sequence[CriterionScore], model: str) -> Judgement:
-    """One judgement from the criteria's scores: the overall score is the lowest of them."""
+def combine(criteria: Sequence[CriterionScore], model: str, overall: Overall = "min") -> Judgement:
+    """One judgement from the criteria's scores: the overall score is their minimum or their mean."""
     errors = [c.error or "engine error" for c in criteria if c.outcome == "engine_error"]
     outcome: Outcome = "engine_error" if errors else "scored"
     if not errors and any(c.outcome == "unreadable" for c in criteria):
@@ -179,7 +184,7 @@ def combine(criteria: Sequence[CriterionScore], model: str) -> Judgement:
     masses = [c.scale_mass for c in criteria]
     return Judgement(
         outcome=outcome,
-        overall=min(c.score for c in criteria) if outcome == "scored" else None,
+        overall=_overall([c.score for c in criteria], overall) if outcome == "scored" else None,
         criteria=tuple(criteria),
         method=None if outcome != "scored" else
         "logprob_weighted" if all(c.method == "logprob_weighted" for c in criteria) else "sampled_token",
@@ -188,6 +193,10 @@ def combine(criteria: Sequence[CriterionScore], model: str) -> Judgement:
         template="+".join(c.template for c in criteria),
         error=errors[0] if errors else None,
     )  # fmt: skip
+
+
+def _overall(scores: list[float], rule: Overall) -> float:
+    return min(scores) if rule == "min" else round(sum(scores) / len(scores), _ROUND)
 
 
 def judge_sampling(config: JudgeConfig) -> Sampling:
@@ -213,7 +222,7 @@ async def judge_instances(
     answers = await asyncio.gather(*calls)
     return [
         combine([read_score(a, c, min_scale_mass=config.min_scale_mass) for c, a in zip(CRITERIA, row, strict=True)],
-                engine.model)
+                engine.model, config.overall)
         for row in zip(*answers, strict=True)
     ]  # fmt: skip
 

@@ -155,6 +155,11 @@ def test_overall_is_the_lower_criterion() -> None:
     assert (judgement.model, judgement.template) == ("m", "judge_instruction.v1+judge_answer.v1")
 
 
+def test_overall_can_be_the_mean() -> None:
+    judgement = combine([_criterion("instruction", score=4.5), _criterion("answer", score=2.25)], "m", "mean")
+    assert judgement.overall == 3.375
+
+
 def test_one_sampled_criterion_makes_the_judgement_sampled() -> None:
     judgement = combine([_criterion("instruction"), _criterion("answer", method="sampled_token", mass=None)], "m")
     assert (judgement.overall, judgement.method, judgement.scale_mass) == (4.0, "sampled_token", None)
@@ -247,8 +252,8 @@ def test_label_falls_back_to_the_text_then_unreadable() -> None:
     assert (label.outcome, label.category, label.method) == ("unreadable", None, None)
 
 
-@pytest.mark.parametrize(("text", "expected"), [(" open_qa", "open_qa"), (" Math.", "math"), ("writing, maybe", "writing"),
-                                                (" write", None), ("", None)])  # fmt: skip
+@pytest.mark.parametrize(("text", "expected"), [(" open_qa", "open_qa"), (" Math.", "math"),
+                                                ("writing, maybe", "writing"), (" write", None), ("", None)])  # fmt: skip
 def test_parse_sampled_category(text: str, expected: str | None) -> None:
     assert parse_sampled_category(text, CATEGORIES) == expected
 

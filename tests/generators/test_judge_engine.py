@@ -131,8 +131,14 @@ def test_the_judge_on_the_real_engine(vllm_server: VLLMServer) -> None:
         engine = OpenAICompletionsEngine([vllm_server.base_url], DEFAULT_SERVED_NAME, timeout_s=300)
         try:
             judged = await judge_instances(engine, items, JudgeConfig(enabled=True), seed=0)
-            labels = await judge_labels(engine, ["Solve 3x = 12 for x."], ["math", "writing"], JudgeConfig(), 0,
-                                        examples=[("Add 4 and 9.", "math"), ("Write a limerick.", "writing")])
+            labels = await judge_labels(
+                engine,
+                ["Solve 3x = 12 for x."],
+                ["math", "writing"],
+                JudgeConfig(),
+                0,
+                examples=[("Add 4 and 9.", "math"), ("Write a limerick.", "writing")],
+            )
             return judged, labels
         finally:
             await engine.aclose()
