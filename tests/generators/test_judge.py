@@ -252,8 +252,11 @@ def test_label_falls_back_to_the_text_then_unreadable() -> None:
     assert (label.outcome, label.category, label.method) == ("unreadable", None, None)
 
 
-@pytest.mark.parametrize(("text", "expected"), [(" open_qa", "open_qa"), (" Math.", "math"),
-                                                ("writing, maybe", "writing"), (" write", None), ("", None)])  # fmt: skip
+SAMPLED_CATEGORIES = [(" open_qa", "open_qa"), (" Math.", "math"), ("writing, maybe", "writing"), (" write", None),
+                      ("", None)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), SAMPLED_CATEGORIES)
 def test_parse_sampled_category(text: str, expected: str | None) -> None:
     assert parse_sampled_category(text, CATEGORIES) == expected
 
