@@ -16,6 +16,11 @@ sum_k k * p(k) over the scale's digits at the first non-blank generated token, r
 the digits' share of the probability there is reported as `scale_mass`. Below `min_scale_mass` the reading
 falls back to the sampled text, and so does an engine that sent no log-probabilities. An answer that is
 neither is `unreadable`: recorded as such, never replaced by a default score.
+
+Labels (`judge_labels`): the judge names one category from a given list for each instruction (template
+`judge_label.v1`, few-shot with the caller's labelled examples); the category is the likeliest by the
+probability of the tokens that decide between the names (`category_distribution`), with its share as the
+confidence, else the sampled word when it is a category name, else `unreadable`.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
-from generators.engine import Completion, CompletionEngine, Sampling
+from generators.engine import Completion, CompletionEngine, Sampling, TokenLogprobs
 
 TEMPLATES = {
     "instruction": "judge_instruction.v1",
@@ -43,7 +48,7 @@ Criterion = Literal["instruction", "answer"]
 CRITERIA: tuple[Criterion, ...] = ("instruction", "answer")
 Outcome = Literal["scored", "unreadable", "engine_error"]
 Method = Literal["logprob_weighted", "sampled_token"]
-LabelMethod = Literal["first_token_logprob", "sampled_text"]
+LabelMethod = Literal["logprob_argmax", "sampled_text"]
 Overall = Literal["min", "mean"]
 
 RAW_CHARS = 40  # how much of the judge's answer is kept for audit
@@ -230,7 +235,7 @@ async def judge_instances(
 class Label(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Outcome
     category: str | None  # one of the given categories; None unless scored
-    # The chosen category's share of the probability on category names (first_token_logprob only).
+    # The chosen category's share of the probability on category names (logprob_argmax only).
     confidence: float | None
     method: LabelMethod | None
     category_mass: float | None  # None when the engine sent no log-probabilities
@@ -246,16 +251,32 @@ def render_label_prompt(instruction: str, categories: Sequence[str], examples: S
     return _fill("label", categories=", ".join(categories), examples=shown, instruction=_one_line(instruction, 2000))
 
 
-def category_distribution(top: dict[str, float], categories: Sequence[str]) -> dict[str, float]:
-    """Probability of each category from the answer's first token: a token counts for a category when it
-    starts that category's name and no other's (" writ" is writing; " re", shared by rewriting and
-    reasoning, counts for neither)."""
+def _owners(text: str, categories: Sequence[str]) -> list[str]:
+    """The categories whose name starts with `text` (leading blanks and case ignored); all of them for ""."""
+    prefix = text.lstrip().lower()
+    return [c for c in categories if c.lower().startswith(prefix)]
+
+
+def category_distribution(tokens: Sequence[TokenLogprobs], categories: Sequence[str]) -> dict[str, float]:
+    """Probability of each category from the tokens that decide it, walking the sampled answer.
+
+    At each position a top token counts for a category when the answer so far plus that token starts the
+    category's name and no other's (" writ" is writing). The walk goes on only while the sampled token
+    leaves the choice open (a blank, or " re", shared by rewriting and reasoning), carrying the probability
+    of the path so far: " re" then "writing" is p(" re") * p("writing" | " re"). A shared token that was not
+    sampled cannot be followed: its probability counts for no category.
+    """
     probabilities = dict.fromkeys(categories, 0.0)
-    for token, logprob in top.items():
-        prefix = token.strip().lower()
-        owners = [c for c in categories if prefix and c.lower().startswith(prefix)]
-        if len(owners) == 1:
-            probabilities[owners[0]] += math.exp(logprob)
+    prefix, path = "", 1.0
+    for step in tokens:
+        for token, logprob in step.top.items():
+            owners = _owners(prefix + token, categories)
+            if len(owners) == 1 and (prefix + token).strip():
+                probabilities[owners[0]] += path * math.exp(logprob)
+        prefix += step.token
+        if step.logprob is None or len(_owners(prefix, categories)) < 2:
+            break  # the sampled answer has decided (or left the category names): nothing more to read
+        path *= math.exp(step.logprob)
     return probabilities
 
 
@@ -275,12 +296,12 @@ def read_label(completion: Completion, categories: Sequence[str], *, min_label_m
                      error=completion.error, **base)  # fmt: skip
     mass = None
     if completion.logprobs is not None:
-        probabilities = category_distribution(_reading_position(completion) or {}, categories)
+        probabilities = category_distribution(completion.logprobs, categories)
         mass = sum(probabilities.values())
         if mass >= min_label_mass and mass > 0:
             best = max(categories, key=lambda c: probabilities[c])  # ties: the earlier category
             return Label(outcome="scored", category=best, confidence=round(probabilities[best] / mass, _ROUND),
-                         method="first_token_logprob", category_mass=round(mass, _ROUND), **base)  # fmt: skip
+                         method="logprob_argmax", category_mass=round(mass, _ROUND), **base)  # fmt: skip
         mass = round(mass, _ROUND)
     sampled = parse_sampled_category(completion.text, categories)
     return Label(outcome="scored" if sampled else "unreadable", category=sampled, confidence=None,

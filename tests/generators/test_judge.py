@@ -229,24 +229,33 @@ def test_label_prompt_lists_the_categories_and_the_examples() -> None:
 
 
 def test_category_distribution_counts_only_unambiguous_prefixes() -> None:
-    top = {" writ": lp(0.4), " re": lp(0.3), " math": lp(0.1), " open": lp(0.05), " The": lp(0.15)}
-    assert category_distribution(top, CATEGORIES) == pytest.approx(
+    steps = answer((" writ", {" writ": 0.4, " re": 0.3, " math": 0.1, " open": 0.05, " The": 0.15}),
+                   ("ing", {"ing": 1.0})).logprobs  # fmt: skip
+    assert category_distribution(steps, CATEGORIES) == pytest.approx(
         {"writing": 0.4, "rewriting": 0.0, "reasoning": 0.0, "math": 0.1, "open_qa": 0.05})  # fmt: skip
+
+
+def test_category_distribution_follows_a_shared_first_token() -> None:
+    # " re" starts rewriting and reasoning: the next token decides, weighted by p(" re").
+    steps = answer((" ", {" ": 0.5, " math": 0.5}), ("re", {"re": 0.8, "math": 0.2}),
+                   ("writing", {"writing": 0.9, "asoning": 0.1}), ("\n", {"\n": 1.0})).logprobs  # fmt: skip
+    assert category_distribution(steps, CATEGORIES) == pytest.approx(
+        {"writing": 0.0, "rewriting": 0.36, "reasoning": 0.04, "math": 0.6, "open_qa": 0.0})  # fmt: skip
 
 
 def test_label_from_first_token_with_confidence() -> None:
     completion = answer((" writing", {" writing": 0.6, " math": 0.2, " The": 0.2}))
     label = read_label(completion, CATEGORIES, min_label_mass=0.5, model="m")
     assert (label.outcome, label.category, label.confidence, label.method, label.category_mass) == (
-        "scored", "writing", 0.75, "first_token_logprob", 0.8)  # fmt: skip
+        "scored", "writing", 0.75, "logprob_argmax", 0.8)  # fmt: skip
     assert (label.model, label.template) == ("m", "judge_label.v1")
 
 
 def test_label_falls_back_to_the_text_then_unreadable() -> None:
-    ambiguous = answer((" re", {" re": 0.9, " math": 0.1}), ("asoning", {"asoning": 1.0}))
-    label = read_label(ambiguous, CATEGORIES, min_label_mass=0.5, model="m")
+    unsure = answer((" reasoning", {" reasoning": 0.3, " math": 0.1, " The": 0.6}), ("\n", {"\n": 1.0}))
+    label = read_label(unsure, CATEGORIES, min_label_mass=0.5, model="m")
     assert (label.outcome, label.category, label.method, label.category_mass) == (
-        "scored", "reasoning", "sampled_text", 0.1)  # fmt: skip
+        "scored", "reasoning", "sampled_text", 0.4)  # fmt: skip
     nothing = Completion(text=" poetry", finish_reason="stop", completion_tokens=1)
     label = read_label(nothing, CATEGORIES, min_label_mass=0.5, model="m")
     assert (label.outcome, label.category, label.method) == ("unreadable", None, None)
