@@ -82,12 +82,12 @@ def auc(positives: list[float], negatives: list[float]) -> float:
 
 
 def _by_criterion(name: str) -> Callable[[Judgement], float | None]:
-    return lambda j: next(c.score for c in j.criteria if c.criterion == name)
+    return lambda j: next(c.score for c in j.readings if c.criterion == name)
 
 
 def _by_rule(rule: Callable[[list[float]], float]) -> Callable[[Judgement], float | None]:
     """The overall score as `rule` of the criteria would give it, from the same judgements."""
-    return lambda j: rule([c.score for c in j.criteria]) if j.outcome == "scored" else None
+    return lambda j: rule([c.score for c in j.readings]) if j.outcome == "scored" else None
 
 
 def separation(judgements: list[Judgement], good: int, score: Callable[[Judgement], float | None]) -> str:
@@ -103,11 +103,11 @@ def _mean(values: list[float]) -> str:
 
 def summarise(name: str, judgements: list[Judgement]) -> None:
     outcomes = Counter(j.outcome for j in judgements)
-    scores = [j.overall for j in judgements if j.overall is not None]
+    scores = [j.score for j in judgements if j.score is not None]
     masses = [j.scale_mass for j in judgements if j.scale_mass is not None]
-    per_criterion = {c.criterion: [] for j in judgements for c in j.criteria}
+    per_criterion = {c.criterion: [] for j in judgements for c in j.readings}
     for j in judgements:
-        for c in j.criteria:
+        for c in j.readings:
             if c.score is not None:
                 per_criterion[c.criterion].append(c.score)
     criteria = ", ".join(f"{k} {_mean(v)}" for k, v in per_criterion.items())
@@ -151,8 +151,8 @@ async def bench(url: str, model: str, args: argparse.Namespace) -> None:
           f"{elapsed / len(items):.2f} s per judged item")  # fmt: skip
     if args.show:
         for item, j in zip(items, judgements, strict=True):
-            parts = " ".join(f"{c.criterion[0]}={c.score}/{c.scale_mass}" for c in j.criteria)
-            print(f"  {j.overall!s:>6} {parts} | {item.instruction[:50]!r} -> {item.output[:40]!r}")
+            parts = " ".join(f"{c.criterion[0]}={c.score}/{c.scale_mass}" for c in j.readings)
+            print(f"  {j.score!s:>6} {parts} | {item.instruction[:50]!r} -> {item.output[:40]!r}")
     if args.corpus:
         await judge_corpus(engine, args.corpus, config, args.seed)
     await engine.aclose()
@@ -169,7 +169,7 @@ async def judge_corpus(engine: OpenAICompletionsEngine, path: Path, config: Judg
     judgements = await judge_instances(engine, items, config, seed=seed)
     elapsed = time.monotonic() - started
     summarise(f"corpus {path.name}", judgements)
-    bins = Counter(round(j.overall) for j in judgements if j.overall is not None)
+    bins = Counter(round(j.score) for j in judgements if j.score is not None)
     print("histogram of overall scores (rounded): " + ", ".join(f"{k}: {bins.get(k, 0)}" for k in range(1, 6)))
     print(f"{len(items)} items in {elapsed:.1f} s: {elapsed / max(len(items), 1):.2f} s per judged item")
 

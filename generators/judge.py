@@ -94,13 +94,17 @@ class CriterionScore(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Judgement(msgspec.Struct, frozen=True, kw_only=True):
+    """One judgement of one item, in the shape the store keeps (plus `readings` and `error` for the detail)."""
+
     outcome: Outcome  # engine_error if any criterion had one, else unreadable if any was, else scored
-    overall: float | None  # the lowest criterion score; None unless scored
-    criteria: tuple[CriterionScore, ...]
+    score: float | None  # the overall score (the criteria's minimum or mean); None unless scored
+    criteria: dict[str, float | None]  # criterion -> its score, e.g. {"instruction": 4.2, "answer": 2.9}
     method: Method | None  # logprob_weighted only when every criterion was read that way
-    scale_mass: float | None  # the lowest criterion mass
-    model: str
+    scale_mass: float | None  # the lowest criterion mass; None if any criterion had no log-probabilities
+    judge_model: str
     template: str  # the criteria's template names with their versions, joined by "+"
+    raw: str  # each criterion's answer, shortened, for audit: "instruction: ' 4'; answer: ' 2'"
+    readings: tuple[CriterionScore, ...] = ()
     error: str | None = None
 
 
@@ -180,22 +184,24 @@ def read_score(completion: Completion, criterion: Criterion, *, min_scale_mass: 
                           scale_mass=mass, template=name, raw=raw)  # fmt: skip
 
 
-def combine(criteria: Sequence[CriterionScore], model: str, overall: Overall = "min") -> Judgement:
-    """One judgement from the criteria's scores: the overall score is their minimum or their mean."""
-    errors = [c.error or "engine error" for c in criteria if c.outcome == "engine_error"]
+def combine(readings: Sequence[CriterionScore], judge_model: str, overall: Overall = "min") -> Judgement:
+    """One judgement from the criteria's readings: the overall score is their minimum or their mean."""
+    errors = [r.error or "engine error" for r in readings if r.outcome == "engine_error"]
     outcome: Outcome = "engine_error" if errors else "scored"
-    if not errors and any(c.outcome == "unreadable" for c in criteria):
+    if not errors and any(r.outcome == "unreadable" for r in readings):
         outcome = "unreadable"
-    masses = [c.scale_mass for c in criteria]
+    masses = [r.scale_mass for r in readings]
     return Judgement(
         outcome=outcome,
-        overall=_overall([c.score for c in criteria], overall) if outcome == "scored" else None,
-        criteria=tuple(criteria),
+        score=_overall([r.score for r in readings], overall) if outcome == "scored" else None,
+        criteria={r.criterion: r.score for r in readings},
         method=None if outcome != "scored" else
-        "logprob_weighted" if all(c.method == "logprob_weighted" for c in criteria) else "sampled_token",
+        "logprob_weighted" if all(r.method == "logprob_weighted" for r in readings) else "sampled_token",
         scale_mass=None if None in masses else min(masses),
-        model=model,
-        template="+".join(c.template for c in criteria),
+        judge_model=judge_model,
+        template="+".join(r.template for r in readings),
+        raw="; ".join(f"{r.criterion}: {r.raw!r}" for r in readings),
+        readings=tuple(readings),
         error=errors[0] if errors else None,
     )  # fmt: skip
 
@@ -239,7 +245,7 @@ class Label(msgspec.Struct, frozen=True, kw_only=True):
     confidence: float | None
     method: LabelMethod | None
     category_mass: float | None  # None when the engine sent no log-probabilities
-    model: str
+    judge_model: str
     template: str
     raw: str
     error: str | None = None
@@ -289,8 +295,8 @@ def parse_sampled_category(text: str, categories: Sequence[str]) -> str | None:
     return names.get(match.group(1)) if match else None
 
 
-def read_label(completion: Completion, categories: Sequence[str], *, min_label_mass: float, model: str) -> Label:
-    base = {"model": model, "template": TEMPLATES["label"], "raw": completion.text[:RAW_CHARS]}
+def read_label(completion: Completion, categories: Sequence[str], *, min_label_mass: float, judge_model: str) -> Label:
+    base = {"judge_model": judge_model, "template": TEMPLATES["label"], "raw": completion.text[:RAW_CHARS]}
     if completion.finish_reason == "error":
         return Label(outcome="engine_error", category=None, confidence=None, method=None, category_mass=None,
                      error=completion.error, **base)  # fmt: skip
@@ -322,4 +328,4 @@ async def judge_labels(
     prompts = [render_label_prompt(text, categories, examples) for text in instructions]
     answers = await engine.complete(prompts, sampling=judge_sampling(config), stop=_STOP, seed=seed,
                                     logprobs=config.logprobs or None)  # fmt: skip
-    return [read_label(a, categories, min_label_mass=config.min_label_mass, model=engine.model) for a in answers]
+    return [read_label(a, categories, min_label_mass=config.min_label_mass, judge_model=engine.model) for a in answers]

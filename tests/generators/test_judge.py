@@ -150,29 +150,30 @@ def _criterion(name: str, outcome: str = "scored", score: float | None = 4.0, me
 
 def test_overall_is_the_lower_criterion() -> None:
     judgement = combine([_criterion("instruction", score=4.5), _criterion("answer", score=2.25, mass=0.7)], "m")
-    assert (judgement.outcome, judgement.overall, judgement.method, judgement.scale_mass) == (
+    assert (judgement.outcome, judgement.score, judgement.method, judgement.scale_mass) == (
         "scored", 2.25, "logprob_weighted", 0.7)  # fmt: skip
-    assert (judgement.model, judgement.template) == ("m", "judge_instruction.v1+judge_answer.v1")
+    assert (judgement.judge_model, judgement.template) == ("m", "judge_instruction.v1+judge_answer.v1")
+    assert judgement.criteria == {"instruction": 4.5, "answer": 2.25}
 
 
 def test_overall_can_be_the_mean() -> None:
     judgement = combine([_criterion("instruction", score=4.5), _criterion("answer", score=2.25)], "m", "mean")
-    assert judgement.overall == 3.375
+    assert judgement.score == 3.375
 
 
 def test_one_sampled_criterion_makes_the_judgement_sampled() -> None:
     judgement = combine([_criterion("instruction"), _criterion("answer", method="sampled_token", mass=None)], "m")
-    assert (judgement.overall, judgement.method, judgement.scale_mass) == (4.0, "sampled_token", None)
+    assert (judgement.score, judgement.method, judgement.scale_mass) == (4.0, "sampled_token", None)
 
 
 def test_unreadable_and_engine_error_leave_no_overall_score() -> None:
     unreadable = _criterion("answer", outcome="unreadable", score=None, method=None, mass=0.1)
     judgement = combine([_criterion("instruction"), unreadable], "m")
-    assert (judgement.outcome, judgement.overall, judgement.method) == ("unreadable", None, None)
-    assert judgement.criteria[0].score == 4.0  # the readable criterion is kept
+    assert (judgement.outcome, judgement.score, judgement.method) == ("unreadable", None, None)
+    assert judgement.criteria == {"instruction": 4.0, "answer": None}  # the readable criterion is kept
     failed = msgspec.structs.replace(unreadable, outcome="engine_error", error="timeout")
     judgement = combine([_criterion("instruction"), failed], "m")
-    assert (judgement.outcome, judgement.overall, judgement.error) == ("engine_error", None, "timeout")
+    assert (judgement.outcome, judgement.score, judgement.error) == ("engine_error", None, "timeout")
 
 
 class ScriptedEngine:
@@ -197,8 +198,9 @@ def test_judge_instances_makes_one_call_per_criterion_and_keeps_the_order() -> N
     failed = Completion(text="", finish_reason="error", completion_tokens=0, error="503")
     engine = ScriptedEngine({"instruction": [five, five, five], "answer": [two, failed, five]})
     judgements = anyio.run(judge_instances, engine, [ITEM, ITEM, ITEM], JudgeConfig(), 7)
-    assert [(j.outcome, j.overall) for j in judgements] == [("scored", 2.0), ("engine_error", None), ("scored", 5.0)]
-    assert judgements[0].model == "judge-model"
+    assert [(j.outcome, j.score) for j in judgements] == [("scored", 2.0), ("engine_error", None), ("scored", 5.0)]
+    assert (judgements[0].judge_model, judgements[0].raw) == ("judge-model", "instruction: '5'; answer: '2'")
+    assert judgements[1].error == "503"
     assert len(engine.calls) == 2
     count, sampling, stop, logprobs = engine.calls[0]
     assert (count, sampling.temperature, sampling.max_tokens, stop, logprobs) == (3, 0.0, 8, ("\n",), 20)
@@ -208,7 +210,7 @@ def test_judge_instances_without_logprobs_asks_for_none() -> None:
     engine = ScriptedEngine({"instruction": [Completion(text=" 3", finish_reason="stop", completion_tokens=2)],
                              "answer": [Completion(text=" 4", finish_reason="stop", completion_tokens=2)]})  # fmt: skip
     [judgement] = anyio.run(judge_instances, engine, [ITEM], JudgeConfig(logprobs=0), 0)
-    assert (judgement.overall, judgement.method) == (3.0, "sampled_token")
+    assert (judgement.score, judgement.method) == (3.0, "sampled_token")
     assert engine.calls[0][3] is None
 
 
@@ -245,19 +247,19 @@ def test_category_distribution_follows_a_shared_first_token() -> None:
 
 def test_label_from_first_token_with_confidence() -> None:
     completion = answer((" writing", {" writing": 0.6, " math": 0.2, " The": 0.2}))
-    label = read_label(completion, CATEGORIES, min_label_mass=0.5, model="m")
+    label = read_label(completion, CATEGORIES, min_label_mass=0.5, judge_model="m")
     assert (label.outcome, label.category, label.confidence, label.method, label.category_mass) == (
         "scored", "writing", 0.75, "logprob_argmax", 0.8)  # fmt: skip
-    assert (label.model, label.template) == ("m", "judge_label.v1")
+    assert (label.judge_model, label.template) == ("m", "judge_label.v1")
 
 
 def test_label_falls_back_to_the_text_then_unreadable() -> None:
     unsure = answer((" reasoning", {" reasoning": 0.3, " math": 0.1, " The": 0.6}), ("\n", {"\n": 1.0}))
-    label = read_label(unsure, CATEGORIES, min_label_mass=0.5, model="m")
+    label = read_label(unsure, CATEGORIES, min_label_mass=0.5, judge_model="m")
     assert (label.outcome, label.category, label.method, label.category_mass) == (
         "scored", "reasoning", "sampled_text", 0.4)  # fmt: skip
     nothing = Completion(text=" poetry", finish_reason="stop", completion_tokens=1)
-    label = read_label(nothing, CATEGORIES, min_label_mass=0.5, model="m")
+    label = read_label(nothing, CATEGORIES, min_label_mass=0.5, judge_model="m")
     assert (label.outcome, label.category, label.method) == ("unreadable", None, None)
 
 

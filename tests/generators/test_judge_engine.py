@@ -147,12 +147,15 @@ def test_the_judge_on_the_real_engine(vllm_server: VLLMServer) -> None:
     assert [j.outcome for j in judged] != ["unreadable"] * 3
     for judgement in judged:
         assert judgement.outcome in ("scored", "unreadable")
-        assert (judgement.model, judgement.template) == (DEFAULT_SERVED_NAME, "judge_instruction.v1+judge_answer.v1")
-        for criterion in judgement.criteria:
+        assert (judgement.judge_model, judgement.template) == (
+            DEFAULT_SERVED_NAME,
+            "judge_instruction.v1+judge_answer.v1",
+        )
+        for criterion in judgement.readings:
             assert criterion.scale_mass is not None and 0 <= criterion.scale_mass <= 1.0001
             if criterion.method == "logprob_weighted":
                 assert 1 <= criterion.score <= 5
         if judgement.outcome == "scored":
-            assert judgement.overall == min(c.score for c in judgement.criteria)
+            assert judgement.score == min(judgement.criteria.values())
     assert label.outcome in ("scored", "unreadable") and label.category in ("math", "writing", None)
     assert label.category_mass is not None
