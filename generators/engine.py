@@ -19,11 +19,24 @@ import msgspec
 from domain.job_spec import Sampling
 
 
+class TokenLogprobs(msgspec.Struct, frozen=True, kw_only=True):
+    """One generated token, its natural log-probability, and the likeliest tokens at its position.
+
+    `top` maps token text to log-probability as the server decoded it (vLLM: the requested top N plus the
+    sampled token); tokens that decode to the same text share one entry, as the server sends them.
+    """
+
+    token: str
+    logprob: float | None
+    top: dict[str, float]
+
+
 class Completion(msgspec.Struct, frozen=True, kw_only=True):
     text: str
     finish_reason: str | None  # "stop", "length", or "error" when every attempt failed
     completion_tokens: int
     error: str | None = None
+    logprobs: tuple[TokenLogprobs, ...] | None = None  # per generated token, only when asked for and sent
 
     @property
     def truncated(self) -> bool:
@@ -34,7 +47,13 @@ class CompletionEngine(Protocol):
     model: str
 
     async def complete(
-        self, prompts: Sequence[str], *, sampling: Sampling, stop: Sequence[str], seed: int | None = None
+        self,
+        prompts: Sequence[str],
+        *,
+        sampling: Sampling,
+        stop: Sequence[str],
+        seed: int | None = None,
+        logprobs: int | None = None,
     ) -> list[Completion]: ...
 
     async def aclose(self) -> None: ...
@@ -76,10 +95,22 @@ class OpenAICompletionsEngine:
         await self._client.aclose()
 
     async def complete(
-        self, prompts: Sequence[str], *, sampling: Sampling, stop: Sequence[str], seed: int | None = None
+        self,
+        prompts: Sequence[str],
+        *,
+        sampling: Sampling,
+        stop: Sequence[str],
+        seed: int | None = None,
+        logprobs: int | None = None,
     ) -> list[Completion]:
-        """One completion per prompt, in order; a prompt whose every attempt failed gets an error Completion."""
+        """One completion per prompt, in order; a prompt whose every attempt failed gets an error Completion.
+
+        `logprobs=N` asks for the N likeliest tokens at every generated position (vLLM allows up to its
+        `--max-logprobs`, 20 by default); each Completion then carries them in `logprobs`.
+        """
         body = {"model": self.model, "stop": list(stop), **msgspec.structs.asdict(sampling)}
+        if logprobs is not None:
+            body["logprobs"] = logprobs
         jobs = [
             self._complete_one(
                 {**body, "prompt": p, **({"seed": seed + n} if seed is not None and self._send_seed else {})}
@@ -114,7 +145,33 @@ def _parse_completion(payload: dict) -> Completion:
     if not isinstance(choice["text"], str):
         raise ValueError("choice text is not a string")
     tokens = (payload.get("usage") or {}).get("completion_tokens") or 0
-    return Completion(text=choice["text"], finish_reason=choice.get("finish_reason"), completion_tokens=int(tokens))
+    return Completion(
+        text=choice["text"],
+        finish_reason=choice.get("finish_reason"),
+        completion_tokens=int(tokens),
+        logprobs=_parse_logprobs(choice.get("logprobs")),
+    )
+
+
+class _WireLogprobs(msgspec.Struct):
+    """The legacy completions `logprobs` object (OpenAI; vLLM's CompletionLogProbs): parallel lists."""
+
+    tokens: list[str] = []
+    token_logprobs: list[float | None] = []
+    top_logprobs: list[dict[str, float] | None] = []
+
+
+def _parse_logprobs(raw: object) -> tuple[TokenLogprobs, ...] | None:
+    """Typed per-token log-probabilities; a malformed object raises ValueError (msgspec.ValidationError)."""
+    if raw is None:
+        return None
+    wire = msgspec.convert(raw, _WireLogprobs)
+    if not len(wire.tokens) == len(wire.token_logprobs) == len(wire.top_logprobs):
+        raise ValueError("logprobs lists differ in length")
+    return tuple(
+        TokenLogprobs(token=token, logprob=logprob, top=top or {})
+        for token, logprob, top in zip(wire.tokens, wire.token_logprobs, wire.top_logprobs, strict=True)
+    )
 
 
 async def discover_model(endpoint: str, *, timeout_s: float = 10.0) -> str:
