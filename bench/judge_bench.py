@@ -32,8 +32,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from domain.job_spec import JudgeConfig  # noqa: E402
+from domain.quality import Judgement  # noqa: E402
 from generators.engine import OpenAICompletionsEngine  # noqa: E402
-from generators.judge import JudgeConfig, JudgeItem, Judgement, judge_instances  # noqa: E402
+from generators.judge import JudgeItem, judge_instances  # noqa: E402
 from generators.model import DEFAULT_SERVED_NAME, prepare_default_model  # noqa: E402
 from generators.vllm_server import VLLMServer  # noqa: E402
 

@@ -12,9 +12,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from domain.quality import SCALE_MAX, SCALE_MIN
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 
-Method = Literal["self_instruct", "code"]
+Method = Literal["self_instruct", "code", "judge"]
+Overall = Literal["min", "mean"]  # how a judge's criteria make its overall score
 Share = Annotated[float, Meta(gt=0, le=1)]
 CategoryName = Annotated[str, Meta(min_length=1, max_length=64)]
 Word = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -139,6 +141,39 @@ class QualityRules(Config, kw_only=True):
             raise ValueError("repeat_min_covered must be at least repeat_min_count (each repeat is a word or more)")
 
 
+class JudgeConfig(Config, kw_only=True):
+    """The judge of a job (`generators.judge`): which model scores each accepted task, and the bar it sets.
+
+    The judge is an engine of its own: by default the generation engine; `INSTRUCTFORGE_JUDGE_ENDPOINTS`
+    and `_JUDGE_MODEL` name another (a large remote model judging a small one), and a job may narrow those
+    endpoints or name the model, as it may for generation.
+    """
+
+    enabled: bool = False
+    # Accepted tasks whose overall score is below this are rejected as `low_quality`, and tasks whose score
+    # cannot be read (or whose judge failed) as `unjudged`; None: every score is stored, none rejects.
+    min_quality: Annotated[float, Meta(ge=SCALE_MIN, le=SCALE_MAX)] | None = None
+    endpoints: Endpoints | None = None
+    model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None
+    # Let the judge label each task's category (from the dataset's seed categories) instead of TF-IDF.
+    label: bool = False
+    # A `judge` job (scoring a dataset's stored tasks) reads this many tasks a round.
+    batch: Annotated[int, Meta(ge=1, le=4096)] = 32
+    temperature: Annotated[float, Meta(ge=0, le=2)] = 0.0
+    # A score is one or two tokens (vLLM tokenizers split " 4" into " " and "4"); the stop is the newline.
+    max_tokens: Annotated[int, Meta(ge=8, le=64)] = 8
+    # Top log-probabilities asked per token; 0 reads the sampled token only. vLLM allows 20 by default.
+    logprobs: Annotated[int, Meta(ge=0, le=20)] = 20
+    # Below this share of probability on the scale's digits the judge was not answering with a score.
+    min_scale_mass: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    # Instruction, input and output are each cut to this many characters to fit the judge's context.
+    max_text_chars: Annotated[int, Meta(ge=100, le=100_000)] = 2000
+    # Labels: below this share of probability on category names the first token was not a category.
+    min_label_mass: Annotated[float, Meta(ge=0, le=1)] = 0.5
+    # How the criteria make the overall score (see the module docstring).
+    overall: Overall = "min"
+
+
 class JobSpec(Config, kw_only=True):
     """A generation job as it was asked for: `POST /v1/jobs`'s body, the stored job, what the worker runs."""
 
@@ -150,6 +185,7 @@ class JobSpec(Config, kw_only=True):
     config: SelfInstructConfig = SelfInstructConfig()  # self_instruct jobs
     code: CodeConfig = CodeConfig()  # code jobs
     rules: InstructionRules = InstructionRules()
+    judge: JudgeConfig = JudgeConfig()
     quality: QualityRules = QualityRules()  # model-free checks of instructions and answers (generators.quality_checks)
     model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # remote: the model to ask for
     # remote engines: a subset of the configured endpoints

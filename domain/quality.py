@@ -12,8 +12,28 @@ ScoreMethod = Literal["logprob_weighted", "sampled_token"]
 SCALE_MIN, SCALE_MAX = 1, 5
 
 
+Criterion = Literal["instruction", "answer"]
+
+
+class CriterionScore(msgspec.Struct, frozen=True, kw_only=True):
+    """The judge's reading of one criterion (one prompt ending in "Score:")."""
+
+    criterion: Criterion
+    outcome: JudgeOutcome
+    score: float | None  # on the scale, None unless scored
+    method: ScoreMethod | None  # None unless scored
+    scale_mass: float | None  # None when the engine sent no log-probabilities
+    template: str
+    raw: str  # the start of the judge's answer, for audit
+    error: str | None = None
+
+
 class Judgement(msgspec.Struct, frozen=True, kw_only=True):
-    """One judge's reading of one task: a score on the fixed scale, or why there is none (never a default)."""
+    """One judge's reading of one task: a score on the fixed scale, or why there is none (never a default).
+
+    The store keeps every field but `readings` (the per-criterion detail, whose scores are in `criteria`);
+    an engine error's message is kept in `error`.
+    """
 
     outcome: JudgeOutcome
     score: float | None  # overall, on the scale; None unless scored
@@ -23,6 +43,8 @@ class Judgement(msgspec.Struct, frozen=True, kw_only=True):
     judge_model: str
     template: str  # the rubric template's name with its version, e.g. "judge_answer.v1"
     raw: str = ""  # the judge's answer, shortened, for audit
+    readings: tuple[CriterionScore, ...] = ()
+    error: str | None = None
 
 
 class MutationScore(msgspec.Struct, frozen=True, kw_only=True):

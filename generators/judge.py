@@ -29,27 +29,35 @@ import asyncio
 import math
 import re
 from collections.abc import Sequence
-from functools import cache
-from importlib.resources import files
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
-from msgspec import Meta
 
+from domain.job_spec import JudgeConfig, Overall
+from domain.quality import (
+    SCALE_MAX,
+    SCALE_MIN,
+    Criterion,
+    CriterionScore,
+    Judgement,
+    JudgeOutcome,
+    ScoreMethod,
+)
 from generators.engine import Completion, CompletionEngine, Sampling, TokenLogprobs
+from generators.templating import load_template, render
 
 TEMPLATES = {
     "instruction": "judge_instruction.v1",
     "answer": "judge_answer.v1",
     "label": "judge_label.v1",
 }
-SCALE = (1, 2, 3, 4, 5)
-Criterion = Literal["instruction", "answer"]
+SCALE = tuple(range(SCALE_MIN, SCALE_MAX + 1))
 CRITERIA: tuple[Criterion, ...] = ("instruction", "answer")
-Outcome = Literal["scored", "unreadable", "engine_error"]
-Method = Literal["logprob_weighted", "sampled_token"]
+# The rubric a judgement was read with: the criteria's templates (what a stored judgement's `template` holds).
+JUDGE_TEMPLATE = "+".join(TEMPLATES[c] for c in CRITERIA)
+Outcome = JudgeOutcome
+Method = ScoreMethod
 LabelMethod = Literal["logprob_argmax", "sampled_text"]
-Overall = Literal["min", "mean"]
 
 RAW_CHARS = 40  # how much of the judge's answer is kept for audit
 _STOP = ("\n",)
@@ -59,63 +67,19 @@ _SAMPLED_SCORE = re.compile(r"\s*([1-5])(?![0-9])")
 _ROUND = 4  # stored scores and masses: stable to compare, far finer than the scale
 
 
-class JudgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    enabled: bool = False
-    temperature: Annotated[float, Meta(ge=0, le=2)] = 0.0
-    # A score is one or two tokens (vLLM tokenizers split " 4" into " " and "4"); the stop is the newline.
-    max_tokens: Annotated[int, Meta(ge=8, le=64)] = 8
-    # Top log-probabilities asked per token; 0 reads the sampled token only. vLLM allows 20 by default.
-    logprobs: Annotated[int, Meta(ge=0, le=20)] = 20
-    # Below this share of probability on the scale's digits the judge was not answering with a score.
-    min_scale_mass: Annotated[float, Meta(ge=0, le=1)] = 0.5
-    # Instruction, input and output are each cut to this many characters to fit the judge's context.
-    max_text_chars: Annotated[int, Meta(ge=100, le=100_000)] = 2000
-    # Labels: below this share of probability on category names the first token was not a category.
-    min_label_mass: Annotated[float, Meta(ge=0, le=1)] = 0.5
-    # How the criteria make the overall score (see the module docstring).
-    overall: Overall = "min"
-
-
 class JudgeItem(msgspec.Struct, frozen=True, kw_only=True):
     instruction: str
     input: str = ""
     output: str
 
 
-class CriterionScore(msgspec.Struct, frozen=True, kw_only=True):
-    criterion: Criterion
-    outcome: Outcome
-    score: float | None  # on SCALE, None unless scored
-    method: Method | None  # None unless scored
-    scale_mass: float | None  # None when the engine sent no log-probabilities
-    template: str
-    raw: str  # the start of the judge's answer, for audit
-    error: str | None = None
-
-
-class Judgement(msgspec.Struct, frozen=True, kw_only=True):
-    """One judgement of one item, in the shape the store keeps (plus `readings` and `error` for the detail)."""
-
-    outcome: Outcome  # engine_error if any criterion had one, else unreadable if any was, else scored
-    score: float | None  # the overall score (the criteria's minimum or mean); None unless scored
-    criteria: dict[str, float | None]  # criterion -> its score, e.g. {"instruction": 4.2, "answer": 2.9}
-    method: Method | None  # logprob_weighted only when every criterion was read that way
-    scale_mass: float | None  # the lowest criterion mass; None if any criterion had no log-probabilities
-    judge_model: str
-    template: str  # the criteria's template names with their versions, joined by "+"
-    raw: str  # each criterion's answer, shortened, for audit: "instruction: ' 4'; answer: ' 2'"
-    readings: tuple[CriterionScore, ...] = ()
-    error: str | None = None
-
-
-@cache
 def template(name: str) -> str:
-    return files("generators").joinpath("templates", f"{TEMPLATES[name]}.txt").read_text()
+    return load_template(TEMPLATES[name])
 
 
 def _fill(name: str, **fields: str) -> str:
     # The file ends in a newline; the prompt must end right after "Score:" / "Category:".
-    return template(name).format(**fields).removesuffix("\n")
+    return render(TEMPLATES[name], **fields).removesuffix("\n")
 
 
 def _clip(text: str, limit: int) -> str:

@@ -12,7 +12,7 @@ from typing import Literal
 import anyio
 
 from domain.errors import ConflictError, InvalidInputError
-from domain.job_spec import JobSpec
+from domain.job_spec import JobSpec, JudgeConfig
 from generators.engine import CompletionEngine, OpenAICompletionsEngine, discover_model
 from service.settings import EngineSettings
 
@@ -33,6 +33,19 @@ def check_engine_choice(spec: JobSpec, engine: EngineSettings) -> None:
                 code="unknown_endpoint",
             )
     if engine.kind == "embedded" and spec.model not in (None, engine.served_model_name):
+        raise InvalidInputError(f"the embedded engine serves {engine.served_model_name!r} only", code="unknown_model")
+    _check_judge_choice(spec.judge, engine)
+
+
+def _check_judge_choice(judge: JudgeConfig, engine: EngineSettings) -> None:
+    """The judge's endpoints come from the configured ones too (judge or generation endpoints)."""
+    if judge.endpoints is not None:
+        unknown = sorted(set(judge.endpoints) - set(engine.judge_endpoints) - set(engine.endpoints))
+        if unknown:
+            raise InvalidInputError(f"judge endpoints must be configured endpoints; unknown: {unknown}",
+                                    code="unknown_endpoint")  # fmt: skip
+    judged_by_generation = judge.endpoints is None and not engine.judge_endpoints
+    if judged_by_generation and engine.kind == "embedded" and judge.model not in (None, engine.served_model_name):
         raise InvalidInputError(f"the embedded engine serves {engine.served_model_name!r} only", code="unknown_model")
 
 
@@ -95,6 +108,25 @@ class EngineHolder:
         """A job's own client when it narrows the endpoints or names a model (remote engines only)."""
         await self.ready.wait()
         engine = self._client(endpoints or list(self.settings.endpoints), model or self.engine.model)
+        try:
+            yield engine
+        finally:
+            await engine.aclose()
+
+    @contextlib.asynccontextmanager
+    async def judge_engine_for(self, judge: JudgeConfig) -> AsyncIterator[CompletionEngine | None]:
+        """The judge's own client, or None when the generation engine judges (the default)."""
+        endpoints = judge.endpoints or list(self.settings.judge_endpoints)
+        if not endpoints and judge.model is None:
+            yield None
+            return
+        await self.ready.wait()
+        endpoints = endpoints or list(self.settings.endpoints)
+        if not endpoints:  # embedded, the served model named: the generation engine itself
+            yield None
+            return
+        model = judge.model or self.settings.judge_model or await self._discover(endpoints[0])
+        engine = self._client(endpoints, model)
         try:
             yield engine
         finally:

@@ -6,11 +6,13 @@ Loading reads the dataset (in a worker thread); a round is pure generation over 
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from importlib.resources import files
 from typing import Any, Protocol
 
+import anyio
 import msgspec
 
 from domain.records import CodeExample, NewTask, Rejection
@@ -18,6 +20,7 @@ from domain.screening import DuplicateScreen
 from generators.categories import CategoryModel, mix_report, normalised_targets, pick_focus
 from generators.code_tasks import CodePool, run_code_round, to_task
 from generators.engine import CompletionEngine
+from generators.judge import JUDGE_TEMPLATE, JudgeItem, judge_instances
 from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
 from generators.self_instruct import Pool, run_round
@@ -25,11 +28,14 @@ from store import Store
 from store.code_checks import code_examples
 from store.dedup.screen import open_screen
 from store.jobs import JobRecord, bootstrap_tasks, dataset_categories, job_category_counts, seed_examples
+from store.quality import tasks_to_judge
 from store.tasks import add_tasks
 
 
 class GenerationMethod(Protocol):
     max_rounds_without_accept: int
+    exhausted: bool  # nothing is left to do (a judge job has read every task): the job has succeeded
+    label_examples: list[tuple[str, str]]  # (instruction, category) of labelled seeds, for a labelling judge
 
     def mix(self) -> dict[str, Any] | None: ...
 
@@ -54,7 +60,9 @@ class SelfInstructMethod:
         )
         self.spec, self.screen = job.spec, screen
         self.max_rounds_without_accept = job.spec.config.max_rounds_without_accept
-        self.categories = CategoryModel(dataset_categories(store, job.dataset_id))
+        self.label_examples = dataset_categories(store, job.dataset_id)
+        self.categories = CategoryModel(self.label_examples)
+        self.exhausted = False
         self.targets = normalised_targets(job.spec.category_targets or {})
         self.counts = job_category_counts(store, job.id)
 
@@ -134,6 +142,7 @@ class CodeMethod:
         )
         self.spec, self.screen, self.sandbox = job.spec, screen, sandbox
         self.max_rounds_without_accept = job.spec.code.max_rounds_without_accept
+        self.exhausted, self.label_examples = False, []
 
     def mix(self) -> dict[str, Any] | None:
         return None
@@ -154,8 +163,47 @@ class CodeMethod:
         )  # fmt: skip
 
 
+class JudgeMethod:
+    """A `judge` job: each round scores the next stored tasks this judge and rubric have not read yet."""
+
+    def __init__(self, store: Store, job: JobRecord) -> None:
+        self.store, self.job = store, job
+        self.max_rounds_without_accept = job.spec.config.max_rounds_without_accept
+        self.exhausted, self.label_examples = False, []
+        self.after = 0  # the last task id handed to a round: rounds in flight never read the same tasks
+        self.claim = anyio.Lock()
+
+    def mix(self) -> dict[str, Any] | None:
+        return None
+
+    def admit(self, result: RoundResult) -> RoundResult:
+        return result
+
+    def note_committed(self, tasks: list[NewTask]) -> None:
+        pass
+
+    async def round(
+        self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
+    ) -> RoundResult:
+        config = self.job.spec.judge
+        async with self.claim:
+            batch = await anyio.to_thread.run_sync(functools.partial(
+                tasks_to_judge, self.store, self.job.dataset_id, judge_model=engine.model, template=JUDGE_TEMPLATE,
+                after=self.after, limit=config.batch,
+            ))  # fmt: skip
+            self.after = batch[-1][0] if batch else self.after
+        self.exhausted = self.exhausted or not batch
+        items = [JudgeItem(instruction=e.instruction, input=e.input, output=e.output) for _, e in batch]
+        judgements = await judge_instances(engine, items, config, seed)
+        stages = {"judged": len(batch), "scored": sum(j.outcome == "scored" for j in judgements)}
+        judged = tuple((task_id, j) for (task_id, _), j in zip(batch, judgements, strict=True))
+        return RoundResult(accepted=(), rejections=(), stages=stages, tokens=0, judged=judged)
+
+
 def open_method(store: Store, job: JobRecord, sandbox: Sandbox) -> GenerationMethod:
     """The job's method with its pool loaded (blocking: call from a worker thread)."""
+    if job.method == "judge":
+        return JudgeMethod(store, job)
     rules = job.spec.rules
     screen = open_screen(store, job.dataset_id, rules.near_duplicate_threshold,
                          semantic_threshold=rules.semantic_threshold)  # fmt: skip

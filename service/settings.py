@@ -76,6 +76,10 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # on seeded requests under chunked prefill; GPU builds of vLLM handle them.
     per_request_seed: bool = False
 
+    # The judge's own servers and model (`generators.judge`); empty: the generation engine judges.
+    judge_endpoints: tuple[str, ...] = ()
+    judge_model: str = ""  # empty: the model the judge's first endpoint lists
+
     def __post_init__(self) -> None:
         if self.kind == "remote" and not self.endpoints:
             raise ValueError("engine kind remote needs INSTRUCTFORGE_ENDPOINTS")
@@ -123,9 +127,11 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "KV_CACHE_GIB": ("engine", "kv_cache_gib"),
     "DEFAULT_DATASET": ("engine", "default_dataset"),
     "PER_REQUEST_SEED": ("engine", "per_request_seed"),
+    "JUDGE_ENDPOINTS": ("engine", "judge_endpoints"),
+    "JUDGE_MODEL": ("engine", "judge_model"),
     **{f"SANDBOX_{name.upper()}": ("sandbox", name) for name in SandboxSettings.__struct_fields__},
 }
-_LIST_FIELDS = {"api_keys", "endpoints"}
+_LIST_FIELDS = {"api_keys", "endpoints", "judge_endpoints"}
 
 
 def _raw_value(field: str, text: str) -> Any:

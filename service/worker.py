@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -14,6 +15,7 @@ import anyio
 from domain.job_spec import JobProgress
 from domain.records import NewTask, Rejection
 from generators.engine import CompletionEngine
+from generators.judge_stage import judge_round
 from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
 from service.engine_holder import EngineHolder
@@ -32,7 +34,7 @@ def _progress(job: JobRecord, result: RoundResult, accepted: int, elapsed: float
     remaining = max(job.spec.target - accepted, 0)
     return JobProgress(
         rounds=before.rounds + 1,
-        rounds_without_accept=0 if result.accepted else before.rounds_without_accept + 1,
+        rounds_without_accept=0 if result.accepted or result.judged else before.rounds_without_accept + 1,
         stages=stages,
         tokens=tokens,
         elapsed_s=round(elapsed, 1),
@@ -54,9 +56,15 @@ class _Run:
     """One job's run in this process: its method, the rounds started and the lock their commits share."""
 
     def __init__(
-        self, job: JobRecord, method: GenerationMethod, own_engine: CompletionEngine | None, rounds_in_flight: int
+        self,
+        job: JobRecord,
+        method: GenerationMethod,
+        engines: tuple[CompletionEngine | None, CompletionEngine | None],
+        rounds_in_flight: int,
     ) -> None:
-        self.spec, self.method, self.method_name, self.own_engine = job.spec, method, job.method, own_engine
+        self.spec, self.method, self.method_name = job.spec, method, job.method
+        # The job's own clients; None: the holder's generation engine (read each round: it may restart).
+        self.own_engine, self.judge_engine = engines
         self.next_round = job.progress.rounds  # a resumed job goes on from its committed rounds
         self.elapsed_before, self.started = job.progress.elapsed_s, time.monotonic()
         self.slots = anyio.Semaphore(rounds_in_flight)
@@ -92,11 +100,16 @@ class JobWorker:
         try:
             spec = job.spec
             shared = spec.endpoints is None and (spec.model is None or self.holder.settings.kind == "embedded")
-            if shared:  # the embedded engine serves one model, under the name the request was checked against
-                await self._run_rounds(job, None)
-                return
-            async with self.holder.engine_for(spec.endpoints, spec.model) as engine:
-                await self._run_rounds(job, engine)
+            judged = spec.judge.enabled or job.method == "judge"
+            async with contextlib.AsyncExitStack() as clients:
+                # shared: the embedded engine serves one model, under the name the request was checked against
+                own = (
+                    None
+                    if shared
+                    else await clients.enter_async_context(self.holder.engine_for(spec.endpoints, spec.model))
+                )
+                judge = await clients.enter_async_context(self.holder.judge_engine_for(spec.judge)) if judged else None
+                await self._run_rounds(job, (own, judge))
         except asyncio.CancelledError:
             raise  # shutdown: the job stays running in the database and resumes at the next start
         except Exception as exc:
@@ -107,7 +120,9 @@ class JobWorker:
             fail = partial(finish_job, self.store, job.id, "failed", stop_reason="error", error=error)
             await anyio.to_thread.run_sync(fail)
 
-    async def _run_rounds(self, job: JobRecord, own_engine: CompletionEngine | None) -> None:
+    async def _run_rounds(
+        self, job: JobRecord, engines: tuple[CompletionEngine | None, CompletionEngine | None]
+    ) -> None:
         """Keep `rounds_in_flight` rounds going, so one round's slowest requests do not leave the engine idle.
 
         Rounds commit one at a time, in the order they finish; the target, quotas and progress are settled
@@ -115,7 +130,7 @@ class JobWorker:
         """
         await anyio.to_thread.run_sync(mark_running, self.store, job.id)
         method = await anyio.to_thread.run_sync(open_method, self.store, job, self.sandbox)
-        run = _Run(job, method, own_engine, self.holder.settings.rounds_in_flight)
+        run = _Run(job, method, engines, self.holder.settings.rounds_in_flight)
         while True:
             async with anyio.create_task_group() as rounds:
                 while await self._may_start_round(job.id, run):
@@ -141,11 +156,18 @@ class JobWorker:
             number, run.next_round = run.next_round, run.next_round + 1
             round_seed = run.spec.seed * 1_000_003 + number
             engine = run.own_engine or self.holder.engine  # read each round: a restarted engine is a new object
+            judge = run.judge_engine or engine
             provenance = {
                 "job_id": job_id, "method": run.method_name, "model": engine.model,
                 "round": number, "temperature": run.spec.sampling.temperature,
             }  # fmt: skip
-            result = await run.method.round(engine, random.Random(round_seed), round_seed, provenance)
+            rng = random.Random(round_seed)
+            if run.method_name == "judge":
+                result = await run.method.round(judge, rng, round_seed, provenance)
+            else:
+                result = await run.method.round(engine, rng, round_seed, provenance)
+            if run.spec.judge.enabled and run.method_name != "judge":
+                result = await judge_round(judge, result, run.spec.judge, round_seed, run.method.label_examples)
             async with run.commit_lock:
                 await self._commit(job_id, run, result)
         finally:
@@ -156,13 +178,15 @@ class JobWorker:
         result = run.method.admit(result)
         keep = max(run.spec.target - job.accepted, 0)
         accepted, surplus = list(result.accepted[:keep]), result.accepted[keep:]
+        judged = result.judged[:keep]  # a judge job's readings, cut at its target like tasks
         over = [
             Rejection(reason="target_reached", instruction=t.instruction, detail=_surplus_detail(t)) for t in surplus
         ]
         run.method.note_committed(accepted)
-        progress = _progress(job, result, job.accepted + len(accepted), run.elapsed(), run.method.mix())
+        done = job.accepted + len(accepted) + len(judged)
+        progress = _progress(job, result, done, run.elapsed(), run.method.mix())
         rejections = [*result.rejections, *over]
-        commit = partial(commit_round, self.store, job, accepted, rejections, progress)
+        commit = partial(commit_round, self.store, job, accepted, rejections, progress, judged)
         await anyio.to_thread.run_sync(commit)
 
     @staticmethod
@@ -171,6 +195,8 @@ class JobWorker:
             return "cancelled", "cancelled"
         if job.accepted >= job.spec.target:
             return "succeeded", "target_reached"
+        if method.exhausted:
+            return "succeeded", "nothing_left"
         dry_limit = method.max_rounds_without_accept
         if job.progress.rounds_without_accept >= dry_limit:
             return "failed", f"no task accepted in {dry_limit} rounds in a row"

@@ -12,9 +12,11 @@ import msgspec
 
 from domain.errors import ConflictError, NotFoundError
 from domain.job_spec import JobProgress, JobSpec
+from domain.quality import Judgement
 from domain.records import Example, NewTask, Rejection
 from store.database import Store
 from store.datasets import require_dataset
+from store.quality import insert_judgements
 from store.records import AddResult
 from store.tasks import insert_batch, insert_rejections, prepare_batch
 
@@ -42,7 +44,10 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 _COLUMNS = (
     "id, dataset_id, method, status, params, progress, cancel_requested, stop_reason, error, created_at, started_at,"
-    " finished_at, updated_at, (SELECT count(*) FROM tasks t WHERE t.job_id = j.id)"
+    " finished_at, updated_at,"
+    # What a job produced: tasks, or for a judge job the judgements it wrote.
+    " CASE WHEN j.method = 'judge' THEN (SELECT count(*) FROM judgements g WHERE g.job_id = j.id)"
+    " ELSE (SELECT count(*) FROM tasks t WHERE t.job_id = j.id) END"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM jobs j"
 
@@ -131,15 +136,21 @@ def finish_job(store: Store, job_id: str, status: JobStatus, *, stop_reason: str
 
 
 def commit_round(
-    store: Store, job: JobRecord, accepted: Sequence[NewTask], rejections: Sequence[Rejection], progress: JobProgress
+    store: Store,
+    job: JobRecord,
+    accepted: Sequence[NewTask],
+    rejections: Sequence[Rejection],
+    progress: JobProgress,
+    judged: Sequence[tuple[int, Judgement]] = (),
 ) -> AddResult:
-    """One generation round, all or nothing: its tasks, its rejections and the job's progress.
+    """One round, all or nothing: its tasks (or a judge job's judgements), its rejections and the progress.
 
     A crash before the commit loses only the round in flight; after it, the round is whole in the file.
     """
     batch = prepare_batch(accepted)
     with store.write() as cur:
         result = insert_batch(cur, store, job.dataset_id, batch, source="generated", stage=job.method, job_id=job.id)
+        insert_judgements(cur, job.dataset_id, job.id, judged)
         insert_rejections(cur, job.dataset_id, job.id, job.method, rejections)
         cur.execute(
             "UPDATE jobs SET progress = ?, updated_at = current_timestamp WHERE id = ?",

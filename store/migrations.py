@@ -178,6 +178,7 @@ _QUALITY = (
         method      VARCHAR,
         scale_mass  DOUBLE,
         raw         VARCHAR NOT NULL,
+        error       VARCHAR,
         created_at  TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
     )
     """,

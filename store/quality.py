@@ -12,6 +12,7 @@ import msgspec
 import pyarrow as pa
 
 from domain.quality import SCALE_MAX, SCALE_MIN, Judgement
+from domain.records import Example
 from store.database import Store
 from store.datasets import require_dataset
 
@@ -21,15 +22,25 @@ SCORES = "(SELECT task_id, arg_max(score, id) AS score FROM judgements WHERE out
 _DATASET_SCORES = """SELECT arg_max(score, id) FROM judgements WHERE dataset_id = ? AND outcome = 'scored'
                      GROUP BY task_id"""
 _LATEST = """
-    SELECT j.task_id, j.outcome, j.score, j.criteria, j.method, j.scale_mass, j.judge_model, j.template, j.raw
+    SELECT j.task_id, j.outcome, j.score, j.criteria, j.method, j.scale_mass, j.judge_model, j.template, j.raw,
+           j.error
     FROM judgements j JOIN (SELECT task_id, max(id) AS id FROM judgements WHERE dataset_id = ? AND task_id IN
         (SELECT unnest(?::BIGINT[])) GROUP BY task_id) last ON last.id = j.id
 """
 _INSERT = """
     INSERT INTO judgements (task_id, dataset_id, job_id, judge_model, template, outcome, score, criteria, method,
-                            scale_mass, raw)
-    SELECT task_id, ?, ?, judge_model, template, outcome, score, criteria, method, scale_mass, raw
+                            scale_mass, raw, error)
+    SELECT task_id, ?, ?, judge_model, template, outcome, score, criteria, method, scale_mass, raw, error
     FROM incoming_judgements
+"""
+
+
+_TO_JUDGE = """
+    SELECT t.id, t.instruction, t.is_classification, i.input, i.output FROM tasks t
+    JOIN instances i ON i.task_id = t.id AND i.dataset_id = t.dataset_id AND i.position = 0
+    WHERE t.dataset_id = ? AND t.id > ? AND NOT EXISTS (
+        SELECT 1 FROM judgements j WHERE j.task_id = t.id AND j.judge_model = ? AND j.template = ?)
+    ORDER BY t.id LIMIT ?
 """
 
 
@@ -48,7 +59,7 @@ def insert_judgements(cur, dataset_id: str, job_id: str | None, rows: Sequence[t
     table = {
         "task_id": pa.array([task_id for task_id, _ in rows], pa.int64()),
         **{field: [getattr(j, field) for j in judgements]
-           for field in ("judge_model", "template", "outcome", "score", "method", "scale_mass", "raw")},
+           for field in ("judge_model", "template", "outcome", "score", "method", "scale_mass", "raw", "error")},
         "criteria": [_json.encode(j.criteria).decode() for j in judgements],
     }  # fmt: skip
     cur.register("incoming_judgements", pa.table(table))
@@ -62,6 +73,19 @@ def add_judgements(store: Store, dataset_id: str, job_id: str | None, rows: Sequ
         insert_judgements(cur, dataset_id, job_id, rows)
 
 
+def tasks_to_judge(
+    store: Store, dataset_id: str, *, judge_model: str, template: str, after: int, limit: int
+) -> list[tuple[int, Example]]:
+    """The next tasks (by id, after `after`) that this judge and rubric have not read yet, with their first instance.
+
+    A resumed judge job starts again from the first id: what it judged before its stop is skipped here.
+    """
+    with store.read() as cur:
+        require_dataset(cur, dataset_id)
+        rows = cur.execute(_TO_JUDGE, [dataset_id, after, judge_model, template, limit]).fetchall()
+    return [(r[0], Example(instruction=r[1], is_classification=r[2], input=r[3], output=r[4])) for r in rows]
+
+
 def latest_judgements(cur, dataset_id: str, task_ids: Sequence[int]) -> dict[int, Judgement]:
     """The newest judgement of each task that has one (scored or not: the record shows what happened last)."""
     if not task_ids:
@@ -69,7 +93,7 @@ def latest_judgements(cur, dataset_id: str, task_ids: Sequence[int]) -> dict[int
     rows = cur.execute(_LATEST, [dataset_id, list(task_ids)]).fetchall()
     return {
         r[0]: Judgement(outcome=r[1], score=r[2], criteria=msgspec.json.decode(r[3]), method=r[4], scale_mass=r[5],
-                        judge_model=r[6], template=r[7], raw=r[8])
+                        judge_model=r[6], template=r[7], raw=r[8], error=r[9])
         for r in rows
     }  # fmt: skip
 

@@ -7,8 +7,9 @@ import json
 import anyio
 import httpx
 
+from domain.job_spec import JudgeConfig
 from generators.engine import OpenAICompletionsEngine, Sampling, TokenLogprobs
-from generators.judge import JudgeConfig, JudgeItem, judge_instances, judge_labels
+from generators.judge import JudgeItem, judge_instances, judge_labels
 from generators.model import DEFAULT_SERVED_NAME
 from generators.vllm_server import VLLMServer
 

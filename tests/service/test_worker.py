@@ -27,6 +27,8 @@ class ScriptedMethod:
     """Each round waits a little (longer for even rounds, so rounds finish out of order) and yields tasks."""
 
     max_rounds_without_accept = 3
+    exhausted = False
+    label_examples: list[tuple[str, str]] = []
 
     def __init__(self, per_round: int, fail_on_round: int | None = None, targets: dict[str, float] | None = None):
         self.per_round, self.fail_on_round, self.targets = per_round, fail_on_round, targets
