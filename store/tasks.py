@@ -184,8 +184,11 @@ def insert_batch(
         job_id,
         stage,
         [
-            Rejection(reason="exact_duplicate", instruction=batch.tasks[p].instruction,
-                      detail={**batch.tasks[p].provenance, "position": p + 1})
+            Rejection(
+                reason="exact_duplicate",
+                instruction=batch.tasks[p].instruction,
+                detail={**batch.tasks[p].provenance, "position": p + 1},
+            )
             for p in duplicates
         ],  # fmt: skip
     )
