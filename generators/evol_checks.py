@@ -47,7 +47,7 @@ class Elimination(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 # Rule 4: the paper's own words, then the labels of generators/templates/evol_*.v1.txt.
-_PAPER_PROMPT_WORDS = r"#[^#\n]{0,20}prompt#|\b(?:the\s+)?(?:given|rewritten|created)\s+prompt\b"
+_PAPER_PROMPT_WORDS = r"#[^#\n]{0,20}prompt#|\b(?:given|rewritten|created)\s+prompt\b"
 _TEMPLATE_LABELS = r"\b(?:original\s+task|rewritten\s+task|rewritten\s+input|new\s+task)\s*:"
 _COPIED = re.compile(f"{_PAPER_PROMPT_WORDS}|{_TEMPLATE_LABELS}", re.IGNORECASE)
 

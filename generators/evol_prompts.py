@@ -36,7 +36,8 @@ ANSWER_STOP = ("\nTask:", "\n\n")  # as self-instruct's instance prompts
 
 @cache
 def evol_template(operator: Operator) -> str:
-    return files("generators").joinpath("templates", f"{EVOL_TEMPLATES[operator]}.txt").read_text()
+    # Without the file's final newline: the prompt must end right after "Rewritten task:", where the model writes.
+    return files("generators").joinpath("templates", f"{EVOL_TEMPLATES[operator]}.txt").read_text().removesuffix("\n")
 
 
 def _one_line(text: str) -> str:
@@ -90,7 +91,7 @@ def render_answer_prompt(
     prompt = render_instance_prompt(instruction, examples, output_first=name == "output_first")
     if input_text is None:
         return prompt
-    return f"{prompt} {input_text.strip() or 'None'}\nOutput:"
+    return f"{prompt.rstrip()} {input_text.strip() or 'None'}\nOutput:"  # the template ends "Input:\n"
 
 
 def parse_answer(completion: str, input_text: str | None, *, is_classification: bool) -> tuple[str, str] | None:
