@@ -105,7 +105,9 @@ def test_degenerate_answers_each_with_its_check() -> None:
         "check": "refusal",
         "marker": "As an AI",
     }
-    long_task = "Write a detailed plan for a three-day hiking trip in the Swiss Alps, with the daily distances, huts and food."
+    long_task = (
+        "Write a detailed plan for a three-day hiking trip in the Swiss Alps, with the daily distances, huts and food."
+    )
     assert degenerate(long_task, "Go hiking.") == {"check": "too_short_for_task", "answer_words": 2}
     loop = "A podcast, a podcast, a podcast, she actually started a podcast"
     assert degenerate("Describe a hobby.", loop) == {"check": "repetition", "repeated_bigram_share": 0.4}
@@ -116,7 +118,9 @@ def test_what_is_not_degenerate() -> None:
     assert degenerate("Write an apology for being late, starting with sorry.", "Sorry I was late, Sam.") is None
     long_refusal = "Sorry to hear that. Here is a plan: " + ", ".join(f"task {n}" for n in range(40))
     assert degenerate("Help me plan my week.", long_refusal) is None  # 88 words: not a short refusal
-    long_task = "Write a detailed plan for a three-day hiking trip in the Swiss Alps, with the daily distances, huts and food."
+    long_task = (
+        "Write a detailed plan for a three-day hiking trip in the Swiss Alps, with the daily distances, huts and food."
+    )
     assert degenerate(long_task, "Day one: Zermatt.") is None
     assert degenerate("Describe a hobby.", "a podcast a podcast") is None  # too short to call a loop
 
@@ -128,8 +132,12 @@ def test_every_packaged_seed_answer_passes_the_degenerate_checks() -> None:
     flagged = [
         s["id"]
         for s in seeds
-        if degenerate(s["instruction"], s["instances"][0]["output"], input_text=s["instances"][0]["input"],
-                      classification=s["is_classification"])  # fmt: skip
+        if degenerate(
+            s["instruction"],
+            s["instances"][0]["output"],
+            input_text=s["instances"][0]["input"],
+            classification=s["is_classification"],
+        )  # fmt: skip
     ]
     assert flagged == []
 
@@ -158,16 +166,26 @@ def test_each_operator_prompt_is_three_worked_pairs_then_the_parent(operator: st
         assert prompt.count("\nRewritten task: ") == 3
     assert prompt.count("Original task: ") == 4
     without_input = render_evol_prompt(operator, "Explain gravity.", "")
-    assert without_input.endswith("\n\nOriginal task: Explain gravity.\n" + ("New" if operator == "breadth" else "Rewritten") + " task:")
+    assert without_input.endswith(
+        "\n\nOriginal task: Explain gravity.\n" + ("New" if operator == "breadth" else "Rewritten") + " task:"
+    )
 
 
 def test_stops_and_parsers_per_operator() -> None:
     assert [evol_stop(op) for op in ("deepen", "breadth")] == [("\n",), ("\n",)]
     assert evol_stop("complicate_input") == ("\n\n", "\nOriginal task:")
     assert IN_DEPTH == set(OPERATORS) - {"breadth"}
-    assert parse_evolved("deepen", " Explain gravity on Mars.\n", truncated=False) == ("Explain gravity on Mars.", None, None)
+    assert parse_evolved("deepen", " Explain gravity on Mars.\n", truncated=False) == (
+        "Explain gravity on Mars.",
+        None,
+        None,
+    )
     assert parse_evolved("deepen", "  ", truncated=False) == ("", None, "evol_unparseable")
-    assert parse_evolved("deepen", " Explain gravity and", truncated=True) == ("Explain gravity and", None, "evol_truncated")
+    assert parse_evolved("deepen", " Explain gravity and", truncated=True) == (
+        "Explain gravity and",
+        None,
+        "evol_truncated",
+    )
     two = " Add the fractions below.\nRewritten input: 1/2 and 3/4"
     assert parse_evolved("complicate_input", two, truncated=False) == ("Add the fractions below.", "1/2 and 3/4", None)
     none = " Explain gravity on Mars.\nRewritten input: None"
