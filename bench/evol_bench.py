@@ -103,7 +103,8 @@ def examples(results: list[RoundResult], count: int) -> None:
 
 
 async def run(url: str, args: argparse.Namespace) -> list[RoundResult]:
-    engine = OpenAICompletionsEngine([url], DEFAULT_SERVED_NAME)
+    # A long timeout: on a shared, loaded machine a request waits minutes, and a timed-out one is retried.
+    engine = OpenAICompletionsEngine([url], DEFAULT_SERVED_NAME, timeout_s=args.timeout_s)
     pool, texts = seed_pool()
     index = NearDuplicateIndex(InstructionRules().near_duplicate_threshold, texts)
     config = EvolConfig(parents_per_round=args.parents)
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--examples", type=int, default=5)
     parser.add_argument("--dump", type=Path, default=None)
+    parser.add_argument("--timeout-s", type=float, default=900.0, help="per engine request")
     parser.add_argument("--url", default=None, help="an OpenAI-compatible server already running (no own server)")
     args = parser.parse_args()
     if args.url:
