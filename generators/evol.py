@@ -15,7 +15,6 @@ a third task that scores above the threshold but below the parent is not seen (s
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -24,19 +23,29 @@ import msgspec
 from msgspec import Meta
 
 from generators.engine import Completion, CompletionEngine, Sampling
-from generators.evol_checks import Elimination, copied_prompt_words, degenerate_answer, no_gain, prompt_text
+from generators.evol_checks import (
+    Elimination,
+    copied_example,
+    copied_prompt_words,
+    degenerate_answer,
+    no_gain,
+    prompt_text,
+)
 from generators.evol_prompts import (
     ANSWER_STOP,
+    EVOL_STOP,
     EVOL_TEMPLATES,
     IN_DEPTH,
     OPERATORS,
     Operator,
     answer_template_version,
-    evol_stop,
+    join_input,
     parse_answer,
     parse_evolved,
     render_answer_prompt,
     render_evol_prompt,
+    render_input_prompt,
+    template_examples,
 )
 from generators.filters import InstructionRules, asks_for_code, instruction_rejection
 from generators.prompts import TEMPLATES, Example
@@ -102,20 +111,22 @@ def pick_parents(pool: EvolPool, rng: random.Random, config: EvolConfig) -> list
     return [(parent, rng.choices(operators, weights)[0]) for parent in chosen]
 
 
-async def _complete_by_stop(
-    engine: CompletionEngine, prompts: list[str], stops: list[tuple[str, ...]], sampling: Sampling, seed: int
-) -> list[Completion]:
-    """One engine call per distinct stop list (operators differ), run together, results in prompt order."""
-    groups: dict[tuple[str, ...], list[int]] = {}
-    for n, stop in enumerate(stops):
-        groups.setdefault(stop, []).append(n)
-    calls = [engine.complete([prompts[n] for n in idx], sampling=sampling, stop=list(stop), seed=seed + idx[0])
-             for stop, idx in groups.items()]  # fmt: skip
-    answers: list[Completion | None] = [None] * len(prompts)
-    for idx, completions in zip(groups.values(), await asyncio.gather(*calls), strict=True):
-        for n, completion in zip(idx, completions, strict=True):
-            answers[n] = completion
-    return [a for a in answers if a is not None]
+async def write_evolutions(
+    engine: CompletionEngine, picks: list[tuple[Parent, Operator]], sampling: Sampling, seed: int
+) -> tuple[list[str], list[Completion]]:
+    """The evolution prompts and what came back: one line each, then complicate_input's new input (one more line)."""
+    prompts = [render_evol_prompt(op, parent.instruction, parent.input) for parent, op in picks]
+    written = await engine.complete(prompts, sampling=sampling, stop=list(EVOL_STOP), seed=seed)
+    follow = [n for n, ((_, op), c) in enumerate(zip(picks, written, strict=True))
+              if op == "complicate_input" and c.finish_reason == "stop" and c.text.strip()]  # fmt: skip
+    if follow:
+        asked = [render_input_prompt(prompts[n], written[n].text) for n in follow]
+        inputs = await engine.complete(asked, sampling=sampling, stop=list(EVOL_STOP), seed=seed + len(prompts))
+        for n, got in zip(follow, inputs, strict=True):
+            both = join_input(written[n].text, got.text)  # finish reason and error: the second call's
+            tokens = written[n].completion_tokens + got.completion_tokens
+            written[n] = msgspec.structs.replace(got, text=both, completion_tokens=tokens)
+    return prompts, written
 
 
 def _task_rejection(evolution: Evolution, rules: InstructionRules, elimination: Elimination) -> tuple[str, dict] | None:
@@ -124,6 +135,9 @@ def _task_rejection(evolution: Evolution, rules: InstructionRules, elimination: 
     copied = copied_prompt_words(text, evolution.input or "" if operator == "complicate_input" else "")
     if copied:
         return "evol_copied_prompt", {"phrase": copied}
+    example = copied_example(text, parent.instruction, template_examples(operator), rules=elimination)
+    if example:
+        return "evol_copied_prompt", example
     reason = instruction_rejection(text, rules)
     if reason is None and not rules.allow_code_requests and asks_for_code(text):
         reason = "asks_for_code"
@@ -256,8 +270,7 @@ async def run_evol_round(
 ) -> RoundResult:
     """One round; `provenance` (job, model, round ...) goes into every accepted task's, with its lineage."""
     picks = pick_parents(pool, rng, config)
-    prompts = [render_evol_prompt(op, parent.instruction, parent.input) for parent, op in picks]
-    written = await _complete_by_stop(engine, prompts, [evol_stop(op) for _, op in picks], sampling, seed)
+    prompts, written = await write_evolutions(engine, picks, sampling, seed) if picks else ([], [])
     kept, rejections = screen_evolutions(picks, written, pool, rules, config.elimination, index)
     flags = await classify(engine, [e.instruction for e in kept], seed) if kept else []
     answer_sampling = msgspec.structs.replace(sampling, max_tokens=config.answer_max_tokens)

@@ -34,6 +34,9 @@ class Elimination(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     no_gain_rouge_l: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.9
     # Rule 1, in-depth operators: words the evolved prompt must add to its parent's.
     min_added_words: Annotated[int, Meta(ge=0, le=100)] = 3
+    # Rule 4: ROUGE-L F against a task of the template's own worked examples above which the evolved task is
+    # a copy of it (the near-duplicate threshold). The 135M model wrote the last example back 3 times in 32.
+    example_copy_rouge_l: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.7
     # Rule 2: a refusal marker in an answer shorter than this many words (the paper's 80).
     refusal_max_words: Annotated[int, Meta(ge=0, le=1000)] = 80
     # A non-classification task of at least `long_task_words` words whose answer has fewer than
@@ -79,6 +82,22 @@ def copied_prompt_words(*texts: str) -> str | None:
         found = _COPIED.search(text)
         if found:
             return found.group(0)
+    return None
+
+
+def copied_example(
+    evolved: str, parent: str, examples: tuple[str, ...], *, rules: Elimination
+) -> dict[str, Any] | None:
+    """Rule 4 for the template's worked examples: None, or the example copied and the score.
+
+    An example that the parent itself resembles as much does not count: its likeness is the parent's.
+    """
+    tokens, parent_tokens, limit = rouge_tokens(evolved), rouge_tokens(parent), rules.example_copy_rouge_l
+    for example in examples:
+        shown = rouge_tokens(example)
+        score = rouge_l_f(tokens, shown)
+        if score > limit and rouge_l_f(parent_tokens, shown) <= limit:
+            return {"example": example, "rouge_l": round(score, 4)}
     return None
 
 

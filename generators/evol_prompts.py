@@ -16,6 +16,7 @@ Pure functions only.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib.resources import files
 from typing import Literal, get_args
@@ -27,11 +28,13 @@ OPERATORS: tuple[Operator, ...] = get_args(Operator)
 IN_DEPTH: frozenset[Operator] = frozenset(OPERATORS) - {"breadth"}
 EVOL_TEMPLATES: dict[Operator, str] = {operator: f"evol_{operator}.v1" for operator in OPERATORS}
 
-# complicate_input writes two lines (the task, then its new input); every other operator writes one line.
+# The model writes one line per call. complicate_input needs a second line, its new input: measured on the
+# 135M model, it almost never wrote "Rewritten input:" by itself (4 of 5 such completions had one line only),
+# so a follow-up prompt (the first prompt, the rewritten task, then "Rewritten input:") asks for it.
+EVOL_STOP = ("\n",)
 _NEW_INPUT = "\nRewritten input:"
-_ONE_LINE_STOP = ("\n",)
-_TWO_LINE_STOP = ("\n\n", "\nOriginal task:")
 ANSWER_STOP = ("\nTask:", "\n\n")  # as self-instruct's instance prompts
+_EXAMPLE_LINE = re.compile(r"^(?:Original task|Rewritten task|New task): ([^{}\n]+)$", re.MULTILINE)
 
 
 @cache
@@ -51,8 +54,20 @@ def render_evol_prompt(operator: Operator, instruction: str, input_text: str) ->
     return evol_template(operator).format(instruction=_one_line(instruction), input_block=block)
 
 
-def evol_stop(operator: Operator) -> tuple[str, ...]:
-    return _TWO_LINE_STOP if operator == "complicate_input" else _ONE_LINE_STOP
+def render_input_prompt(evol_prompt: str, rewritten_task: str) -> str:
+    """complicate_input's follow-up: its prompt, the rewritten task it got back, and the new input's label."""
+    return f"{evol_prompt} {_one_line(rewritten_task)}{_NEW_INPUT}"
+
+
+def join_input(rewritten_task: str, new_input: str) -> str:
+    """The two lines of complicate_input as one completion, the shape `parse_evolved` reads."""
+    return f"{rewritten_task.rstrip()}{_NEW_INPUT}{new_input}"
+
+
+@cache
+def template_examples(operator: Operator) -> tuple[str, ...]:
+    """The tasks of the template's worked examples: a model that writes one of them back copied the prompt."""
+    return tuple(_EXAMPLE_LINE.findall(evol_template(operator)))
 
 
 def _none_to_empty(text: str) -> str:

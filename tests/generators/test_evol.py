@@ -37,8 +37,11 @@ class EvolEngine:
     def _answer(self, prompt: str, stop) -> Completion:
         tail = prompt.rstrip()
         task = tail.rsplit("Task: ", 1)[-1].split("\n", 1)[0]
+        parent = tail.rsplit("Original task: ", 1)[-1].split("\n", 1)[0]
         if tail.endswith(("Rewritten task:", "New task:")):
-            text = self.rewrites[tail.rsplit("Original task: ", 1)[1].split("\n", 1)[0]]
+            text = self.rewrites[parent]
+        elif tail.endswith("Rewritten input:"):  # complicate_input's follow-up
+            text = self.rewrites[parent].partition("\nRewritten input:")[2]
         elif tail.endswith("Classification:"):
             text = " Yes" if "positive or negative" in task else " No"
         elif tail.endswith("Output:"):
@@ -96,7 +99,7 @@ ADD_CONSTRAINTS = EvolConfig(operators={"add_constraints": 1.0})
 
 def test_a_round_keeps_good_evolutions_and_eliminates_the_rest_each_with_its_reason() -> None:
     parents = [
-        parent(1, "Write a haiku about autumn leaves."),
+        parent(1, "Write a limerick about a sleepy cat."),
         parent(2, "Summarize the paragraph below.", FOX_TEXT),
         parent(3, "List three uses for a paperclip."),
         parent(4, "Explain why the sky is blue."),
@@ -104,14 +107,14 @@ def test_a_round_keeps_good_evolutions_and_eliminates_the_rest_each_with_its_rea
         parent(6, "Plan a trip."),
         parent(7, LIGHTHOUSE),
     ]
-    haiku = "Write a haiku about autumn leaves that names one color and ends with a question."
+    limerick = "Write a limerick about a sleepy cat that names one color and ends with a question."
     summary = "Summarize the paragraph below in two sentences without using the word fox."
     rewrites = {
-        "Write a haiku about autumn leaves.": " " + haiku,
+        "Write a limerick about a sleepy cat.": " " + limerick,
         "Summarize the paragraph below.": f" {summary}\nA second line, cut by the one-line stop.",
         "List three uses for a paperclip.": " list three uses for a PAPERCLIP!",
         "Explain why the sky is blue.": " Explain why the sky is blue in two sentences for a curious child.",
-        "Add the numbers.": " Write a haiku about autumn leaves.",
+        "Add the numbers.": " Write a limerick about a sleepy cat.",
         "Plan a trip.": " Describe a sunny beach holiday in the summer with friends.",
         LIGHTHOUSE: " " + LIGHTHOUSE_PLUS,
     }
@@ -122,14 +125,14 @@ def test_a_round_keeps_good_evolutions_and_eliminates_the_rest_each_with_its_rea
 
     assert sorted(t.instruction for t in result.accepted) == [
         summary,
-        haiku,
+        limerick,
         LIGHTHOUSE_PLUS,  # a near-duplicate of its own parent only: rule 1 judges that, and it adds enough
     ]
     reasons = {text: (reason, detail.get("check")) for reason, text, detail in result.rejections}
     assert reasons == {
         "list three uses for a PAPERCLIP!": ("evol_no_gain", "equal"),
         "Explain why the sky is blue in two sentences for a curious child.": ("evol_degenerate_answer", "refusal"),
-        "Write a haiku about autumn leaves.": ("exact_duplicate", None),
+        "Write a limerick about a sleepy cat.": ("exact_duplicate", None),
         "Describe a sunny beach holiday in the summer with friends.": ("near_duplicate", None),
     }
     assert result.stages == {
@@ -147,15 +150,21 @@ def test_a_round_keeps_good_evolutions_and_eliminates_the_rest_each_with_its_rea
     assert near["match"] == "Describe a sunny beach holiday in summer." and near["rouge_l"] == 0.8235
 
 
-def test_copied_prompt_words_are_eliminated() -> None:
-    rewrites = {"Write a haiku about autumn leaves.": " #Rewritten Prompt#: Write a haiku about autumn leaves at dusk."}
-    engine, pool = EvolEngine(rewrites), make_pool([parent(1, "Write a haiku about autumn leaves.")])
-    result = run(engine, pool, make_index(pool), config=ADD_CONSTRAINTS)
+def test_copied_prompt_words_and_copied_worked_examples_are_eliminated() -> None:
+    copied = "#Rewritten Prompt#: Write a limerick about a sleepy cat at dusk."
+    example = "Give advice to a nurse starting her first night shift in the emergency department of a busy hospital."
+    rewrites = {"Write a limerick about a sleepy cat.": " " + copied, "Draft a letter to a landlord.": " " + example}
+    pool = make_pool([parent(1, "Write a limerick about a sleepy cat."), parent(2, "Draft a letter to a landlord.")])
+    result = run(EvolEngine(rewrites), pool, make_index(pool), config=EvolConfig(operators={"concretize": 1.0}))
     assert result.accepted == []
-    assert result.rejections == [
-        ("evol_copied_prompt", "#Rewritten Prompt#: Write a haiku about autumn leaves at dusk.",
-         {"operator": "add_constraints", "parent_instruction": "Write a haiku about autumn leaves.",
+    assert sorted(result.rejections) == [
+        ("evol_copied_prompt", copied,
+         {"operator": "concretize", "parent_instruction": "Write a limerick about a sleepy cat.",
           "phrase": "#Rewritten Prompt#"}),
+        ("evol_copied_prompt", example,
+         {"operator": "concretize", "parent_instruction": "Draft a letter to a landlord.",
+          "example": "Give advice to a nurse who is starting her first night shift in the emergency department of a "
+                     "busy city hospital.", "rouge_l": 0.9231}),
     ]  # fmt: skip
 
 
@@ -187,7 +196,7 @@ def test_breadth_writes_a_new_task_and_gets_no_near_duplicate_exemption() -> Non
         if not accepted:
             assert [(r, d["match"]) for r, _, d in result.rejections] == [("near_duplicate", LIGHTHOUSE)]
 
-    new_task = "Write a tanka about the first frost on a vegetable garden."
+    new_task = "Write a short fable about a crow who learns to count pebbles."
     engine = EvolEngine({"Summarize the paragraph below.": " " + new_task})
     pool = make_pool([parent(2, "Summarize the paragraph below.", FOX_TEXT)])
     [task] = run(engine, pool, make_index(pool), config=EvolConfig(operators={"breadth": 1.0})).accepted
@@ -202,23 +211,28 @@ def test_breadth_writes_a_new_task_and_gets_no_near_duplicate_exemption() -> Non
 
 def test_complicate_input_writes_a_new_input() -> None:
     written = (
-        " Add the three fractions below and give the sum in lowest terms.\nRewritten input: 1/2, 3/4 and 5/6"
+        " Multiply the three decimals below and round the product to two places.\nRewritten input: 1.5, 2.25 and 0.4"
         "\n\nOriginal task: cut by the stop"
     )
-    engine = EvolEngine({"Add the two numbers.": written})
-    pool = make_pool([parent(5, "Add the two numbers.", "2 and 3")])
-    [task] = run(engine, pool, make_index(pool), config=EvolConfig(operators={"complicate_input": 1.0})).accepted
-    assert task.instruction == "Add the three fractions below and give the sum in lowest terms."
-    assert task.instances[0].input == "1/2, 3/4 and 5/6"
-    assert engine.calls[0][1] == ["\n\n", "\nOriginal task:"]
-    assert engine.calls[-1][0][0].endswith("Input: 1/2, 3/4 and 5/6\nOutput:")
+    engine = EvolEngine({"Multiply the two numbers.": written})
+    pool = make_pool([parent(5, "Multiply the two numbers.", "4 and 6")])
+    result = run(engine, pool, make_index(pool), config=EvolConfig(operators={"complicate_input": 1.0}))
+    [task] = result.accepted
+    assert task.instruction == "Multiply the three decimals below and round the product to two places."
+    assert task.instances[0].input == "1.5, 2.25 and 0.4"
+    [(first, _), (follow_up, stop), *_] = engine.calls  # one line each: the task, then its new input
+    assert stop == ["\n"] and follow_up[0] == first[0] + (
+        " Multiply the three decimals below and round the product to two places.\nRewritten input:"
+    )
+    assert engine.calls[-1][0][0].endswith("Input: 1.5, 2.25 and 0.4\nOutput:")
+    assert result.tokens == 3 * 5  # the rewrite, its new input and the answer (classify is not counted)
 
 
 def test_lineages_stop_at_max_depth() -> None:
     seed, child, grandchild = (
-        "Write a haiku about autumn leaves.",
-        "Write a haiku about autumn leaves that names one color.",
-        "Write a haiku about autumn leaves that names one color and one bird and ends with a question.",
+        "Write a limerick about a sleepy cat.",
+        "Write a limerick about a sleepy cat that names one color.",
+        "Write a limerick about a sleepy cat that names one color and one bird and ends with a question.",
     )
     rewrites = {seed: " " + child, child: " " + grandchild, grandchild: " never asked for, past the depth limit"}
     engine, pool = EvolEngine(rewrites), make_pool([parent(1, seed)])
@@ -278,8 +292,14 @@ def test_a_round_is_deterministic_for_a_seed() -> None:
     assert calls == again_calls and result == again
     assert len(result.accepted) == 12 and result.rejections == []
     assert {t.provenance["operator"] for t in result.accepted} == set(OPERATORS)  # all six drawn at this seed
-    # Evolutions in one call per stop list (complicate_input writes two lines), then classify, then answers.
-    assert sorted(stop for _, stop in calls) == [["\n"], ["\n"], ["\n\n", "\nOriginal task:"], ["\nTask:", "\n\n"]]
+    complicated = sum(t.provenance["operator"] == "complicate_input" for t in result.accepted)
+    # One line per evolution, complicate_input's new inputs, classify, then the answers.
+    assert [(len(prompts), stop) for prompts, stop in calls] == [
+        (12, ["\n"]),
+        (complicated, ["\n"]),
+        (12, ["\n"]),
+        (12, ["\nTask:", "\n\n"]),
+    ]
     other_calls, _ = one(4)
     assert other_calls[0] != calls[0]
 

@@ -11,6 +11,7 @@ import pytest
 from generators.evol import EvolConfig
 from generators.evol_checks import (
     Elimination,
+    copied_example,
     copied_prompt_words,
     degenerate_answer,
     no_gain,
@@ -20,11 +21,13 @@ from generators.evol_checks import (
 from generators.evol_prompts import (
     IN_DEPTH,
     OPERATORS,
-    evol_stop,
+    join_input,
     parse_answer,
     parse_evolved,
     render_answer_prompt,
     render_evol_prompt,
+    render_input_prompt,
+    template_examples,
 )
 from generators.prompts import Example
 
@@ -89,6 +92,23 @@ def test_copied_prompt_words(text: str, phrase: str) -> None:
 def test_clean_text_and_ordinary_words_are_not_copies() -> None:
     assert copied_prompt_words("Give a prompt reply to the email below.", "Rewrite the task list.") is None
     assert copied_prompt_words("Explain gravity.", "Rewritten input: 3, 4") == "Rewritten input:"
+
+
+def test_a_copy_of_a_worked_example_is_a_copied_prompt() -> None:
+    shown = template_examples("concretize")
+    copy = (
+        "Give advice to a nurse who is starting her first night shift in the emergency department of a city hospital."
+    )
+    assert copied_example(copy, "Draft a letter to a landlord.", shown, rules=RULES) == {
+        "example": shown[3],
+        "rouge_l": 0.9756,
+    }
+    assert (
+        copied_example("Write a poem about a fox at dawn.", "Write a poem about an animal.", shown, rules=RULES) is None
+    )
+    # the parent resembles an example as much: the likeness is the parent's, not a copy of the prompt
+    parent = "Give advice to someone starting a new job in a bank."
+    assert copied_example(shown[2] + " In a bank.", parent, shown, rules=RULES) is None
 
 
 # --- rules 2 and 3, and degenerate answers ---------------------------------------------------------------
@@ -171,9 +191,7 @@ def test_each_operator_prompt_is_three_worked_pairs_then_the_parent(operator: st
     )
 
 
-def test_stops_and_parsers_per_operator() -> None:
-    assert [evol_stop(op) for op in ("deepen", "breadth")] == [("\n",), ("\n",)]
-    assert evol_stop("complicate_input") == ("\n\n", "\nOriginal task:")
+def test_parsers_per_operator() -> None:
     assert IN_DEPTH == set(OPERATORS) - {"breadth"}
     assert parse_evolved("deepen", " Explain gravity on Mars.\n", truncated=False) == (
         "Explain gravity on Mars.",
@@ -191,6 +209,27 @@ def test_stops_and_parsers_per_operator() -> None:
     none = " Explain gravity on Mars.\nRewritten input: None"
     assert parse_evolved("complicate_input", none, truncated=False) == ("Explain gravity on Mars.", "", None)
     assert parse_evolved("complicate_input", " Add them.", truncated=False) == ("Add them.", None, "evol_unparseable")
+    joined = join_input(" Add the fractions below.", " 1/2 and 3/4")
+    assert parse_evolved("complicate_input", joined, truncated=False) == (
+        "Add the fractions below.",
+        "1/2 and 3/4",
+        None,
+    )
+    first = render_evol_prompt("complicate_input", "Add the two numbers.", "2 and 3")
+    follow_up = render_input_prompt(first, " Add the fractions\n below.")
+    assert follow_up == first + " Add the fractions below.\nRewritten input:"
+
+
+def test_the_worked_examples_of_each_template_are_known() -> None:
+    assert template_examples("breadth") == (
+        "Write a haiku about autumn leaves.",
+        "Write a tanka about the first frost on a vegetable garden.",
+        "Give three tips for saving money on groceries.",
+        "Give three tips for cutting the cost of heating a small flat in winter.",
+        "Explain how a bicycle gear works.",
+        "Explain how a sailboat can move forward against the wind.",
+    )
+    assert all(len(template_examples(op)) == 6 for op in OPERATORS)
 
 
 def test_answer_prompts_fill_a_known_input_and_leave_breadth_inputs_to_the_model() -> None:
