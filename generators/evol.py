@@ -2,15 +2,17 @@
 
 A round: pick parents among the dataset's tasks (seeds and tasks evolved before) whose lineage has evolved
 fewer than `max_depth` times, give each an operator drawn by weight, let the model rewrite each parent with
-that operator's few-shot template, screen what it wrote (parse, the paper's elimination rules on the task,
-the self-instruct heuristics, exact and near-duplicates), ask whether each survivor is a classification task,
-have the model answer it, and eliminate degenerate answers. Every candidate leaves the round accepted, with
+that operator's few-shot template (one line; complicate_input then writes its new input in a second call),
+screen what it wrote (parse, the paper's elimination rules on the task, the self-instruct heuristics, exact
+and near-duplicates), ask whether each survivor is a classification task (`classify.v1`, as self-instruct
+does), have the model answer it, and eliminate degenerate answers. Every candidate leaves the round accepted, with
 its lineage in its provenance, or rejected with a reason. No I/O besides the engine; the service commits.
 
 Near-duplicates: an in-depth evolution is meant to stay close to its parent, and its closeness to the parent
 is rule 1's business (`evol_no_gain`, its own threshold). So a near-duplicate whose best match is the parent
 itself passes; a breadth task (a new task) gets no such exemption. The index reports its best match only:
-a third task that scores above the threshold but below the parent is not seen (see the report).
+a third task that scores above the threshold but below the parent is not seen then (an index lookup that
+leaves the parent out would close that gap).
 """
 
 from __future__ import annotations
