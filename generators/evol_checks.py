@@ -37,6 +37,9 @@ class Elimination(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     # Rule 4: ROUGE-L F against a task of the template's own worked examples above which the evolved task is
     # a copy of it (the near-duplicate threshold). The 135M model wrote the last example back 3 times in 32.
     example_copy_rouge_l: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.7
+    # Rule 4, partly copied: this many consecutive words of an example that the parent does not have. It
+    # caught "... Explain step by step why it is chosen instead of the largest city." added to a heart-rate task.
+    example_copy_ngram: Annotated[int, Meta(ge=3, le=50)] = 6
     # Rule 2: a refusal marker in an answer shorter than this many words (the paper's 80).
     refusal_max_words: Annotated[int, Meta(ge=0, le=1000)] = 80
     # A non-classification task of at least `long_task_words` words whose answer has fewer than
@@ -88,17 +91,27 @@ def copied_prompt_words(*texts: str) -> str | None:
 def copied_example(
     evolved: str, parent: str, examples: tuple[str, ...], *, rules: Elimination
 ) -> dict[str, Any] | None:
-    """Rule 4 for the template's worked examples: None, or the example copied and the score.
+    """Rule 4 for the template's worked examples: None, or the example copied (its score, or the words lifted).
 
-    An example that the parent itself resembles as much does not count: its likeness is the parent's.
+    A copy is a ROUGE-L F above `example_copy_rouge_l` (unless the parent itself resembles the example as
+    much: then the likeness is the parent's), or `example_copy_ngram` consecutive words of the example that
+    the evolved task has and its parent has not.
     """
     tokens, parent_tokens, limit = rouge_tokens(evolved), rouge_tokens(parent), rules.example_copy_rouge_l
+    added = _ngrams(tokens, rules.example_copy_ngram) - _ngrams(parent_tokens, rules.example_copy_ngram)
     for example in examples:
         shown = rouge_tokens(example)
         score = rouge_l_f(tokens, shown)
         if score > limit and rouge_l_f(parent_tokens, shown) <= limit:
             return {"example": example, "rouge_l": round(score, 4)}
+        lifted = sorted(added & _ngrams(shown, rules.example_copy_ngram))
+        if lifted:  # the words added to the parent come from the example
+            return {"example": example, "words": " ".join(lifted[0])}
     return None
+
+
+def _ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
 def no_gain(parent: str, evolved: str, *, in_depth: bool, rules: Elimination) -> dict[str, Any] | None:

@@ -106,6 +106,12 @@ def test_a_copy_of_a_worked_example_is_a_copied_prompt() -> None:
     assert (
         copied_example("Write a poem about a fox at dawn.", "Write a poem about an animal.", shown, rules=RULES) is None
     )
+    parent, reasoning = "How many heartbeats make a rollercoaster ride?", template_examples("increase_reasoning")
+    lifted = parent + " Explain step by step why it was chosen instead of the city."
+    assert copied_example(lifted, parent, reasoning, rules=RULES) == {
+        "example": reasoning[5],
+        "words": "by step why it was chosen",
+    }
     # the parent resembles an example as much: the likeness is the parent's, not a copy of the prompt
     parent = "Give advice to someone starting a new job in a bank."
     assert copied_example(shown[2] + " In a bank.", parent, shown, rules=RULES) is None
