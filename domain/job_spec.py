@@ -7,7 +7,7 @@ The method configs live here too, because they are part of the request; the gene
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
@@ -15,7 +15,9 @@ from msgspec import Meta
 from domain.quality import SCALE_MAX, SCALE_MIN
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 
-Method = Literal["self_instruct", "code", "judge"]
+Method = Literal["self_instruct", "code", "evol", "judge"]
+# Evol-Instruct's operators: five in depth (a harder version of the task) and one in breadth (a new task).
+Operator = Literal["add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input", "breadth"]
 Overall = Literal["min", "mean"]  # how a judge's criteria make its overall score
 Share = Annotated[float, Meta(gt=0, le=1)]
 CategoryName = Annotated[str, Meta(min_length=1, max_length=64)]
@@ -174,6 +176,50 @@ class JudgeConfig(Config, kw_only=True):
     overall: Overall = "min"
 
 
+class Elimination(Config, kw_only=True):
+    """Thresholds of the elimination rules (see the module docstring for where each comes from)."""
+
+    # Rule 1: ROUGE-L F of the evolved prompt (instruction + input) against its parent's, above which the
+    # evolution is a near copy. A parent of n words kept whole plus a added words scores 2n / (2n + a):
+    # at 0.9, a 20-word parent needs 5 added words.
+    no_gain_rouge_l: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.9
+    # Rule 1, in-depth operators: words the evolved prompt must add to its parent's.
+    min_added_words: Annotated[int, Meta(ge=0, le=100)] = 3
+    # Rule 4: ROUGE-L F against a task of the template's own worked examples above which the evolved task is
+    # a copy of it (the near-duplicate threshold). The 135M model wrote the last example back 3 times in 32.
+    example_copy_rouge_l: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.7
+    # Rule 4, partly copied: this many consecutive words of an example that the parent does not have. It
+    # caught "... Explain step by step why it is chosen instead of the largest city." added to a heart-rate task.
+    example_copy_ngram: Annotated[int, Meta(ge=3, le=50)] = 6
+    # Rule 2: a refusal marker in an answer shorter than this many words (the paper's 80).
+    refusal_max_words: Annotated[int, Meta(ge=0, le=1000)] = 80
+    # A non-classification task of at least `long_task_words` words whose answer has fewer than
+    # `min_answer_words` words has not been answered.
+    long_task_words: Annotated[int, Meta(ge=1, le=1000)] = 20
+    min_answer_words: Annotated[int, Meta(ge=0, le=100)] = 3
+
+
+def _even_weights() -> dict[Operator, float]:
+    return {operator: 1.0 for operator in get_args(Operator)}  # the paper draws an operator uniformly
+
+
+class EvolConfig(Config, kw_only=True):
+    """Evol-Instruct (`generators.evol`): which operators rewrite which parents, and the elimination rules."""
+
+    # Operators allowed, with their relative weights; an operator left out (or at 0) is never drawn.
+    operators: dict[Operator, Annotated[float, Meta(ge=0, le=1000)]] = msgspec.field(default_factory=_even_weights)
+    parents_per_round: Annotated[int, Meta(ge=1, le=512)] = 16
+    answer_max_tokens: Annotated[int, Meta(ge=16, le=4096)] = 256
+    # How many times one lineage may evolve: a parent at this depth is no longer picked (the paper ran 4).
+    max_depth: Annotated[int, Meta(ge=1, le=16)] = 4
+    max_rounds_without_accept: Annotated[int, Meta(ge=1, le=1000)] = 10
+    elimination: Elimination = Elimination()
+
+    def __post_init__(self) -> None:
+        if not any(weight > 0 for weight in self.operators.values()):
+            raise ValueError("operators: at least one operator needs a weight above 0")
+
+
 class JobSpec(Config, kw_only=True):
     """A generation job as it was asked for: `POST /v1/jobs`'s body, the stored job, what the worker runs."""
 
@@ -185,6 +231,8 @@ class JobSpec(Config, kw_only=True):
     config: SelfInstructConfig = SelfInstructConfig()  # self_instruct jobs
     code: CodeConfig = CodeConfig()  # code jobs
     rules: InstructionRules = InstructionRules()
+    # evol jobs (a factory: the operator weights are a dict, and litestar hashes plain defaults)
+    evol: EvolConfig = msgspec.field(default_factory=EvolConfig)
     judge: JudgeConfig = JudgeConfig()
     quality: QualityRules = QualityRules()  # model-free checks of instructions and answers (generators.quality_checks)
     model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # remote: the model to ask for

@@ -6,15 +6,35 @@ state (the fingerprints seen and a near-duplicate index, `store.dedup` builds th
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 import msgspec
+from rapidfuzz.distance import LCSseq
 
 from domain.fingerprint import fingerprint
 
 # Self-instruct's rule: ROUGE-L F above this against any kept instruction is a near-duplicate. The one
 # home of the default: job rules, seed uploads, snapshots and the index all take it from here.
 NEAR_DUPLICATE_THRESHOLD = 0.7
+
+
+_ROUGE_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def rouge_tokens(text: str) -> list[str]:
+    """rouge_score's default tokenizer: lower-case, ASCII letters and digits only."""
+    return _ROUGE_TOKEN.findall(text.lower())
+
+
+def rouge_l_f(candidate: Sequence[str], reference: Sequence[str]) -> float:
+    """ROUGE-L F-measure of two token lists, as `rouge_score` computes it (the LCS from rapidfuzz)."""
+    if not candidate or not reference:
+        return 0.0
+    lcs = LCSseq.similarity(candidate, reference)
+    precision, recall = lcs / len(candidate), lcs / len(reference)
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
 
 
 class DuplicateIndex(Protocol):

@@ -24,9 +24,12 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
-from generators.engine import Completion, CompletionEngine, Sampling
+from domain.fingerprint import fingerprint
+from domain.job_spec import Elimination, EvolConfig, InstructionRules, Operator, QualityRules, Sampling
+from domain.records import DEFAULT_CATEGORY, Example, Instance, NewTask, Rejection
+from domain.screening import DuplicateScreen
+from generators.engine import Completion, CompletionEngine
 from generators.evol_checks import (
-    Elimination,
     copied_example,
     copied_prompt_words,
     degenerate_answer,
@@ -39,7 +42,6 @@ from generators.evol_prompts import (
     EVOL_TEMPLATES,
     IN_DEPTH,
     OPERATORS,
-    Operator,
     answer_template_version,
     join_input,
     parse_answer,
@@ -49,32 +51,13 @@ from generators.evol_prompts import (
     render_input_prompt,
     template_examples,
 )
-from generators.filters import InstructionRules, asks_for_code, instruction_rejection
-from generators.prompts import TEMPLATES, Example
-from generators.self_instruct import NearDuplicateIndex, Rejection, RoundResult, classify
-from store.fingerprint import fingerprint
-from store.records import DEFAULT_CATEGORY, Instance, NewTask
+from generators.filters import asks_for_code, instruction_rejection
+from generators.prompts import TEMPLATES
+from generators.quality_checks import instance_quality_rejection
+from generators.rounds import RoundResult
+from generators.self_instruct import DEFAULT_QUALITY, classify
 
 _ANSWER_EXAMPLES = 2
-
-
-def _even_weights() -> dict[Operator, float]:
-    return {operator: 1.0 for operator in OPERATORS}  # the paper draws an operator uniformly
-
-
-class EvolConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    # Operators allowed, with their relative weights; an operator left out (or at 0) is never drawn.
-    operators: dict[Operator, Annotated[float, Meta(ge=0, le=1000)]] = msgspec.field(default_factory=_even_weights)
-    parents_per_round: Annotated[int, Meta(ge=1, le=512)] = 16
-    answer_max_tokens: Annotated[int, Meta(ge=16, le=4096)] = 256
-    # How many times one lineage may evolve: a parent at this depth is no longer picked (the paper ran 4).
-    max_depth: Annotated[int, Meta(ge=1, le=16)] = 4
-    max_rounds_without_accept: Annotated[int, Meta(ge=1, le=1000)] = 10
-    elimination: Elimination = Elimination()
-
-    def __post_init__(self) -> None:
-        if not any(weight > 0 for weight in self.operators.values()):
-            raise ValueError("operators: at least one operator needs a weight above 0")
 
 
 class Parent(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,7 +74,6 @@ class Parent(msgspec.Struct, frozen=True, kw_only=True):
 
 class EvolPool(msgspec.Struct, kw_only=True):
     parents: list[Parent]  # seeds and evolved tasks; evolved ones join as they are accepted
-    fingerprints: set[int]  # of every instruction in the dataset, for exact duplicates
     examples: list[Example]  # seed tasks with an instance, for answer prompts
 
 
@@ -151,24 +133,26 @@ def _task_rejection(evolution: Evolution, rules: InstructionRules, elimination: 
     return ("evol_no_gain", gain) if gain else None
 
 
-def _duplicate(evolution: Evolution, pool: EvolPool, index: NearDuplicateIndex) -> tuple[str, dict] | None:
-    text = evolution.instruction
-    if fingerprint(text) in pool.fingerprints:
-        return "exact_duplicate", {}
-    near, score, match = index.is_near_duplicate(text)
-    own_parent = match is not None and fingerprint(match) == fingerprint(evolution.parent.instruction)
-    if near and not (own_parent and evolution.operator in IN_DEPTH):
-        return "near_duplicate", {"rouge_l": round(score, 4), "match": match}
-    return None
+def _duplicate(evolution: Evolution, screen: DuplicateScreen) -> tuple[str, dict] | None:
+    """The dataset's duplicate screen, except that an in-depth rewrite may be close to its own parent
+    (closeness to the parent is `evol_no_gain`'s business)."""
+    duplicate = screen.check(evolution.instruction)
+    if duplicate is None:
+        return None
+    own_parent = duplicate.match is not None and fingerprint(duplicate.match) == fingerprint(
+        evolution.parent.instruction
+    )
+    if duplicate.kind == "near" and own_parent and evolution.operator in IN_DEPTH:
+        return None
+    return duplicate.reason, duplicate.detail()
 
 
 def screen_evolutions(
     picks: list[tuple[Parent, Operator]],
     completions: list[Completion],
-    pool: EvolPool,
     rules: InstructionRules,
     elimination: Elimination,
-    index: NearDuplicateIndex,
+    screen: DuplicateScreen,
 ) -> tuple[list[Evolution], list[Rejection]]:
     """Parse and screen each rewritten task, greedy in order: a kept one blocks its duplicates after it."""
     kept: list[Evolution] = []
@@ -176,19 +160,20 @@ def screen_evolutions(
     for (parent, operator), completion in zip(picks, completions, strict=True):
         lineage = {"operator": operator, "parent_instruction": parent.instruction}
         if completion.finish_reason == "error":
-            rejections.append(("engine_error", "", {**lineage, "error": completion.error}))
+            rejections.append(
+                Rejection(reason="engine_error", instruction="", detail={**lineage, "error": completion.error})
+            )
             continue
         text, new_input, reason = parse_evolved(operator, completion.text, truncated=completion.truncated)
         kept_input = new_input if operator == "complicate_input" else (None if operator == "breadth" else parent.input)
         evolution = Evolution(parent=parent, operator=operator, instruction=text, input=kept_input)
         verdict = (reason, {"completion": completion.text[:500]}) if reason else None
-        verdict = verdict or _task_rejection(evolution, rules, elimination) or _duplicate(evolution, pool, index)
+        verdict = verdict or _task_rejection(evolution, rules, elimination) or _duplicate(evolution, screen)
         if verdict:
-            rejections.append((verdict[0], text, {**lineage, **verdict[1]}))
+            rejections.append(Rejection(reason=verdict[0], instruction=text, detail={**lineage, **verdict[1]}))
             continue
         kept.append(evolution)
-        pool.fingerprints.add(fingerprint(text))
-        index.add(text)
+        screen.remember(text)
     return kept, rejections
 
 
@@ -213,22 +198,34 @@ async def write_answers(
 
 
 def _judge(
-    evolution: Evolution, is_classification: bool, completion: Completion, meta: dict[str, Any], rules: Elimination
+    evolution: Evolution,
+    is_classification: bool,
+    completion: Completion,
+    meta: dict[str, Any],
+    config: EvolConfig,
+    quality: QualityRules,
 ) -> NewTask | Rejection:
     """The evolved task with its answer, or the reason it has none (the paper's answer rules, 2 and 3)."""
     text, operator, parent = evolution.instruction, evolution.operator, evolution.parent
     lineage = {"operator": operator, "parent_instruction": parent.instruction}
     if completion.finish_reason == "error":
-        return "engine_error", text, {**lineage, "error": completion.error}
+        return Rejection(reason="engine_error", instruction=text, detail={**lineage, "error": completion.error})
     if completion.truncated:  # cut by the token limit: the answer is unfinished
-        return "instance_truncated", text, {**lineage, "completion": completion.text[:500]}
+        return Rejection(reason="instance_truncated", instruction=text,
+                         detail={**lineage, "completion": completion.text[:500]})  # fmt: skip
     parsed = parse_answer(completion.text, evolution.input, is_classification=is_classification)
     if parsed is None:
-        return "instance_unparseable", text, {**lineage, "completion": completion.text[:500]}
+        return Rejection(reason="instance_unparseable", instruction=text,
+                         detail={**lineage, "completion": completion.text[:500]})  # fmt: skip
     given, output = parsed
-    degenerate = degenerate_answer(text, given, output, is_classification=is_classification, rules=rules)
+    shown = {"input": given[:500], "output": output[:500]}
+    degenerate = degenerate_answer(text, given, output, is_classification=is_classification, rules=config.elimination)
     if degenerate:
-        return "evol_degenerate_answer", text, {**lineage, **degenerate, "input": given[:500], "output": output[:500]}
+        return Rejection(reason="evol_degenerate_answer", instruction=text, detail={**lineage, **degenerate, **shown})
+    # The model-free checks every generated answer passes (refusals, copies, loops, degenerate lists).
+    flagged = None if quality.record_only else instance_quality_rejection(text, given, output, quality)
+    if flagged:
+        return Rejection(reason=flagged[0], instruction=text, detail={**lineage, **flagged[1], **shown})
     templates = {"evolve": EVOL_TEMPLATES[operator], "classify": TEMPLATES["classify"],
                  "answer": answer_template_version(evolution.input, is_classification)}  # fmt: skip
     provenance = {**meta, "templates": templates, "parent_id": parent.task_id, "parent_instruction": parent.instruction,
@@ -266,20 +263,21 @@ async def run_evol_round(
     config: EvolConfig,
     sampling: Sampling,
     rules: InstructionRules,
-    index: NearDuplicateIndex,
+    screen: DuplicateScreen,
     seed: int,
     provenance: dict[str, Any],
+    quality: QualityRules = DEFAULT_QUALITY,
 ) -> RoundResult:
     """One round; `provenance` (job, model, round ...) goes into every accepted task's, with its lineage."""
     picks = pick_parents(pool, rng, config)
     prompts, written = await write_evolutions(engine, picks, sampling, seed) if picks else ([], [])
-    kept, rejections = screen_evolutions(picks, written, pool, rules, config.elimination, index)
+    kept, rejections = screen_evolutions(picks, written, rules, config.elimination, screen)
     flags = await classify(engine, [e.instruction for e in kept], seed) if kept else []
     answer_sampling = msgspec.structs.replace(sampling, max_tokens=config.answer_max_tokens)
     answers = await write_answers(engine, kept, flags, pool, rng, answer_sampling, seed) if kept else []
     accepted: list[NewTask] = []
     for evolution, is_classification, answer in zip(kept, flags, answers, strict=True):
-        outcome = _judge(evolution, is_classification, answer, provenance, config.elimination)
+        outcome = _judge(evolution, is_classification, answer, provenance, config, quality)
         if isinstance(outcome, NewTask):
             accepted.append(outcome)
             pool.parents.append(_as_parent(outcome))  # it may evolve in a later round, up to max_depth
@@ -289,4 +287,4 @@ async def run_evol_round(
     stages = {"prompts": len(prompts), "candidates": sum(c.finish_reason != "error" for c in written),
               "passed_filters": len(kept), "classification": sum(flags), "accepted": len(accepted),
               **_operator_counts(picks, accepted)}  # fmt: skip
-    return RoundResult(accepted=accepted, rejections=rejections, stages=stages, tokens=tokens)
+    return RoundResult(accepted=tuple(accepted), rejections=tuple(rejections), stages=stages, tokens=tokens)

@@ -15,42 +15,12 @@ with the empty, echoed, repetitive and far-too-short answers that the paper's bi
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
-from msgspec import Meta
-
+from domain.fingerprint import normalize_instruction
+from domain.job_spec import Elimination
+from domain.screening import rouge_l_f, rouge_tokens
 from generators.filters import instance_rejection
-from store.fingerprint import normalize_instruction
-from store.near_duplicates import rouge_l_f, rouge_tokens
-
-
-class Elimination(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Thresholds of the elimination rules (see the module docstring for where each comes from)."""
-
-    # Rule 1: ROUGE-L F of the evolved prompt (instruction + input) against its parent's, above which the
-    # evolution is a near copy. A parent of n words kept whole plus a added words scores 2n / (2n + a):
-    # at 0.9, a 20-word parent needs 5 added words.
-    no_gain_rouge_l: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.9
-    # Rule 1, in-depth operators: words the evolved prompt must add to its parent's.
-    min_added_words: Annotated[int, Meta(ge=0, le=100)] = 3
-    # Rule 4: ROUGE-L F against a task of the template's own worked examples above which the evolved task is
-    # a copy of it (the near-duplicate threshold). The 135M model wrote the last example back 3 times in 32.
-    example_copy_rouge_l: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.7
-    # Rule 4, partly copied: this many consecutive words of an example that the parent does not have. It
-    # caught "... Explain step by step why it is chosen instead of the largest city." added to a heart-rate task.
-    example_copy_ngram: Annotated[int, Meta(ge=3, le=50)] = 6
-    # Rule 2: a refusal marker in an answer shorter than this many words (the paper's 80).
-    refusal_max_words: Annotated[int, Meta(ge=0, le=1000)] = 80
-    # A non-classification task of at least `long_task_words` words whose answer has fewer than
-    # `min_answer_words` words has not been answered.
-    long_task_words: Annotated[int, Meta(ge=1, le=1000)] = 20
-    min_answer_words: Annotated[int, Meta(ge=0, le=100)] = 3
-    # Share of an answer's word bigrams that repeat an earlier one, above which it is a loop.
-    # The 120 packaged seed answers reach 0.24 at most (tests/generators/test_evol_checks.py).
-    repetition_max_share: Annotated[float, Meta(gt=0.0, le=1.0)] = 0.3
-    repetition_min_bigrams: Annotated[int, Meta(ge=2, le=1000)] = 8
-
 
 # Rule 4: the paper's own words, then the labels of generators/templates/evol_*.v1.txt.
 _PAPER_PROMPT_WORDS = r"#[^#\n]{0,20}prompt#|\b(?:given|rewritten|created)\s+prompt\b"
@@ -127,13 +97,6 @@ def no_gain(parent: str, evolved: str, *, in_depth: bool, rules: Elimination) ->
     return None
 
 
-def repeated_bigram_share(text: str) -> float:
-    """Share of the word bigrams that repeat an earlier one: 0.0 for none, towards 1.0 for a loop."""
-    words = _WORD.findall(text.lower())
-    bigrams = list(zip(words, words[1:], strict=False))
-    return 1 - len(set(bigrams)) / len(bigrams) if bigrams else 0.0
-
-
 def degenerate_answer(
     instruction: str, input_text: str, output: str, *, is_classification: bool, rules: Elimination
 ) -> dict[str, Any] | None:
@@ -150,7 +113,4 @@ def degenerate_answer(
     if not is_classification and len(instruction.split()) >= rules.long_task_words:
         if len(output.split()) < rules.min_answer_words:
             return {"check": "too_short_for_task", "answer_words": len(output.split())}
-    share = repeated_bigram_share(output)
-    if len(words) - 1 >= rules.repetition_min_bigrams and share > rules.repetition_max_share:
-        return {"check": "repetition", "repeated_bigram_share": round(share, 4)}
     return None

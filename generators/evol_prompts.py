@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib.resources import files
-from typing import Literal, get_args
+from typing import get_args
 
-from generators.prompts import TEMPLATES, Example, parse_instance, render_instance_prompt
+from domain.job_spec import Operator
+from domain.records import Example
+from generators.prompts import TEMPLATES, parse_instance, render_instance_prompt
+from generators.templating import load_template, one_line
 
-Operator = Literal["add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input", "breadth"]
 OPERATORS: tuple[Operator, ...] = get_args(Operator)
 IN_DEPTH: frozenset[Operator] = frozenset(OPERATORS) - {"breadth"}
 EVOL_TEMPLATES: dict[Operator, str] = {operator: f"evol_{operator}.v1" for operator in OPERATORS}
@@ -37,26 +38,21 @@ ANSWER_STOP = ("\nTask:", "\n\n")  # as self-instruct's instance prompts
 _EXAMPLE_LINE = re.compile(r"^(?:Original task|Rewritten task|New task): ([^{}\n]+)$", re.MULTILINE)
 
 
-@cache
 def evol_template(operator: Operator) -> str:
     # Without the file's final newline: the prompt must end right after "Rewritten task:", where the model writes.
-    return files("generators").joinpath("templates", f"{EVOL_TEMPLATES[operator]}.txt").read_text().removesuffix("\n")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return load_template(EVOL_TEMPLATES[operator]).removesuffix("\n")
 
 
 def render_evol_prompt(operator: Operator, instruction: str, input_text: str) -> str:
     """The operator's template around one parent; breadth shows the instruction alone (a new task needs no input)."""
-    shown = _one_line(input_text)
+    shown = one_line(input_text)
     block = f"\nInput: {shown}" if shown and operator != "breadth" else ""
-    return evol_template(operator).format(instruction=_one_line(instruction), input_block=block)
+    return evol_template(operator).format(instruction=one_line(instruction), input_block=block)
 
 
 def render_input_prompt(evol_prompt: str, rewritten_task: str) -> str:
     """complicate_input's follow-up: its prompt, the rewritten task it got back, and the new input's label."""
-    return f"{evol_prompt} {_one_line(rewritten_task)}{_NEW_INPUT}"
+    return f"{evol_prompt} {one_line(rewritten_task)}{_NEW_INPUT}"
 
 
 def join_input(rewritten_task: str, new_input: str) -> str:

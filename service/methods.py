@@ -20,6 +20,7 @@ from domain.screening import DuplicateScreen
 from generators.categories import CategoryModel, mix_report, normalised_targets, pick_focus
 from generators.code_tasks import CodePool, run_code_round, to_task
 from generators.engine import CompletionEngine
+from generators.evol import EvolPool, Parent, run_evol_round
 from generators.judge import JUDGE_TEMPLATE, JudgeItem, judge_instances
 from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
@@ -27,7 +28,14 @@ from generators.self_instruct import Pool, run_round
 from store import Store
 from store.code_checks import code_examples
 from store.dedup.screen import open_screen
-from store.jobs import JobRecord, bootstrap_tasks, dataset_categories, job_category_counts, seed_examples
+from store.jobs import (
+    JobRecord,
+    bootstrap_tasks,
+    dataset_categories,
+    evol_parents,
+    job_category_counts,
+    seed_examples,
+)
 from store.quality import tasks_to_judge
 from store.tasks import add_tasks
 
@@ -163,6 +171,39 @@ class CodeMethod:
         )  # fmt: skip
 
 
+class EvolMethod:
+    """Evol-Instruct: each round rewrites parents drawn from the dataset (seeds and earlier evolutions)."""
+
+    def __init__(self, store: Store, job: JobRecord, screen: DuplicateScreen) -> None:
+        parents = [
+            Parent(task_id=task_id, instruction=e.instruction, input=e.input, depth=depth,
+                   is_classification=e.is_classification, category=category)
+            for task_id, e, category, depth in evol_parents(store, job.dataset_id)
+        ]  # fmt: skip
+        self.pool = EvolPool(parents=parents, examples=seed_examples(store, job.dataset_id))
+        self.spec, self.screen = job.spec, screen
+        self.max_rounds_without_accept = job.spec.evol.max_rounds_without_accept
+        self.exhausted, self.label_examples = False, dataset_categories(store, job.dataset_id)
+
+    def mix(self) -> dict[str, Any] | None:
+        return None
+
+    def admit(self, result: RoundResult) -> RoundResult:
+        return result
+
+    def note_committed(self, tasks: list[NewTask]) -> None:
+        pass
+
+    async def round(
+        self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
+    ) -> RoundResult:
+        s = self.spec
+        return await run_evol_round(
+            engine, self.pool, rng, config=s.evol, sampling=s.sampling, rules=s.rules, screen=self.screen,
+            seed=seed, provenance=provenance, quality=s.quality,
+        )  # fmt: skip
+
+
 class JudgeMethod:
     """A `judge` job: each round scores the next stored tasks this judge and rubric have not read yet."""
 
@@ -209,4 +250,6 @@ def open_method(store: Store, job: JobRecord, sandbox: Sandbox) -> GenerationMet
                          semantic_threshold=rules.semantic_threshold)  # fmt: skip
     if job.method == "code":
         return CodeMethod(store, job, screen, sandbox)
+    if job.method == "evol":
+        return EvolMethod(store, job, screen)
     return SelfInstructMethod(store, job, screen)

@@ -224,3 +224,22 @@ def seed_examples(store: Store, dataset_id: str, limit: int = 500) -> list[Examp
             [dataset_id, limit],
         ).fetchall()
     return [Example(instruction=r[0], is_classification=r[1], input=r[2], output=r[3]) for r in rows]
+
+
+def evol_parents(store: Store, dataset_id: str) -> list[tuple[int, Example, str, int]]:
+    """(task id, task with its first instance, category, evolution depth) of every task that may evolve.
+
+    Proven code tasks stay out, as from self-instruct's examples: their rewrites would be code nobody runs.
+    """
+    with store.read() as cur:
+        require_dataset(cur, dataset_id)
+        rows = cur.execute(
+            f"""SELECT t.id, t.instruction, t.is_classification, i.input, i.output, t.category,
+                       coalesce(TRY_CAST(json_extract(t.provenance, '$.evol_depth') AS INTEGER), 0)
+                FROM tasks t JOIN instances i ON i.task_id = t.id AND i.position = 0
+                WHERE t.dataset_id = ? AND {_NOT_PROVEN_CODE} ORDER BY t.id""",
+            [dataset_id],
+        ).fetchall()
+    return [
+        (r[0], Example(instruction=r[1], is_classification=r[2], input=r[3], output=r[4]), r[5], r[6]) for r in rows
+    ]

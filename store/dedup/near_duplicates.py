@@ -25,15 +25,14 @@ duplicate, the score returned is a lower bound of the true best (often 0.0: noth
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Literal
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 
-from domain.screening import NEAR_DUPLICATE_THRESHOLD
+from domain.screening import NEAR_DUPLICATE_THRESHOLD, rouge_l_f, rouge_tokens
 from store.dedup.instruction_codes import (
     CELLS,
     OVERFLOW,
@@ -48,22 +47,8 @@ from store.dedup.instruction_codes import (
 )
 from store.dedup.lsh import BandIndex, MinHasher
 
-_TOKEN = re.compile(r"[a-z0-9]+")
 _SLACK = 1e-9  # bounds are compared in floating point: never prune on a rounding tie
 _BATCH = 50_000
-
-
-def rouge_tokens(text: str) -> list[str]:
-    """rouge_score's default tokenizer: lower-case, ASCII letters and digits only."""
-    return _TOKEN.findall(text.lower())
-
-
-def rouge_l_f(candidate: Sequence[str], reference: Sequence[str]) -> float:
-    if not candidate or not reference:
-        return 0.0
-    lcs = LCSseq.similarity(candidate, reference)
-    precision, recall = lcs / len(candidate), lcs / len(reference)
-    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
 
 
 class _Query:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from store.dedup.near_duplicates import rouge_l_f, rouge_tokens
+from domain.screening import rouge_l_f, rouge_tokens
 
 CODE_SEEDS = Path(__file__).resolve().parents[2] / "generators" / "seeds" / "code_seeds.jsonl"
 FIELDS = {"instruction": str, "entry_point": str, "solution": str, "tests": list, "topic": str}

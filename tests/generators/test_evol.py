@@ -6,13 +6,14 @@ import random
 
 import anyio
 
-from generators.engine import Completion, Sampling
-from generators.evol import EvolConfig, EvolPool, Parent, pick_parents, run_evol_round
+from domain.fingerprint import fingerprint
+from domain.job_spec import EvolConfig, InstructionRules, Sampling
+from domain.records import Example
+from domain.screening import DuplicateScreen
+from generators.engine import Completion
+from generators.evol import EvolPool, Parent, pick_parents, run_evol_round
 from generators.evol_prompts import OPERATORS
-from generators.filters import InstructionRules
-from generators.prompts import Example
-from store.fingerprint import fingerprint
-from store.near_duplicates import NearDuplicateIndex
+from store.dedup.near_duplicates import NearDuplicateIndex
 
 FINE = "A fine answer, written out in full."
 LIGHTHOUSE = "Write a short story about a lighthouse keeper who finds a message in a bottle on a stormy winter night."
@@ -70,11 +71,12 @@ def make_pool(parents: list[Parent]) -> EvolPool:
         Example(instruction="Write a haiku about snow.", input="", output="Snow falls."),
         Example(instruction="Is this review positive?", input="Great", output="positive", is_classification=True),
     ]
-    return EvolPool(parents=parents, fingerprints={fingerprint(p.instruction) for p in parents}, examples=examples)
+    return EvolPool(parents=parents, examples=examples)
 
 
-def make_index(pool: EvolPool, *extra: str) -> NearDuplicateIndex:
-    return NearDuplicateIndex(0.7, [p.instruction for p in pool.parents] + list(extra))
+def make_index(pool: EvolPool, *extra: str) -> DuplicateScreen:
+    texts = [p.instruction for p in pool.parents] + list(extra)
+    return DuplicateScreen({fingerprint(t) for t in texts}, NearDuplicateIndex(0.7, texts))
 
 
 def run(engine, pool, index, *, config: EvolConfig | None = None, rng_seed=1, round_number=3):
@@ -87,7 +89,7 @@ def run(engine, pool, index, *, config: EvolConfig | None = None, rng_seed=1, ro
             config=config,
             sampling=Sampling(),
             rules=InstructionRules(),
-            index=index,
+            screen=index,
             seed=11,
             provenance={"job_id": "j", "round": round_number},
         )  # fmt: skip
@@ -128,7 +130,7 @@ def test_a_round_keeps_good_evolutions_and_eliminates_the_rest_each_with_its_rea
         limerick,
         LIGHTHOUSE_PLUS,  # a near-duplicate of its own parent only: rule 1 judges that, and it adds enough
     ]
-    reasons = {text: (reason, detail.get("check")) for reason, text, detail in result.rejections}
+    reasons = {r.instruction: (r.reason, r.detail.get("check")) for r in result.rejections}
     assert reasons == {
         "list three uses for a PAPERCLIP!": ("evol_no_gain", "equal"),
         "Explain why the sky is blue in two sentences for a curious child.": ("evol_degenerate_answer", "refusal"),
@@ -141,12 +143,12 @@ def test_a_round_keeps_good_evolutions_and_eliminates_the_rest_each_with_its_rea
             "deepen", "concretize", "increase_reasoning", "complicate_input", "breadth") for side in ("in", "out")},
     }  # fmt: skip
     assert result.tokens == 7 * 5 + 4 * 5
-    refusal = next(d for r, _, d in result.rejections if r == "evol_degenerate_answer")
+    refusal = next(r.detail for r in result.rejections if r.reason == "evol_degenerate_answer")
     assert refusal == {
         "operator": "add_constraints", "parent_instruction": "Explain why the sky is blue.",
         "check": "refusal", "marker": "Sorry", "input": "", "output": "Sorry, I cannot answer that.",
     }  # fmt: skip
-    near = next(d for r, _, d in result.rejections if r == "near_duplicate")
+    near = next(r.detail for r in result.rejections if r.reason == "near_duplicate")
     assert near["match"] == "Describe a sunny beach holiday in summer." and near["rouge_l"] == 0.8235
 
 
@@ -156,8 +158,8 @@ def test_copied_prompt_words_and_copied_worked_examples_are_eliminated() -> None
     rewrites = {"Write a limerick about a sleepy cat.": " " + copied, "Draft a letter to a landlord.": " " + example}
     pool = make_pool([parent(1, "Write a limerick about a sleepy cat."), parent(2, "Draft a letter to a landlord.")])
     result = run(EvolEngine(rewrites), pool, make_index(pool), config=EvolConfig(operators={"concretize": 1.0}))
-    assert result.accepted == []
-    assert sorted(result.rejections) == [
+    assert result.accepted == ()
+    assert sorted((r.reason, r.instruction, r.detail) for r in result.rejections) == [
         ("evol_copied_prompt", copied,
          {"operator": "concretize", "parent_instruction": "Write a limerick about a sleepy cat.",
           "phrase": "#Rewritten Prompt#"}),
@@ -194,7 +196,7 @@ def test_breadth_writes_a_new_task_and_gets_no_near_duplicate_exemption() -> Non
         result = run(engine, pool, make_index(pool), config=EvolConfig(operators={operator: 1.0}))
         assert bool(result.accepted) is accepted
         if not accepted:
-            assert [(r, d["match"]) for r, _, d in result.rejections] == [("near_duplicate", LIGHTHOUSE)]
+            assert [(r.reason, r.detail["match"]) for r in result.rejections] == [("near_duplicate", LIGHTHOUSE)]
 
     new_task = "Write a short fable about a crow who learns to count pebbles."
     engine = EvolEngine({"Summarize the paragraph below.": " " + new_task})
@@ -243,7 +245,7 @@ def test_lineages_stop_at_max_depth() -> None:
     parents_asked = [p.rsplit("Original task: ", 1)[1].split("\n")[0] for p in engine.evolve_prompts()]
     assert grandchild not in parents_asked and parents_asked.count(seed) == 3 and parents_asked.count(child) == 2
     assert rounds[2].stages["prompts"] == 2  # the seed and the child; the grandchild is at max_depth
-    assert [r[0] for r in rounds[2].rejections] == ["exact_duplicate", "exact_duplicate"]
+    assert [r.reason for r in rounds[2].rejections] == ["exact_duplicate", "exact_duplicate"]
 
 
 def test_parents_are_picked_below_max_depth_with_operators_drawn_by_weight() -> None:
@@ -290,7 +292,7 @@ def test_a_round_is_deterministic_for_a_seed() -> None:
 
     (calls, result), (again_calls, again) = one(3), one(3)
     assert calls == again_calls and result == again
-    assert len(result.accepted) == 12 and result.rejections == []
+    assert len(result.accepted) == 12 and result.rejections == ()
     assert {t.provenance["operator"] for t in result.accepted} == set(OPERATORS)  # all six drawn at this seed
     complicated = sum(t.provenance["operator"] == "complicate_input" for t in result.accepted)
     # One line per evolution, complicate_input's new inputs, classify, then the answers.
@@ -313,5 +315,5 @@ def test_engine_errors_and_truncated_rewrites_are_counted_not_crashed_on() -> No
 
     pool = make_pool([parent(1, "Explain why the sky is blue."), parent(2, "Summarize the paragraph below.", FOX_TEXT)])
     result = run(Failing({}), pool, make_index(pool), config=ADD_CONSTRAINTS)
-    assert sorted(r[0] for r in result.rejections) == ["engine_error", "evol_truncated"]
+    assert sorted(r.reason for r in result.rejections) == ["engine_error", "evol_truncated"]
     assert result.stages["candidates"] == 1 and result.stages["accepted"] == 0

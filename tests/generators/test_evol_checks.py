@@ -8,15 +8,14 @@ from importlib.resources import files
 import msgspec
 import pytest
 
-from generators.evol import EvolConfig
+from domain.job_spec import Elimination, EvolConfig
+from domain.records import Example
 from generators.evol_checks import (
-    Elimination,
     copied_example,
     copied_prompt_words,
     degenerate_answer,
     no_gain,
     prompt_text,
-    repeated_bigram_share,
 )
 from generators.evol_prompts import (
     IN_DEPTH,
@@ -29,7 +28,6 @@ from generators.evol_prompts import (
     render_input_prompt,
     template_examples,
 )
-from generators.prompts import Example
 
 RULES = Elimination()
 
@@ -135,8 +133,6 @@ def test_degenerate_answers_each_with_its_check() -> None:
         "Write a detailed plan for a three-day hiking trip in the Swiss Alps, with the daily distances, huts and food."
     )
     assert degenerate(long_task, "Go hiking.") == {"check": "too_short_for_task", "answer_words": 2}
-    loop = "A podcast, a podcast, a podcast, she actually started a podcast"
-    assert degenerate("Describe a hobby.", loop) == {"check": "repetition", "repeated_bigram_share": 0.4}
 
 
 def test_what_is_not_degenerate() -> None:
@@ -148,13 +144,11 @@ def test_what_is_not_degenerate() -> None:
         "Write a detailed plan for a three-day hiking trip in the Swiss Alps, with the daily distances, huts and food."
     )
     assert degenerate(long_task, "Day one: Zermatt.") is None
-    assert degenerate("Describe a hobby.", "a podcast a podcast") is None  # too short to call a loop
 
 
 def test_every_packaged_seed_answer_passes_the_degenerate_checks() -> None:
     lines = files("generators").joinpath("seeds", "default_seeds.jsonl").read_text().splitlines()
     seeds = [json.loads(line) for line in lines if line.strip()]
-    assert max(repeated_bigram_share(s["instances"][0]["output"]) for s in seeds) == pytest.approx(0.2381, abs=1e-4)
     flagged = [
         s["id"]
         for s in seeds

@@ -11,6 +11,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import LCSseq
 from rouge_score import rouge_scorer
 
+from domain.screening import rouge_l_f, rouge_tokens
 from store.dedup import instruction_codes
 from store.dedup.instruction_codes import (
     cell_counts,
@@ -21,7 +22,7 @@ from store.dedup.instruction_codes import (
     shingle_keys_many,
 )
 from store.dedup.lsh import BandIndex, MinHasher
-from store.dedup.near_duplicates import NearDuplicateIndex, rouge_l_f, rouge_tokens
+from store.dedup.near_duplicates import NearDuplicateIndex
 
 CORPUS_SCRIPT = Path("/work/shared/bench/make_instruction_corpus.py")
 SCORER = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
