@@ -19,7 +19,9 @@ from generators.sandbox import Sandbox, SandboxLimits
 from service import __version__
 from service.controllers.benchmarks import BenchmarkController
 from service.controllers.datasets import DatasetController
-from service.controllers.health import health
+from service.bodies import ServiceRequest
+from service.controllers.engine import engine_status
+from service.controllers.health import health, ready
 from service.controllers.jobs import JobController
 from service.controllers.records import RecordController
 from service.controllers.snapshots import DatasetSnapshotController, SnapshotController
@@ -42,7 +44,9 @@ def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if scheme.lower() == "bearer":
         offered = token.strip()
     if not any(hmac.compare_digest(offered.encode(), key.encode()) for key in keys):
-        raise CodedHTTPException(401, "unauthorized", "a valid API key is required")
+        raise CodedHTTPException(
+            401, "unauthorized", "a valid API key is required", headers={"WWW-Authenticate": 'Bearer realm="instructforge"'}
+        )
 
 
 def sandbox_from(settings: SandboxSettings) -> Sandbox:
@@ -87,11 +91,13 @@ def create_app(settings: Settings) -> Litestar:
             DatasetSnapshotController,
             SnapshotController,
             BenchmarkController,
+            engine_status,
         ],
         guards=[require_api_key],
     )
     return Litestar(
-        route_handlers=[health, v1],
+        route_handlers=[health, ready, v1],
+        request_class=ServiceRequest,
         lifespan=[_lifespan(settings)],
         state=State({"settings": settings}),
         dependencies=DEPENDENCIES,

@@ -36,11 +36,14 @@ HTTP_CODES: dict[int, str] = {
 }
 
 
-def error_response(status_code: int, code: str, detail: str, extra: dict | None = None) -> Response:
+def error_response(
+    status_code: int, code: str, detail: str, extra: dict | None = None, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         {"status_code": status_code, "code": code, "detail": detail, "extra": extra or {}},
         status_code=status_code,
         media_type="application/json",
+        headers=headers,
     )
 
 
@@ -60,7 +63,8 @@ def handle_http_error(_: Request, exc: HTTPException) -> Response:
     code = getattr(exc, "code", None) or HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     if isinstance(exc, ValidationException):
         code = "invalid_request"
-    return error_response(exc.status_code, code, exc.detail, extra)
+    # The exception's headers travel with it: `Allow` on a 405, `WWW-Authenticate` on a 401.
+    return error_response(exc.status_code, code, exc.detail, extra, exc.headers)
 
 
 def handle_unexpected_error(request: Request, exc: Exception) -> Response:
@@ -78,6 +82,6 @@ EXCEPTION_HANDLERS = {
 class CodedHTTPException(HTTPException):
     """An HTTP-level error raised by the service itself (auth, media type) with its stable code."""
 
-    def __init__(self, status_code: int, code: str, detail: str) -> None:
-        super().__init__(detail=detail, status_code=status_code)
+    def __init__(self, status_code: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail=detail, status_code=status_code, headers=headers)
         self.code = code

@@ -16,6 +16,7 @@ from store.balance.report import DEFAULT_SHARE_LIMIT
 PREFIX = "INSTRUCTFORGE_"
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
+MAX_PAGE_SIZE_BOUND = 10_000  # the largest page any setting may allow (the `limit` parameter's schema bound)
 
 
 class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -38,8 +39,8 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_body_bytes: Annotated[int, Meta(ge=1024, le=2**31)] = 64 * 1024 * 1024
-    default_page_size: Annotated[int, Meta(ge=1, le=10_000)] = 100
-    max_page_size: Annotated[int, Meta(ge=1, le=10_000)] = 1_000
+    default_page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE_BOUND)] = 100
+    max_page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE_BOUND)] = 1_000
     max_instruction_chars: Annotated[int, Meta(ge=16, le=1_000_000)] = 4_000
     max_text_chars: Annotated[int, Meta(ge=16, le=10_000_000)] = 100_000
     max_instances_per_task: Annotated[int, Meta(ge=1, le=10_000)] = 64

@@ -13,6 +13,7 @@ import anyio
 
 from domain.job_spec import JobProgress
 from domain.records import NewTask, Rejection
+from domain.redaction import redact_text
 from generators.engine import CompletionEngine
 from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
@@ -103,7 +104,7 @@ class JobWorker:
             log.exception("job %s failed", job.id)
             while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:  # a round's error, not its group
                 exc = exc.exceptions[0]
-            error = f"{type(exc).__name__}: {exc}"
+            error = redact_text(f"{type(exc).__name__}: {exc}")  # shown by GET /v1/jobs: no endpoint secrets
             fail = partial(finish_job, self.store, job.id, "failed", stop_reason="error", error=error)
             await anyio.to_thread.run_sync(fail)
 

@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 import anyio
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, FromQuery
-from msgspec import Meta
 
 from service.dependencies import StoreDep
+from service.params import BenchmarkName, NgramSize
 from store.contamination.benchmarks import (
     BenchmarkInfo,
     delete_benchmark,
@@ -16,8 +13,6 @@ from store.contamination.benchmarks import (
     list_benchmarks,
     register_benchmark,
 )
-
-BenchmarkName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class BenchmarkList(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,8 +27,7 @@ class BenchmarkController(Controller):
 
     @post("/", status_code=201)
     async def register(
-        self, store: StoreDep, request: Request, name: FromQuery[BenchmarkName],
-        ngram: FromQuery[Annotated[int, Meta(ge=1, le=64)]] = 13,
+        self, store: StoreDep, request: Request, name: BenchmarkName, ngram: NgramSize = 13,
     ) -> BenchmarkInfo:  # fmt: skip
         """Register a benchmark: the body is JSON Lines; every string value of a record is benchmark text."""
         body = await request.body()
@@ -44,9 +38,9 @@ class BenchmarkController(Controller):
         return BenchmarkList(items=list(list_benchmarks(store)))
 
     @get("/{name:str}", sync_to_thread=True)
-    def read(self, store: StoreDep, name: FromPath[str]) -> BenchmarkInfo:
+    def read(self, store: StoreDep, name: BenchmarkName) -> BenchmarkInfo:
         return get_benchmark(store, name)
 
     @delete("/{name:str}", sync_to_thread=True)
-    def remove(self, store: StoreDep, name: FromPath[str]) -> None:
+    def remove(self, store: StoreDep, name: BenchmarkName) -> None:
         delete_benchmark(store, name)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import anyio
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody
 
 from domain.job_spec import JobSpec
 from service.bodies import strict_body
 from service.dependencies import SettingsDep, StoreDep
 from service.engine_holder import check_engine_choice
-from service.paging import page_size
+from service.paging import id_cursor, page_size
+from service.params import DatasetIdFilter, JobCursor, JobId, PageLimit
 from service.schemas import JobList, JobOut
 from store import Store
 from store.jobs import JobRecord, create_job, get_job, job_rejections, list_jobs, request_cancel
@@ -35,20 +36,20 @@ class JobController(Controller):
 
     @get("/", sync_to_thread=True)
     def list(
-        self, store: StoreDep, settings: SettingsDep, cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None, dataset_id: FromQuery[str | None] = None,
+        self, store: StoreDep, settings: SettingsDep, cursor: JobCursor = None, limit: PageLimit = None,
+        dataset_id: DatasetIdFilter = None,
     ) -> JobList:  # fmt: skip
         size = page_size(limit, settings.limits)
-        jobs = list_jobs(store, after=cursor, limit=size, dataset_id=dataset_id)
+        jobs = list_jobs(store, after=id_cursor(cursor, "job"), limit=size, dataset_id=dataset_id)
         return JobList(
             items=[job_out(store, j) for j in jobs[:size]], next=jobs[size - 1].id if len(jobs) > size else None
         )
 
     @get("/{job_id:str}", sync_to_thread=True)
-    def read(self, store: StoreDep, job_id: FromPath[str]) -> JobOut:
+    def read(self, store: StoreDep, job_id: JobId) -> JobOut:
         return job_out(store, get_job(store, job_id))
 
     @post("/{job_id:str}/cancel", status_code=202, sync_to_thread=True)
-    def cancel(self, store: StoreDep, job_id: FromPath[str]) -> JobOut:
+    def cancel(self, store: StoreDep, job_id: JobId) -> JobOut:
         """A queued job is cancelled at once; a running one after its current round."""
         return job_out(store, request_cancel(store, job_id))

@@ -4,14 +4,14 @@ from typing import Annotated
 
 import anyio
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import Parameter
 from litestar.response import Stream
-from msgspec import Meta
 
 from domain.records import Source
 from service.bodies import upload_kind
 from service.dependencies import SettingsDep, StoreDep
 from service.paging import page_size, task_cursor
+from service.params import CategoryFilter, DatasetId, PageLimit, ShareLimit, SourceFilter, TaskCursor
 from service.schemas import RecordList, RecordOut
 from service.settings import LimitsSettings
 from service.streaming import prefetch
@@ -47,7 +47,7 @@ class RecordController(Controller):
 
     @post("/seeds", status_code=200)
     async def upload_seeds(
-        self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: FromPath[str]
+        self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: DatasetId
     ) -> SeedReport:
         """Add seed tasks (self-instruct or Alpaca records) as JSON Lines (application/x-ndjson) or a JSON array.
 
@@ -62,12 +62,12 @@ class RecordController(Controller):
         self,
         store: StoreDep,
         settings: SettingsDep,
-        dataset_id: FromPath[str],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None,
-        source: FromQuery[Source | None] = None,
-        category: FromQuery[str | None] = None,
-        classification: FromQuery[bool | None] = None,
+        dataset_id: DatasetId,
+        cursor: TaskCursor = None,
+        limit: PageLimit = None,
+        source: SourceFilter = None,
+        category: CategoryFilter = None,
+        classification: bool | None = None,
     ) -> RecordList:
         page = page_tasks(
             store,
@@ -82,15 +82,15 @@ class RecordController(Controller):
 
     @get("/stats", sync_to_thread=True)
     def stats(
-        self, store: StoreDep, settings: SettingsDep, dataset_id: FromPath[str], balance: FromQuery[bool] = True
+        self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId, balance: bool = True
     ) -> DatasetStats:
         """Counts, lengths, rejections by reason, the balance report and (code datasets) the sandbox's verdicts."""
         return dataset_report(store, dataset_id, share_limit=settings.limits.balance_share_limit, with_balance=balance)
 
     @get("/balance", sync_to_thread=True)
     def balance(
-        self, store: StoreDep, settings: SettingsDep, dataset_id: FromPath[str],
-        share_limit: FromQuery[Annotated[float, Meta(gt=0, le=1)] | None] = None,
+        self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId,
+        share_limit: ShareLimit = None,
     ) -> BalanceReport:  # fmt: skip
         """The balance report alone, with the verb analysis over a larger sample (20,000 instructions)."""
         return balance_report(store, dataset_id, share_limit=share_limit or settings.limits.balance_share_limit)
@@ -100,11 +100,11 @@ class RecordController(Controller):
         self,
         store: StoreDep,
         settings: SettingsDep,
-        dataset_id: FromPath[str],
-        export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "alpaca",
-        source: FromQuery[Source | None] = None,
-        category: FromQuery[str | None] = None,
-        classification: FromQuery[bool | None] = None,
+        dataset_id: DatasetId,
+        export_format: Annotated[ExportFormat, Parameter(query="format")] = "alpaca",
+        source: SourceFilter = None,
+        category: CategoryFilter = None,
+        classification: bool | None = None,
     ) -> Stream:
         """The dataset as JSON Lines, streamed in constant memory; one line per instance."""
         chunks = open_export(

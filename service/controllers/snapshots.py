@@ -3,11 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-from litestar import Controller, get, post
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
 from litestar.response import File
 
+from service.bodies import strict_body
 from service.dependencies import SettingsDep, StoreDep
+from service.params import DatasetId, FileName, SnapshotId
 from service.schemas import SnapshotList, SnapshotOut
 from service.settings import Settings
 from store import Store
@@ -33,13 +35,15 @@ class DatasetSnapshotController(Controller):
 
     @post("/", status_code=201)
     async def create(
-        self, store: StoreDep, settings: SettingsDep, dataset_id: FromPath[str], data: JSONBody[SnapshotSpec]
-    ) -> SnapshotOut:
+        self, request: Request, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId,
+        data: JSONBody[SnapshotSpec],
+    ) -> SnapshotOut:  # fmt: skip
         """Freeze the dataset's selected records into an immutable, numbered, split snapshot with a manifest."""
-        return await anyio.to_thread.run_sync(_create, store, settings, dataset_id, data)
+        spec = await strict_body(request, SnapshotSpec)  # `"seed": "5"` is a 400, as for jobs
+        return await anyio.to_thread.run_sync(_create, store, settings, dataset_id, spec)
 
     @get("/", sync_to_thread=True)
-    def list(self, store: StoreDep, dataset_id: FromPath[str]) -> SnapshotList:
+    def list(self, store: StoreDep, dataset_id: DatasetId) -> SnapshotList:
         return SnapshotList(items=[SnapshotOut.of(s) for s in list_snapshots(store, dataset_id)])
 
 
@@ -48,10 +52,10 @@ class SnapshotController(Controller):
     tags = ["snapshots"]
 
     @get("/{snapshot_id:str}", sync_to_thread=True)
-    def read(self, store: StoreDep, snapshot_id: FromPath[str]) -> SnapshotOut:
+    def read(self, store: StoreDep, snapshot_id: SnapshotId) -> SnapshotOut:
         return SnapshotOut.of(get_snapshot(store, snapshot_id))
 
     @get("/{snapshot_id:str}/files/{name:str}", sync_to_thread=True)
-    def download(self, store: StoreDep, snapshot_id: FromPath[str], name: FromPath[str]) -> File:
+    def download(self, store: StoreDep, snapshot_id: SnapshotId, name: FileName) -> File:
         path = snapshot_file(store, snapshot_id, name)
         return File(path=path, filename=name, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"))

@@ -20,6 +20,8 @@ import msgspec
 from msgspec import Meta
 
 from domain.errors import NotFoundError
+from domain.names import Name
+from domain.redaction import redact_url
 from domain.records import Source
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 from store.balance.report import DEFAULT_SHARE_LIMIT, balance_report
@@ -49,9 +51,13 @@ class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     per_category_cap: Annotated[int, Meta(ge=1, le=100_000_000)] | None = None
     exclude_contaminated: bool = True
     # None: every registered benchmark
-    benchmarks: Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(max_length=1000)] | None = None
+    benchmarks: Annotated[list[Name], Meta(max_length=1000)] | None = None
     near_duplicate_threshold: Annotated[float, Meta(gt=0, le=1)] = NEAR_DUPLICATE_THRESHOLD
     balance_share_limit: Annotated[float, Meta(gt=0, le=1)] = DEFAULT_SHARE_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.benchmarks is not None and len(set(self.benchmarks)) != len(self.benchmarks):
+            raise ValueError("benchmarks must not name a benchmark twice")
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,8 +124,16 @@ def _generation(store: Store, dataset_id: str, ids: list[int]) -> dict[str, Any]
             {"source": s, "method": m, "model": model, "templates": msgspec.json.decode(t) if t else None, "tasks": n}
             for s, m, model, t, n in groups
         ],
-        "jobs": [{"id": j, "method": m, "params": msgspec.json.decode(p)} for j, m, p in jobs],
+        "jobs": [{"id": j, "method": m, "params": _public_params(p)} for j, m, p in jobs],
     }
+
+
+def _public_params(params: str) -> dict[str, Any]:
+    """A job's request as a manifest shows it: endpoint URLs without their credentials."""
+    decoded = msgspec.json.decode(params)
+    if decoded.get("endpoints"):
+        decoded["endpoints"] = [redact_url(e) for e in decoded["endpoints"]]
+    return decoded
 
 
 def _counts(rows: list[SplitRow], sides: dict[int, str], files: dict[str, FileEntry]) -> dict[str, Any]:
