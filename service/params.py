@@ -1,6 +1,6 @@
 """Every query and path parameter of the API, with its bounds: one home, documented in the OpenAPI schema.
 
-Litestar checks a parameter against the bounds given to `Parameter(...)` (it ignores msgspec `Meta` inside
+Litestar checks a parameter against the bounds given to `QueryParameter(...)`/`PathParameter(...)` (it ignores msgspec `Meta` inside
 `Annotated` for parameters), so bounds hold for query parameters exactly as they do for bodies: a value
 out of bounds, `nan` and `inf` included, is a 400 with the error shape, before the handler runs.
 Patterns are portable (the schema's readers use ECMA regexes); where Python's `$` lets a trailing newline
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 
 from domain.names import MAX_NAME_CHARS, NAME_DESCRIPTION, NAME_PATTERN
 from domain.records import Source
@@ -25,33 +25,35 @@ JOB_CURSOR_PATTERN = r"^job_[0-9a-f]{20}$"
 
 PageLimit = Annotated[
     int | None,
-    Parameter(ge=1, le=MAX_PAGE_SIZE_BOUND, description="page size; at most INSTRUCTFORGE_MAX_PAGE_SIZE"),
+    QueryParameter(ge=1, le=MAX_PAGE_SIZE_BOUND, description="page size; at most INSTRUCTFORGE_MAX_PAGE_SIZE"),
 ]
 TaskCursor = Annotated[
     str | None,
-    Parameter(
+    QueryParameter(
         pattern=TASK_CURSOR_PATTERN, max_length=TASK_CURSOR_DIGITS, description="the `next` of the previous page"
     ),
 ]
 DatasetCursor = Annotated[
-    str | None, Parameter(pattern=DATASET_CURSOR_PATTERN, max_length=23, description="the `next` of the previous page")
+    str | None, QueryParameter(pattern=DATASET_CURSOR_PATTERN, max_length=23, description="the `next` of the previous page")
 ]
 JobCursor = Annotated[
-    str | None, Parameter(pattern=JOB_CURSOR_PATTERN, max_length=24, description="the `next` of the previous page")
+    str | None, QueryParameter(pattern=JOB_CURSOR_PATTERN, max_length=24, description="the `next` of the previous page")
 ]
-DatasetIdFilter = Annotated[str | None, Parameter(min_length=1, max_length=MAX_ID_CHARS)]
-CategoryFilter = Annotated[str | None, Parameter(min_length=1, max_length=64)]
-SourceFilter = Annotated[Source | None, Parameter()]
+DatasetIdFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=MAX_ID_CHARS)]
+CategoryFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]
+SourceFilter = Annotated[Source | None, QueryParameter()]
+ClassificationFilter = Annotated[bool | None, QueryParameter()]
+WithBalance = Annotated[bool, QueryParameter(description="false skips the balance report")]
 ShareLimit = Annotated[
-    float | None, Parameter(gt=0, le=1, description="a share above it is a warning; default the setting")
+    float | None, QueryParameter(gt=0, le=1, description="a share above it is a warning; default the setting")
 ]
-NgramSize = Annotated[int, Parameter(ge=1, le=64, description="words per n-gram")]
+NgramSize = Annotated[int, QueryParameter(ge=1, le=64, description="words per n-gram")]
 BenchmarkName = Annotated[
-    str, Parameter(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN, description=NAME_DESCRIPTION)
+    str, QueryParameter(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN, description=NAME_DESCRIPTION)
 ]
 
 # Path parameters: an id longer than any id the service makes names nothing; a file name is one of a few.
-DatasetId = Annotated[str, Parameter(min_length=1, max_length=MAX_ID_CHARS)]
-JobId = Annotated[str, Parameter(min_length=1, max_length=MAX_ID_CHARS)]
-SnapshotId = Annotated[str, Parameter(min_length=1, max_length=MAX_ID_CHARS)]
-FileName = Annotated[str, Parameter(min_length=1, max_length=64)]
+DatasetId = Annotated[str, PathParameter(min_length=1, max_length=MAX_ID_CHARS)]
+JobId = Annotated[str, PathParameter(min_length=1, max_length=MAX_ID_CHARS)]
+SnapshotId = Annotated[str, PathParameter(min_length=1, max_length=MAX_ID_CHARS)]
+FileName = Annotated[str, PathParameter(min_length=1, max_length=64)]

@@ -4,14 +4,23 @@ from typing import Annotated
 
 import anyio
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from domain.records import Source
 from service.bodies import upload_kind
 from service.dependencies import SettingsDep, StoreDep
 from service.paging import page_size, task_cursor
-from service.params import CategoryFilter, DatasetId, PageLimit, ShareLimit, SourceFilter, TaskCursor
+from service.params import (
+    CategoryFilter,
+    ClassificationFilter,
+    DatasetId,
+    PageLimit,
+    ShareLimit,
+    SourceFilter,
+    TaskCursor,
+    WithBalance,
+)
 from service.schemas import RecordList, RecordOut
 from service.settings import LimitsSettings
 from service.streaming import prefetch
@@ -67,7 +76,7 @@ class RecordController(Controller):
         limit: PageLimit = None,
         source: SourceFilter = None,
         category: CategoryFilter = None,
-        classification: bool | None = None,
+        classification: ClassificationFilter = None,
     ) -> RecordList:
         page = page_tasks(
             store,
@@ -82,7 +91,7 @@ class RecordController(Controller):
 
     @get("/stats", sync_to_thread=True)
     def stats(
-        self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId, balance: bool = True
+        self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId, balance: WithBalance = True
     ) -> DatasetStats:
         """Counts, lengths, rejections by reason, the balance report and (code datasets) the sandbox's verdicts."""
         return dataset_report(store, dataset_id, share_limit=settings.limits.balance_share_limit, with_balance=balance)
@@ -101,10 +110,10 @@ class RecordController(Controller):
         store: StoreDep,
         settings: SettingsDep,
         dataset_id: DatasetId,
-        export_format: Annotated[ExportFormat, Parameter(query="format")] = "alpaca",
+        export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "alpaca",
         source: SourceFilter = None,
         category: CategoryFilter = None,
-        classification: bool | None = None,
+        classification: ClassificationFilter = None,
     ) -> Stream:
         """The dataset as JSON Lines, streamed in constant memory; one line per instance."""
         chunks = open_export(

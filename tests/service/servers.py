@@ -54,10 +54,10 @@ class Server:
                 self.process.kill()
 
     def wait_engine(self, timeout: float = 300) -> dict:
-        """Poll /health until the engine is ready; fail fast when it failed."""
+        """Poll /v1/engine until the engine is ready; fail fast when it failed."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            engine = httpx.get(f"{self.url}/health", timeout=5).json()["engine"]
+            engine = httpx.get(f"{self.url}/v1/engine", timeout=5).json()
             assert engine["status"] != "failed", engine["detail"] + "\n" + self.log.read_text()[-3000:]
             if engine["status"] == "ready":
                 return engine
