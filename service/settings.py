@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from domain.redaction import REDACTED, redact_text, redact_url
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 from generators.sandbox.limits import SandboxLimits
 from store.balance.report import DEFAULT_SHARE_LIMIT
@@ -154,10 +155,26 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _explain(exc: msgspec.ValidationError, raw: dict[str, dict[str, Any]]) -> str:
-    """Turn msgspec's `... - at $.server.port` into a message that names the variable."""
+    """Turn msgspec's `... - at $.server.port` into a message that names the variable (never a secret)."""
     message = str(exc)
     for key, (section, field) in ENVIRONMENT.items():
         if message.endswith(f"$.{section}.{field}`"):
-            value = raw[section][field]
+            value = _public_value(field, raw[section][field])
             return f"{PREFIX}{key}={value!r}: {message.rsplit(' - at ', 1)[0]}"
-    return message
+    return redact_text(message)
+
+
+def _public_value(field: str, value: Any) -> Any:
+    if field == "api_keys":
+        return [REDACTED] * len(value) if isinstance(value, list | tuple) else REDACTED
+    if field == "endpoints" and isinstance(value, list | tuple):
+        return [redact_url(str(v)) for v in value]
+    return value
+
+
+def public_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as `instructforge settings` prints them: API keys hidden, endpoint URLs redacted."""
+    shown = msgspec.to_builtins(settings)
+    shown["server"]["api_keys"] = _public_value("api_keys", shown["server"]["api_keys"])
+    shown["engine"]["endpoints"] = _public_value("endpoints", shown["engine"]["endpoints"])
+    return shown

@@ -138,7 +138,7 @@ def prepare_benchmark(jsonl: bytes, ngram: int) -> _PreparedBenchmark:
 
 
 def _check_registration(name: str, ngram: int) -> str:
-    name = check_name(name.strip(), "benchmark name")  # a name that can be read and deleted as it was registered
+    check_name(name, "benchmark name")  # a name that can be read and deleted as it was registered
     low, high = NGRAM_RANGE
     if not low <= ngram <= high:
         raise InvalidInputError(f"ngram must be between {low} and {high}", code="invalid_benchmark")
