@@ -32,6 +32,7 @@ from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
 from service.settings import SandboxSettings, Settings
 from service.worker import JobWorker
 from store import Store
+from store.snapshots.publish import settle_snapshots
 
 
 def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -62,6 +63,7 @@ def _lifespan(settings: Settings):
             threads=settings.store.duckdb_threads,
             memory_limit=settings.store.duckdb_memory_limit,
         )
+        settle_snapshots(store, Path(settings.store.data_dir) / "snapshots")  # after a crash: no half snapshot
         if settings.engine.default_dataset:
             ensure_default_dataset(store)
         holder = EngineHolder(settings.engine, Path(settings.store.data_dir))

@@ -8,7 +8,6 @@ changes afterwards: its files are never rewritten, and later changes to the data
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import time
@@ -31,13 +30,11 @@ from store.datasets import get_dataset, require_dataset
 from store.dedup.near_duplicates import NearDuplicateIndex
 from store.export import ExportFormat
 from store.records import RecordFilter
-from store.snapshots.card import data_card
-from store.snapshots.files import FileEntry, content_sha256, llama_factory_info, write_code_tests, write_split
+from store.snapshots.files import FileEntry, content_sha256, write_code_tests, write_split
+from store.snapshots.publish import SPLITS, partial_folder, publish, sync_files
 from store.snapshots.splits import SplitRow, cap_per_category, separate_near_duplicates, stratified_split
 from store.tasks import filter_clause
 
-SPLITS = ("train", "validation")
-_json = msgspec.json.Encoder()
 
 
 class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -173,10 +170,11 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
     rows, capped = cap_per_category(rows, spec.per_category_cap, spec.seed)
     sides, moved = _split(rows, texts, spec)
     snapshot_id = new_snapshot_id()
-    work = root / f".{snapshot_id}.partial"
+    work = partial_folder(root, snapshot_id)
     work.mkdir(parents=True)
     try:
         files = _write_files(store, dataset_id, spec, sides, work)
+        sync_files(work)  # the data on disk before the write lock is taken: under it, only small documents
         balance = balance_report(store, dataset_id, share_limit=spec.balance_share_limit, task_ids=sorted(sides))
         manifest: dict[str, Any] = {
             "snapshot_id": snapshot_id, "dataset_id": dataset_id, "dataset_name": dataset.name,
@@ -189,40 +187,11 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
             "generation": _generation(store, dataset_id, sorted(sides)),
             "created_at": datetime.now(UTC).isoformat(),
         }  # fmt: skip
-        return _publish(store, manifest, work, root / snapshot_id)
+        publish(store, manifest, work, root / snapshot_id)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-
-
-def _publish(store: Store, manifest: dict[str, Any], work: Path, final: Path) -> Snapshot:
-    """Number the snapshot, write its manifest and card, make it read-only and move it in place, atomically."""
-    with store.write() as cur:
-        dataset_id = manifest["dataset_id"]
-        number = cur.execute(
-            "SELECT coalesce(max(number), 0) + 1 FROM snapshots WHERE dataset_id = ?", [dataset_id]
-        ).fetchall()[0][0]
-        manifest["number"] = number
-        name = f"{manifest['dataset_name']}_snapshot{number}"
-        splits = [s for s in SPLITS if manifest["files"][f"{s}.jsonl"]["records"]]
-        (work / "dataset_info.json").write_bytes(_json.encode(llama_factory_info(name, manifest["format"], splits)))
-        (work / "README.md").write_text(data_card(manifest))
-        (work / "manifest.json").write_bytes(msgspec.json.format(_json.encode(manifest)))
-        for path in work.iterdir():
-            path.chmod(0o444)
-        cur.execute(
-            "INSERT INTO snapshots (id, dataset_id, number, format, path, manifest) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                manifest["snapshot_id"],
-                dataset_id,
-                number,
-                manifest["format"],
-                str(final),
-                _json.encode(manifest).decode(),
-            ],
-        )
-        os.rename(work, final)
-    return get_snapshot(store, manifest["snapshot_id"])
+    return get_snapshot(store, snapshot_id)
 
 
 def _row_to_snapshot(row: tuple) -> Snapshot:
