@@ -32,6 +32,7 @@ from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
 from service.settings import SandboxSettings, Settings
 from service.worker import JobWorker
 from store import Store
+from store.dedup.shared_screen import ScreenCache
 from store.snapshots.publish import settle_snapshots
 
 
@@ -67,8 +68,9 @@ def _lifespan(settings: Settings):
         if settings.engine.default_dataset:
             ensure_default_dataset(store)
         holder = EngineHolder(settings.engine, Path(settings.store.data_dir))
-        worker = JobWorker(store, holder, sandbox_from(settings.sandbox))
-        app.state.store, app.state.engine, app.state.worker = store, holder, worker
+        screens = ScreenCache()  # per-dataset duplicate screens, shared by uploads and jobs
+        worker = JobWorker(store, holder, sandbox_from(settings.sandbox), screens)
+        app.state.store, app.state.engine, app.state.worker, app.state.screens = store, holder, worker, screens
         holder.start()
         worker_task = asyncio.create_task(worker.run(), name="job-worker")
         try:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
+from functools import partial
 from importlib.resources import files
 from typing import Any, Protocol
 
+import anyio
 import msgspec
 
 from domain.records import CodeExample, NewTask, Rejection
@@ -24,8 +27,13 @@ from generators.self_instruct import Pool, run_round
 from store import Store
 from store.code_checks import code_examples
 from store.dedup.screen import open_screen
+from store.dedup.shared_screen import ScreenCache
 from store.jobs import JobRecord, bootstrap_tasks, dataset_categories, job_category_counts, seed_examples
 from store.tasks import add_tasks
+
+
+def _no_catch_up() -> None:
+    """A job's own screen (semantic tier on) is complete from its start, as before shared screens."""
 
 
 class GenerationMethod(Protocol):
@@ -44,7 +52,10 @@ class GenerationMethod(Protocol):
 
 
 class SelfInstructMethod:
-    def __init__(self, store: Store, job: JobRecord, screen: DuplicateScreen) -> None:
+    def __init__(
+        self, store: Store, job: JobRecord, screen: DuplicateScreen, catch_up: Callable[[], object] = _no_catch_up
+    ) -> None:
+        self.catch_up = catch_up
         shown = bootstrap_tasks(store, job.dataset_id)
         self.pool = Pool(
             seeds=[text for text, source, _ in shown if source == "seed"],
@@ -67,6 +78,7 @@ class SelfInstructMethod:
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
     ) -> RoundResult:
+        await anyio.to_thread.run_sync(self.catch_up)  # tasks committed since: by uploads, or other rounds
         s = self.spec
         return await run_round(
             engine, self.pool, rng, config=s.config, sampling=s.sampling, rules=s.rules, screen=self.screen,
@@ -121,7 +133,15 @@ def add_default_code_seeds(store: Store, dataset_id: str, sandbox: Sandbox) -> i
 
 
 class CodeMethod:
-    def __init__(self, store: Store, job: JobRecord, screen: DuplicateScreen, sandbox: Sandbox) -> None:
+    def __init__(
+        self,
+        store: Store,
+        job: JobRecord,
+        screen: DuplicateScreen,
+        sandbox: Sandbox,
+        catch_up: Callable[[], object] = _no_catch_up,
+    ) -> None:
+        self.catch_up = catch_up
         examples = code_examples(store, job.dataset_id)
         if not any(e.source == "seed" for e in examples):
             add_default_code_seeds(store, job.dataset_id, sandbox)
@@ -147,6 +167,7 @@ class CodeMethod:
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
     ) -> RoundResult:
+        await anyio.to_thread.run_sync(self.catch_up)
         s = self.spec
         return await run_code_round(
             engine, self.pool, rng, config=s.code, sampling=s.sampling, rules=s.rules,
@@ -154,11 +175,22 @@ class CodeMethod:
         )  # fmt: skip
 
 
-def open_method(store: Store, job: JobRecord, sandbox: Sandbox) -> GenerationMethod:
-    """The job's method with its pool loaded (blocking: call from a worker thread)."""
+def open_method(store: Store, job: JobRecord, sandbox: Sandbox, screens: ScreenCache | None = None) -> GenerationMethod:
+    """The job's method with its pool loaded (blocking: call from a worker thread).
+
+    With `screens` (the service's shared screens), the job screens against the dataset's shared screen,
+    caught up before each round, plus its own admitted candidates: no index rebuilt per job, and the job
+    sees tasks that uploads commit while it runs (and they see the job's). The semantic tier keeps a
+    screen of the job's own, built here.
+    """
     rules = job.spec.rules
-    screen = open_screen(store, job.dataset_id, rules.near_duplicate_threshold,
-                         semantic_threshold=rules.semantic_threshold)  # fmt: skip
+    catch_up: Callable[[], object] = _no_catch_up
+    if screens is not None and rules.semantic_threshold is None:
+        screen, shared = screens.view(store, job.dataset_id, rules.near_duplicate_threshold)
+        catch_up = partial(shared.refresh, store)
+    else:
+        screen = open_screen(store, job.dataset_id, rules.near_duplicate_threshold,
+                             semantic_threshold=rules.semantic_threshold)  # fmt: skip
     if job.method == "code":
-        return CodeMethod(store, job, screen, sandbox)
-    return SelfInstructMethod(store, job, screen)
+        return CodeMethod(store, job, screen, sandbox, catch_up)
+    return SelfInstructMethod(store, job, screen, catch_up)

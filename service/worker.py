@@ -20,6 +20,7 @@ from generators.sandbox import Sandbox
 from service.engine_holder import EngineHolder
 from service.methods import GenerationMethod, open_method
 from store import Store
+from store.dedup.shared_screen import ScreenCache
 from store.jobs import JobRecord, commit_round, finish_job, get_job, mark_running, unfinished_jobs
 
 log = logging.getLogger("instructforge.worker")
@@ -68,8 +69,9 @@ class _Run:
 
 
 class JobWorker:
-    def __init__(self, store: Store, holder: EngineHolder, sandbox: Sandbox) -> None:
+    def __init__(self, store: Store, holder: EngineHolder, sandbox: Sandbox, screens: ScreenCache | None = None) -> None:
         self.store = store
+        self.screens = screens  # the service's shared duplicate screens (None: each job builds its own)
         self.holder = holder
         self.sandbox = sandbox
         self.wake = asyncio.Event()
@@ -115,7 +117,7 @@ class JobWorker:
         under that lock. A stop condition stops new rounds; the job finishes once those in flight are in.
         """
         await anyio.to_thread.run_sync(mark_running, self.store, job.id)
-        method = await anyio.to_thread.run_sync(open_method, self.store, job, self.sandbox)
+        method = await anyio.to_thread.run_sync(open_method, self.store, job, self.sandbox, self.screens)
         run = _Run(job, method, own_engine, self.holder.settings.rounds_in_flight)
         while True:
             async with anyio.create_task_group() as rounds:

@@ -38,5 +38,6 @@ class DatasetController(Controller):
         return DatasetOut.of(datasets.get_dataset(store, dataset_id))
 
     @delete("/{dataset_id:str}", sync_to_thread=True)
-    def remove(self, store: StoreDep, dataset_id: DatasetId) -> None:
+    def remove(self, request: Request, store: StoreDep, dataset_id: DatasetId) -> None:
         datasets.delete_dataset(store, dataset_id)
+        request.app.state.screens.forget(dataset_id)

@@ -27,6 +27,7 @@ from service.streaming import prefetch
 from store import Store
 from store.balance.report import BalanceReport, balance_report
 from store.export import ExportFormat, open_export
+from store.dedup.shared_screen import ScreenCache
 from store.ingest.formats import SeedLimits
 from store.ingest.seeds import NearDuplicateCheck, SeedReport, ingest_seeds
 from store.records import RecordFilter
@@ -34,14 +35,17 @@ from store.stats import DatasetStats, dataset_report
 from store.tasks import page_tasks
 
 
-def _ingest(store: Store, limits: LimitsSettings, dataset_id: str, body: bytes, content_type: str) -> SeedReport:
+def _ingest(
+    store: Store, screens: ScreenCache, limits: LimitsSettings, dataset_id: str, body: bytes, content_type: str
+) -> SeedReport:
     seed_limits = SeedLimits(
         max_instruction_chars=limits.max_instruction_chars,
         max_text_chars=limits.max_text_chars,
         max_instances=limits.max_instances_per_task,
     )
     check = NearDuplicateCheck(threshold=limits.near_duplicate_threshold, max_tasks=limits.seed_near_duplicate_check_max)
-    return ingest_seeds(store, dataset_id, body, upload_kind(content_type, body), seed_limits, check)
+    screen = lambda: screens.view(store, dataset_id, check.threshold)[0]  # noqa: E731 - built only when checked
+    return ingest_seeds(store, dataset_id, body, upload_kind(content_type, body), seed_limits, check, screen=screen)
 
 
 def record_filter(source: Source | None, category: str | None, classification: bool | None) -> RecordFilter:
@@ -64,7 +68,8 @@ class RecordController(Controller):
         """
         body = await request.body()  # bounded by request_max_body_size: 413 beyond it
         content_type = request.headers.get("content-type", "")
-        return await anyio.to_thread.run_sync(_ingest, store, settings.limits, dataset_id, body, content_type)
+        screens = request.app.state.screens
+        return await anyio.to_thread.run_sync(_ingest, store, screens, settings.limits, dataset_id, body, content_type)
 
     @get("/records", sync_to_thread=True)
     def records(
