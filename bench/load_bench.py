@@ -73,8 +73,16 @@ def start_server(data_dir: Path, port: int, code_tree: Path) -> subprocess.Popen
     sys.exit("the server did not start")
 
 
-async def client(http: httpx.AsyncClient, dataset: str, pending: list[list[str]], stop_at: float, rng: random.Random,
-                 latencies: dict[str, list[float]], statuses: dict[str, dict[int, int]], sent: list[str]) -> None:  # fmt: skip
+async def client(
+    http: httpx.AsyncClient,
+    dataset: str,
+    pending: list[list[str]],
+    stop_at: float,
+    rng: random.Random,
+    latencies: dict[str, list[float]],
+    statuses: dict[str, dict[int, int]],
+    sent: list[str],
+) -> None:
     kinds, weights = zip(*MIX, strict=True)
     while time.monotonic() < stop_at:
         kind = rng.choices(kinds, weights)[0]

@@ -17,9 +17,9 @@ from litestar.openapi import OpenAPIConfig
 
 from generators.sandbox import Sandbox, SandboxLimits
 from service import __version__
+from service.bodies import ServiceRequest
 from service.controllers.benchmarks import BenchmarkController
 from service.controllers.datasets import DatasetController
-from service.bodies import ServiceRequest
 from service.controllers.engine import engine_status
 from service.controllers.health import health, ready
 from service.controllers.jobs import JobController
@@ -35,6 +35,8 @@ from store import Store
 from store.dedup.shared_screen import ScreenCache
 from store.snapshots.publish import settle_snapshots
 
+_CHALLENGE = 'Bearer realm="instructforge"'
+
 
 def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """With INSTRUCTFORGE_API_KEYS set, /v1 needs `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
@@ -47,7 +49,7 @@ def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         offered = token.strip()
     if not any(hmac.compare_digest(offered.encode(), key.encode()) for key in keys):
         raise CodedHTTPException(
-            401, "unauthorized", "a valid API key is required", headers={"WWW-Authenticate": 'Bearer realm="instructforge"'}
+            401, "unauthorized", "a valid API key is required", headers={"WWW-Authenticate": _CHALLENGE}
         )
 
 

@@ -1,8 +1,9 @@
 """Every query and path parameter of the API, with its bounds: one home, documented in the OpenAPI schema.
 
-Litestar checks a parameter against the bounds given to `QueryParameter(...)`/`PathParameter(...)` (it ignores msgspec `Meta` inside
-`Annotated` for parameters), so bounds hold for query parameters exactly as they do for bodies: a value
-out of bounds, `nan` and `inf` included, is a 400 with the error shape, before the handler runs.
+Litestar checks a parameter against the bounds given to `QueryParameter(...)` and `PathParameter(...)` (it
+ignores msgspec `Meta` inside `Annotated` for parameters), so bounds hold for query parameters exactly as
+they do for bodies: a value out of bounds, `nan` and `inf` included, is a 400 with the error shape, before
+the handler runs.
 Patterns are portable (the schema's readers use ECMA regexes); where Python's `$` lets a trailing newline
 through, the handler's own check (`service.paging`, `domain.names`) closes it.
 """
@@ -34,7 +35,8 @@ TaskCursor = Annotated[
     ),
 ]
 DatasetCursor = Annotated[
-    str | None, QueryParameter(pattern=DATASET_CURSOR_PATTERN, max_length=23, description="the `next` of the previous page")
+    str | None,
+    QueryParameter(pattern=DATASET_CURSOR_PATTERN, max_length=23, description="the `next` of the previous page"),
 ]
 JobCursor = Annotated[
     str | None, QueryParameter(pattern=JOB_CURSOR_PATTERN, max_length=24, description="the `next` of the previous page")

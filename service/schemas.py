@@ -10,8 +10,8 @@ from msgspec import Meta
 
 from domain.job_spec import JobProgress, JobSpec
 from domain.names import Name
-from domain.redaction import redact_url
 from domain.records import Source
+from domain.redaction import redact_url
 from store.jobs import JobRecord
 from store.records import Dataset, TaskRecord
 from store.snapshots.snapshot import SNAPSHOT_DOCUMENTS, Snapshot

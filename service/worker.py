@@ -69,7 +69,9 @@ class _Run:
 
 
 class JobWorker:
-    def __init__(self, store: Store, holder: EngineHolder, sandbox: Sandbox, screens: ScreenCache | None = None) -> None:
+    def __init__(
+        self, store: Store, holder: EngineHolder, sandbox: Sandbox, screens: ScreenCache | None = None
+    ) -> None:
         self.store = store
         self.screens = screens  # the service's shared duplicate screens (None: each job builds its own)
         self.holder = holder
@@ -106,7 +108,7 @@ class JobWorker:
             log.exception("job %s failed", job.id)
             while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:  # a round's error, not its group
                 exc = exc.exceptions[0]
-            error = redact_text(f"{type(exc).__name__}: {exc}")  # shown by GET /v1/jobs: no endpoint secrets
+            error = redact_text(f"{type(exc).__name__}: {exc}")  # GET /v1/jobs shows it: no endpoint secrets
             fail = partial(finish_job, self.store, job.id, "failed", stop_reason="error", error=error)
             await anyio.to_thread.run_sync(fail)
 

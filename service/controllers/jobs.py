@@ -8,6 +8,7 @@ from domain.job_spec import JobSpec
 from service.bodies import strict_body
 from service.dependencies import SettingsDep, StoreDep
 from service.engine_holder import check_engine_choice
+from service.errors import ERROR_RESPONSES
 from service.paging import id_cursor, page_size
 from service.params import DatasetIdFilter, JobCursor, JobId, PageLimit
 from service.schemas import JobList, JobOut
@@ -23,7 +24,7 @@ class JobController(Controller):
     path = "/jobs"
     tags = ["jobs"]
 
-    @post("/", status_code=202)
+    @post("/", status_code=202, responses=ERROR_RESPONSES)
     async def create(
         self, request: Request, store: StoreDep, settings: SettingsDep, data: JSONBody[JobSpec]
     ) -> JobOut:
@@ -34,7 +35,7 @@ class JobController(Controller):
         request.app.state.worker.wake.set()
         return await anyio.to_thread.run_sync(job_out, store, job)
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, responses=ERROR_RESPONSES)
     def list(
         self, store: StoreDep, settings: SettingsDep, cursor: JobCursor = None, limit: PageLimit = None,
         dataset_id: DatasetIdFilter = None,
@@ -45,11 +46,11 @@ class JobController(Controller):
             items=[job_out(store, j) for j in jobs[:size]], next=jobs[size - 1].id if len(jobs) > size else None
         )
 
-    @get("/{job_id:str}", sync_to_thread=True)
+    @get("/{job_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
     def read(self, store: StoreDep, job_id: JobId) -> JobOut:
         return job_out(store, get_job(store, job_id))
 
-    @post("/{job_id:str}/cancel", status_code=202, sync_to_thread=True)
+    @post("/{job_id:str}/cancel", status_code=202, sync_to_thread=True, responses=ERROR_RESPONSES)
     def cancel(self, store: StoreDep, job_id: JobId) -> JobOut:
         """A queued job is cancelled at once; a running one after its current round."""
         return job_out(store, request_cancel(store, job_id))

@@ -10,6 +10,8 @@ from litestar.response import Stream
 from domain.records import Source
 from service.bodies import upload_kind
 from service.dependencies import SettingsDep, StoreDep
+from service.errors import ERROR_RESPONSES
+from service.openapi import SeedUploadOperation
 from service.paging import page_size, task_cursor
 from service.params import (
     CategoryFilter,
@@ -26,8 +28,8 @@ from service.settings import LimitsSettings
 from service.streaming import prefetch
 from store import Store
 from store.balance.report import BalanceReport, balance_report
-from store.export import ExportFormat, open_export
 from store.dedup.shared_screen import ScreenCache
+from store.export import ExportFormat, open_export
 from store.ingest.formats import SeedLimits
 from store.ingest.seeds import NearDuplicateCheck, SeedReport, ingest_seeds
 from store.records import RecordFilter
@@ -45,7 +47,8 @@ def _ingest(
     )
     check = NearDuplicateCheck(threshold=limits.near_duplicate_threshold, max_tasks=limits.seed_near_duplicate_check_max)
     screen = lambda: screens.view(store, dataset_id, check.threshold)[0]  # noqa: E731 - built only when checked
-    return ingest_seeds(store, dataset_id, body, upload_kind(content_type, body), seed_limits, check, screen=screen)
+    kind = upload_kind(content_type, body)
+    return ingest_seeds(store, dataset_id, body, kind, seed_limits, check, screen=screen)
 
 
 def record_filter(source: Source | None, category: str | None, classification: bool | None) -> RecordFilter:
@@ -58,7 +61,7 @@ class RecordController(Controller):
     path = "/datasets/{dataset_id:str}"
     tags = ["records"]
 
-    @post("/seeds", status_code=200)
+    @post("/seeds", status_code=200, responses=ERROR_RESPONSES, operation_class=SeedUploadOperation)
     async def upload_seeds(
         self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: DatasetId
     ) -> SeedReport:
@@ -71,7 +74,7 @@ class RecordController(Controller):
         screens = request.app.state.screens
         return await anyio.to_thread.run_sync(_ingest, store, screens, settings.limits, dataset_id, body, content_type)
 
-    @get("/records", sync_to_thread=True)
+    @get("/records", sync_to_thread=True, responses=ERROR_RESPONSES)
     def records(
         self,
         store: StoreDep,
@@ -94,14 +97,14 @@ class RecordController(Controller):
             items=[RecordOut.of(t) for t in page.items], next=None if page.next_after is None else str(page.next_after)
         )
 
-    @get("/stats", sync_to_thread=True)
+    @get("/stats", sync_to_thread=True, responses=ERROR_RESPONSES)
     def stats(
         self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId, balance: WithBalance = True
     ) -> DatasetStats:
         """Counts, lengths, rejections by reason, the balance report and (code datasets) the sandbox's verdicts."""
         return dataset_report(store, dataset_id, share_limit=settings.limits.balance_share_limit, with_balance=balance)
 
-    @get("/balance", sync_to_thread=True)
+    @get("/balance", sync_to_thread=True, responses=ERROR_RESPONSES)
     def balance(
         self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId,
         share_limit: ShareLimit = None,
@@ -109,7 +112,7 @@ class RecordController(Controller):
         """The balance report alone, with the verb analysis over a larger sample (20,000 instructions)."""
         return balance_report(store, dataset_id, share_limit=share_limit or settings.limits.balance_share_limit)
 
-    @get("/export", sync_to_thread=True)
+    @get("/export", sync_to_thread=True, responses=ERROR_RESPONSES)
     def export(
         self,
         store: StoreDep,

@@ -9,6 +9,7 @@ from litestar.response import File
 
 from service.bodies import strict_body
 from service.dependencies import SettingsDep, StoreDep
+from service.errors import ERROR_RESPONSES
 from service.params import DatasetId, FileName, SnapshotId
 from service.schemas import SnapshotList, SnapshotOut
 from service.settings import Settings
@@ -33,7 +34,7 @@ class DatasetSnapshotController(Controller):
     path = "/datasets/{dataset_id:str}/snapshots"
     tags = ["snapshots"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=ERROR_RESPONSES)
     async def create(
         self, request: Request, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId,
         data: JSONBody[SnapshotSpec],
@@ -42,7 +43,7 @@ class DatasetSnapshotController(Controller):
         spec = await strict_body(request, SnapshotSpec)  # `"seed": "5"` is a 400, as for jobs
         return await anyio.to_thread.run_sync(_create, store, settings, dataset_id, spec)
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, responses=ERROR_RESPONSES)
     def list(self, store: StoreDep, dataset_id: DatasetId) -> SnapshotList:
         return SnapshotList(items=[SnapshotOut.of(s) for s in list_snapshots(store, dataset_id)])
 
@@ -51,11 +52,11 @@ class SnapshotController(Controller):
     path = "/snapshots"
     tags = ["snapshots"]
 
-    @get("/{snapshot_id:str}", sync_to_thread=True)
+    @get("/{snapshot_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
     def read(self, store: StoreDep, snapshot_id: SnapshotId) -> SnapshotOut:
         return SnapshotOut.of(get_snapshot(store, snapshot_id))
 
-    @get("/{snapshot_id:str}/files/{name:str}", sync_to_thread=True)
+    @get("/{snapshot_id:str}/files/{name:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
     def download(self, store: StoreDep, snapshot_id: SnapshotId, name: FileName) -> File:
         path = snapshot_file(store, snapshot_id, name)
         return File(path=path, filename=name, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"))

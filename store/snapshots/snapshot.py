@@ -20,8 +20,8 @@ from msgspec import Meta
 
 from domain.errors import NotFoundError
 from domain.names import Name
-from domain.redaction import redact_url
 from domain.records import Source
+from domain.redaction import redact_url
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 from store.balance.report import DEFAULT_SHARE_LIMIT, balance_report
 from store.contamination.check import find_contamination
@@ -34,7 +34,6 @@ from store.snapshots.files import FileEntry, content_sha256, write_code_tests, w
 from store.snapshots.publish import SPLITS, partial_folder, publish, sync_files
 from store.snapshots.splits import SplitRow, cap_per_category, separate_near_duplicates, stratified_split
 from store.tasks import filter_clause
-
 
 
 class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -24,7 +24,10 @@ def test_redact_url(url: str, shown: str) -> None:
 
 def test_redact_text_finds_every_url_in_a_message() -> None:
     message = "Client error '404' for url 'http://u:hunter2@10.1.2.3:8000/v1/models?token=t' (see http://ok:1/x)"
-    assert redact_text(message) == "Client error '404' for url 'http://***@10.1.2.3:8000/v1/models?***' (see http://ok:1/x)"
+    assert (
+        redact_text(message)
+        == "Client error '404' for url 'http://***@10.1.2.3:8000/v1/models?***' (see http://ok:1/x)"
+    )
 
 
 @pytest.mark.parametrize("name", ["a", "humaneval", "MBPP-v1.2_test", "9" * 100])

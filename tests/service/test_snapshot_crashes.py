@@ -21,7 +21,7 @@ from tests.service.servers import Server, free_port
 
 pytestmark = pytest.mark.server
 
-LAUNCHER = '''
+LAUNCHER = """
 import os, signal, sys
 import importlib
 
@@ -38,7 +38,7 @@ setattr(module, function_name, killed_after)
 from service.cli import main
 sys.argv = ["instructforge", "serve"]
 main()
-'''
+"""
 # (module:function wrapped, snapshots that must exist after the restart)
 STEPS = [
     ("store.snapshots.files:concatenated_lines", 0),  # halfway through train.jsonl
