@@ -112,7 +112,7 @@ class RecordController(Controller):
         """The balance report alone, with the verb analysis over a larger sample (20,000 instructions)."""
         return balance_report(store, dataset_id, share_limit=share_limit or settings.limits.balance_share_limit)
 
-    @get("/export", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get("/export", sync_to_thread=True, responses=ERROR_RESPONSES, media_type="application/x-ndjson")
     def export(
         self,
         store: StoreDep,
