@@ -37,8 +37,8 @@ def test_uploads_never_rebuild_the_index_and_check_outside_the_write_lock(
     monkeypatch.setattr(seeds_module, "open_screen", no_rebuild)
     monkeypatch.setattr(seeds_module, "near_duplicate_seeds", check)
     url = f"/v1/datasets/{dataset_id}/seeds"
-    first = client.post(url, content=b'{"instruction": "List three tips for staying healthy in winter.", "output": "a"}',
-                        headers=NDJSON)  # fmt: skip
+    body = b'{"instruction": "List three tips for staying healthy in winter.", "output": "a"}'
+    first = client.post(url, content=body, headers=NDJSON)
     assert first.status_code == 200, first.text
     near = client.post(url, content=b'{"instruction": "List three tips for staying healthy during winter.", '
                        b'"output": "b"}', headers=NDJSON).json()  # fmt: skip
