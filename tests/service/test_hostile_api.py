@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 
 from service.app import create_app
 from service.log_redaction import redacting_factory
-from service.settings import EngineSettings
+from service.settings import EngineSettings, SettingsError, public_settings, settings_from_env
 from tests.service.conftest import assert_error
 
 DEEP = 1_000
@@ -190,3 +190,17 @@ def test_log_records_are_redacted_messages_and_tracebacks() -> None:
     text = stream.getvalue()
     assert "engine ready at http://***@127.0.0.1:9/?***" in text and "ConnectionError: failed on http://***@" in text
     assert SECRET not in text
+
+
+def test_printed_settings_and_setting_errors_hide_keys_and_endpoint_credentials() -> None:
+    env = {
+        "INSTRUCTFORGE_API_KEYS": f"{SECRET},k2",
+        "INSTRUCTFORGE_ENGINE": "remote",
+        "INSTRUCTFORGE_ENDPOINTS": REMOTE,
+    }
+    shown = public_settings(settings_from_env(env))
+    assert shown["server"]["api_keys"] == ["***", "***"]
+    assert shown["engine"]["endpoints"] == ["http://***@127.0.0.1:9/?***"]
+    with pytest.raises(SettingsError) as raised:
+        settings_from_env({**env, "INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ROUNDS_IN_FLIGHT": "0"})
+    assert SECRET not in str(raised.value)
