@@ -204,3 +204,10 @@ def test_printed_settings_and_setting_errors_hide_keys_and_endpoint_credentials(
     with pytest.raises(SettingsError) as raised:
         settings_from_env({**env, "INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ROUNDS_IN_FLIGHT": "0"})
     assert SECRET not in str(raised.value)
+
+
+def test_ready_is_503_when_the_database_does_not_answer(client: TestClient) -> None:
+    assert client.get("/ready").status_code == 200
+    client.app.state.store.close()
+    assert_error(client.get("/ready"), 503, "database_unavailable")
+    assert client.get("/health").json() == {"status": "ok"}  # liveness: the process still answers
