@@ -9,6 +9,7 @@ import pytest
 from domain.errors import NotFoundError
 from store import Store
 from store.datasets import create_dataset
+from store.dedup import shared_screen
 from store.dedup.shared_screen import ScreenCache, SharedScreen
 from store.ingest.formats import SeedLimits
 from store.ingest.seeds import NearDuplicateCheck, ingest_seeds
@@ -20,14 +21,17 @@ TIPS = "List three tips for staying healthy during winter."
 NEAR_TIPS = "Please list three tips for staying healthy in winter."
 
 
-def test_a_screen_is_built_once_then_reads_only_what_was_committed_since(store: Store, dataset_id: str) -> None:
+def test_a_screen_is_built_once_then_reads_only_what_was_committed_since(
+    store: Store, dataset_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shared_screen, "REFRESH_CHUNK", 1)  # the lock is released between chunks
     add_tasks(store, dataset_id, [task(POEM), task(TIPS)], source="seed", stage="upload")
     screen = SharedScreen(dataset_id, 0.7)
     assert screen.refresh(store) == 2
     assert screen.refresh(store) == 0  # nothing new: nothing read again
     add_tasks(store, dataset_id, [task("Explain how a refrigerator works.")], source="seed", stage="upload")
     assert screen.refresh(store) == 1
-    assert len(screen.index) == 3
+    assert len(screen.index) == len(screen.fingerprints) == 3
 
 
 def test_a_views_own_texts_stay_private_until_committed(store: Store, dataset_id: str) -> None:
