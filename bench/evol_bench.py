@@ -30,6 +30,9 @@ import msgspec
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from store.fingerprint import fingerprint  # noqa: E402
+from store.near_duplicates import NearDuplicateIndex  # noqa: E402
+
 from generators.engine import OpenAICompletionsEngine, Sampling  # noqa: E402
 from generators.evol import EvolConfig, EvolPool, Parent, run_evol_round  # noqa: E402
 from generators.evol_prompts import OPERATORS  # noqa: E402
@@ -38,8 +41,6 @@ from generators.model import DEFAULT_SERVED_NAME, prepare_default_model  # noqa:
 from generators.prompts import Example  # noqa: E402
 from generators.self_instruct import RoundResult  # noqa: E402
 from generators.vllm_server import VLLMServer  # noqa: E402
-from store.fingerprint import fingerprint  # noqa: E402
-from store.near_duplicates import NearDuplicateIndex  # noqa: E402
 
 _READY_TIMEOUT_S = 900.0  # the machine is shared: a start under load takes far longer than the idle 30 s
 

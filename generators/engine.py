@@ -17,6 +17,7 @@ import httpx
 import msgspec
 
 from domain.job_spec import Sampling
+from domain.redaction import redact_text
 
 
 class TokenLogprobs(msgspec.Struct, frozen=True, kw_only=True):
@@ -130,14 +131,16 @@ class OpenAICompletionsEngine:
                 if response.status_code in _RETRYABLE_STATUS:
                     error = f"{endpoint} answered {response.status_code}"
                 elif response.status_code >= 400:
-                    raise EngineError(f"{endpoint} refused the request: {response.status_code} {response.text[:300]}")
+                    refused = f"{endpoint} refused the request: {response.status_code} {response.text[:300]}"
+                    raise EngineError(redact_text(refused))  # an endpoint's credentials stay out of job errors
                 else:
                     return _parse_completion(response.json())
             except (httpx.TransportError, ValueError, KeyError, IndexError, TypeError) as exc:
                 error = f"{endpoint}: {type(exc).__name__}: {exc}"
             if attempt < self._retries:
                 await asyncio.sleep(self._backoff_s * 2**attempt)
-        return Completion(text="", finish_reason="error", completion_tokens=0, error=error)
+        # Kept with the rejection: without the endpoint's credentials.
+        return Completion(text="", finish_reason="error", completion_tokens=0, error=redact_text(error))
 
 
 def _parse_completion(payload: dict) -> Completion:

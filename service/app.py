@@ -17,10 +17,12 @@ from litestar.openapi import OpenAPIConfig
 
 from generators.sandbox import Sandbox, SandboxLimits
 from service import __version__
+from service.bodies import ServiceRequest
 from service.controllers.benchmarks import BenchmarkController
 from service.controllers.code import CodeController
 from service.controllers.datasets import DatasetController
-from service.controllers.health import health
+from service.controllers.engine import engine_status
+from service.controllers.health import health, ready
 from service.controllers.jobs import JobController
 from service.controllers.records import RecordController
 from service.controllers.snapshots import DatasetSnapshotController, SnapshotController
@@ -31,6 +33,10 @@ from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
 from service.settings import SandboxSettings, Settings
 from service.worker import JobWorker
 from store import Store
+from store.dedup.shared_screen import ScreenCache
+from store.snapshots.publish import settle_snapshots
+
+_CHALLENGE = 'Bearer realm="instructforge"'
 
 
 def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -43,7 +49,9 @@ def require_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if scheme.lower() == "bearer":
         offered = token.strip()
     if not any(hmac.compare_digest(offered.encode(), key.encode()) for key in keys):
-        raise CodedHTTPException(401, "unauthorized", "a valid API key is required")
+        raise CodedHTTPException(
+            401, "unauthorized", "a valid API key is required", headers={"WWW-Authenticate": _CHALLENGE}
+        )
 
 
 def sandbox_from(settings: SandboxSettings) -> Sandbox:
@@ -59,11 +67,13 @@ def _lifespan(settings: Settings):
             threads=settings.store.duckdb_threads,
             memory_limit=settings.store.duckdb_memory_limit,
         )
+        settle_snapshots(store, Path(settings.store.data_dir) / "snapshots")  # after a crash: no half snapshot
         if settings.engine.default_dataset:
             ensure_default_dataset(store)
         holder = EngineHolder(settings.engine, Path(settings.store.data_dir))
-        worker = JobWorker(store, holder, sandbox_from(settings.sandbox))
-        app.state.store, app.state.engine, app.state.worker = store, holder, worker
+        screens = ScreenCache()  # per-dataset duplicate screens, shared by uploads and jobs
+        worker = JobWorker(store, holder, sandbox_from(settings.sandbox), screens)
+        app.state.store, app.state.engine, app.state.worker, app.state.screens = store, holder, worker, screens
         app.state.sandbox = worker.sandbox  # one sandbox (one max_parallel) for code jobs and /v1/code/verify
         holder.start()
         worker_task = asyncio.create_task(worker.run(), name="job-worker")
@@ -90,11 +100,13 @@ def create_app(settings: Settings) -> Litestar:
             SnapshotController,
             BenchmarkController,
             CodeController,
+            engine_status,
         ],
         guards=[require_api_key],
     )
     return Litestar(
-        route_handlers=[health, v1],
+        route_handlers=[health, ready, v1],
+        request_class=ServiceRequest,
         lifespan=[_lifespan(settings)],
         state=State({"settings": settings}),
         dependencies=DEPENDENCIES,

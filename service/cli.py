@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import typer
 
-from service.settings import SettingsError, settings_from_env
+from service.settings import SettingsError, public_settings, settings_from_env
 
 cli = typer.Typer(help="InstructForge: a synthetic instruction-data service.", no_args_is_help=True)
 
@@ -27,19 +27,25 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.http_protocol import protocol_class
+    from service.log_redaction import install_redaction
 
     settings = _settings()
     server = msgspec.structs.replace(
         settings.server, host=host or settings.server.host, port=port or settings.server.port
     )
     settings = msgspec.structs.replace(settings, server=server)
-    uvicorn.run(create_app(settings), host=server.host, port=server.port, log_level=server.log_level)
+    install_redaction()  # no endpoint credentials in any log line
+    config = uvicorn.Config(
+        create_app(settings), host=server.host, port=server.port, log_level=server.log_level, http=protocol_class()
+    )
+    uvicorn.Server(config).run()
 
 
 @cli.command("settings")
 def show_settings() -> None:
     """Print the effective settings as JSON."""
-    typer.echo(msgspec.json.format(msgspec.json.encode(_settings())))
+    typer.echo(msgspec.json.format(msgspec.json.encode(public_settings(_settings()))))
 
 
 @cli.command()

@@ -13,6 +13,7 @@ import anyio
 
 from domain.errors import ConflictError, InvalidInputError
 from domain.job_spec import JobSpec, JudgeConfig
+from domain.redaction import redact_text
 from generators.engine import CompletionEngine, OpenAICompletionsEngine, discover_model
 from service.settings import EngineSettings
 
@@ -56,12 +57,22 @@ class EngineHolder:
         self.settings = settings
         self.data_dir = data_dir
         self.status: EngineStatus = "not_configured" if settings.kind == "none" else "starting"
+        self._detail = ""
         self.detail = "generation is switched off (INSTRUCTFORGE_ENGINE=none)" if settings.kind == "none" else ""
         self.engine: CompletionEngine | None = None
         self.ready = asyncio.Event()
         self._server = None
         self._task: asyncio.Task | None = None
         self._starts = 0
+
+    @property
+    def detail(self) -> str:
+        return self._detail
+
+    @detail.setter
+    def detail(self, text: str) -> None:
+        """Every status line is redacted as it is set: endpoint URLs and errors may carry credentials."""
+        self._detail = redact_text(text)
 
     def start(self) -> None:
         if self.settings.kind != "none":

@@ -6,9 +6,12 @@ Every error body is `{"status_code": int, "code": str, "detail": str, "extra": {
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from domain.errors import ConflictError, InstructForgeError, InvalidInputError, NotFoundError
@@ -36,11 +39,14 @@ HTTP_CODES: dict[int, str] = {
 }
 
 
-def error_response(status_code: int, code: str, detail: str, extra: dict | None = None) -> Response:
+def error_response(
+    status_code: int, code: str, detail: str, extra: dict | None = None, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         {"status_code": status_code, "code": code, "detail": detail, "extra": extra or {}},
         status_code=status_code,
         media_type="application/json",
+        headers=headers,
     )
 
 
@@ -60,7 +66,8 @@ def handle_http_error(_: Request, exc: HTTPException) -> Response:
     code = getattr(exc, "code", None) or HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     if isinstance(exc, ValidationException):
         code = "invalid_request"
-    return error_response(exc.status_code, code, exc.detail, extra)
+    # The exception's headers travel with it: `Allow` on a 405, `WWW-Authenticate` on a 401.
+    return error_response(exc.status_code, code, exc.detail, extra, exc.headers)
 
 
 def handle_unexpected_error(request: Request, exc: Exception) -> Response:
@@ -78,6 +85,32 @@ EXCEPTION_HANDLERS = {
 class CodedHTTPException(HTTPException):
     """An HTTP-level error raised by the service itself (auth, media type) with its stable code."""
 
-    def __init__(self, status_code: int, code: str, detail: str) -> None:
-        super().__init__(detail=detail, status_code=status_code)
+    def __init__(self, status_code: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail=detail, status_code=status_code, headers=headers)
         self.code = code
+
+
+class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
+    """The one error shape, as the OpenAPI document describes it for every status below."""
+
+    status_code: int
+    code: str
+    detail: str
+    extra: dict[str, Any]
+
+
+_ERROR_STATUSES = {
+    400: "invalid request: a parameter, body or upload the service cannot take",
+    401: "a valid API key is required (INSTRUCTFORGE_API_KEYS)",
+    404: "the id or name names nothing",
+    405: "method not allowed (see the Allow header)",
+    409: "the request clashes with the state (a name taken, a finished job, no engine)",
+    413: "the body is larger than INSTRUCTFORGE_MAX_BODY_BYTES",
+    415: "an upload media type the service does not read",
+    503: "not ready: the engine is starting or failed, or the database does not answer",
+}
+# Every handler documents every error status: any of them can answer any route (auth, limits, routing).
+ERROR_RESPONSES = {
+    status: ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
+    for status, description in _ERROR_STATUSES.items()
+}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import math
 import random
+from collections.abc import Callable
+from functools import partial
 from importlib.resources import files
 from typing import Any, Protocol
 
@@ -28,6 +30,7 @@ from generators.self_instruct import Pool, run_round
 from store import Store
 from store.code_checks import code_examples
 from store.dedup.screen import open_screen
+from store.dedup.shared_screen import ScreenCache
 from store.jobs import (
     JobRecord,
     bootstrap_tasks,
@@ -38,6 +41,10 @@ from store.jobs import (
 )
 from store.quality import tasks_to_judge
 from store.tasks import add_tasks
+
+
+def _no_catch_up() -> None:
+    """A job's own screen (semantic tier on) is complete from its start, as before shared screens."""
 
 
 class GenerationMethod(Protocol):
@@ -58,7 +65,10 @@ class GenerationMethod(Protocol):
 
 
 class SelfInstructMethod:
-    def __init__(self, store: Store, job: JobRecord, screen: DuplicateScreen) -> None:
+    def __init__(
+        self, store: Store, job: JobRecord, screen: DuplicateScreen, catch_up: Callable[[], object] = _no_catch_up
+    ) -> None:
+        self.catch_up = catch_up
         shown = bootstrap_tasks(store, job.dataset_id)
         self.pool = Pool(
             seeds=[text for text, source, _ in shown if source == "seed"],
@@ -83,6 +93,7 @@ class SelfInstructMethod:
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
     ) -> RoundResult:
+        await anyio.to_thread.run_sync(self.catch_up)  # tasks committed since: by uploads, or other rounds
         s = self.spec
         return await run_round(
             engine, self.pool, rng, config=s.config, sampling=s.sampling, rules=s.rules, screen=self.screen,
@@ -137,7 +148,15 @@ def add_default_code_seeds(store: Store, dataset_id: str, sandbox: Sandbox) -> i
 
 
 class CodeMethod:
-    def __init__(self, store: Store, job: JobRecord, screen: DuplicateScreen, sandbox: Sandbox) -> None:
+    def __init__(
+        self,
+        store: Store,
+        job: JobRecord,
+        screen: DuplicateScreen,
+        sandbox: Sandbox,
+        catch_up: Callable[[], object] = _no_catch_up,
+    ) -> None:
+        self.catch_up = catch_up
         examples = code_examples(store, job.dataset_id)
         if not any(e.source == "seed" for e in examples):
             add_default_code_seeds(store, job.dataset_id, sandbox)
@@ -164,6 +183,7 @@ class CodeMethod:
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
     ) -> RoundResult:
+        await anyio.to_thread.run_sync(self.catch_up)
         s = self.spec
         return await run_code_round(
             engine, self.pool, rng, config=s.code, sampling=s.sampling, rules=s.rules,
@@ -174,14 +194,16 @@ class CodeMethod:
 class EvolMethod:
     """Evol-Instruct: each round rewrites parents drawn from the dataset (seeds and earlier evolutions)."""
 
-    def __init__(self, store: Store, job: JobRecord, screen: DuplicateScreen) -> None:
+    def __init__(
+        self, store: Store, job: JobRecord, screen: DuplicateScreen, catch_up: Callable[[], object] = _no_catch_up
+    ) -> None:
         parents = [
             Parent(task_id=task_id, instruction=e.instruction, input=e.input, depth=depth,
                    is_classification=e.is_classification, category=category)
             for task_id, e, category, depth in evol_parents(store, job.dataset_id)
         ]  # fmt: skip
         self.pool = EvolPool(parents=parents, examples=seed_examples(store, job.dataset_id))
-        self.spec, self.screen = job.spec, screen
+        self.spec, self.screen, self.catch_up = job.spec, screen, catch_up
         self.max_rounds_without_accept = job.spec.evol.max_rounds_without_accept
         self.exhausted, self.label_examples = False, dataset_categories(store, job.dataset_id)
 
@@ -197,6 +219,7 @@ class EvolMethod:
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
     ) -> RoundResult:
+        await anyio.to_thread.run_sync(self.catch_up)  # tasks committed since: by uploads, or other rounds
         s = self.spec
         return await run_evol_round(
             engine, self.pool, rng, config=s.evol, sampling=s.sampling, rules=s.rules, screen=self.screen,
@@ -241,15 +264,26 @@ class JudgeMethod:
         return RoundResult(accepted=(), rejections=(), stages=stages, tokens=0, judged=judged)
 
 
-def open_method(store: Store, job: JobRecord, sandbox: Sandbox) -> GenerationMethod:
-    """The job's method with its pool loaded (blocking: call from a worker thread)."""
+def open_method(store: Store, job: JobRecord, sandbox: Sandbox, screens: ScreenCache | None = None) -> GenerationMethod:
+    """The job's method with its pool loaded (blocking: call from a worker thread).
+
+    With `screens` (the service's shared screens), the job screens against the dataset's shared screen,
+    caught up before each round, plus its own admitted candidates: no index rebuilt per job, and the job
+    sees tasks that uploads commit while it runs (and they see the job's). The semantic tier keeps a
+    screen of the job's own, built here.
+    """
     if job.method == "judge":
         return JudgeMethod(store, job)
     rules = job.spec.rules
-    screen = open_screen(store, job.dataset_id, rules.near_duplicate_threshold,
-                         semantic_threshold=rules.semantic_threshold)  # fmt: skip
+    catch_up: Callable[[], object] = _no_catch_up
+    if screens is not None and rules.semantic_threshold is None:
+        screen, shared = screens.view(store, job.dataset_id, rules.near_duplicate_threshold)
+        catch_up = partial(shared.refresh, store)
+    else:
+        screen = open_screen(store, job.dataset_id, rules.near_duplicate_threshold,
+                             semantic_threshold=rules.semantic_threshold)  # fmt: skip
     if job.method == "code":
-        return CodeMethod(store, job, screen, sandbox)
+        return CodeMethod(store, job, screen, sandbox, catch_up)
     if job.method == "evol":
-        return EvolMethod(store, job, screen)
-    return SelfInstructMethod(store, job, screen)
+        return EvolMethod(store, job, screen, catch_up)
+    return SelfInstructMethod(store, job, screen, catch_up)

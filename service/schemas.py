@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 from domain.job_spec import JobProgress, JobSpec
+from domain.names import Name
 from domain.quality import Judgement, MutationScore
 from domain.records import Source
+from domain.redaction import redact_url
 from store.jobs import JobRecord
 from store.records import Dataset, TaskRecord
 from store.snapshots.snapshot import SNAPSHOT_DOCUMENTS, Snapshot
 
-DatasetName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+DatasetName = Name  # one pattern for every name (domain.names)
 
 
 class DatasetCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -94,15 +96,16 @@ class RecordList(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class EngineStatus(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
+    status: Literal["not_configured", "starting", "ready", "failed"]
     detail: str
 
 
 class HealthOut(msgspec.Struct, frozen=True, kw_only=True):
-    status: str
-    version: str
-    database: str
-    engine: EngineStatus
+    status: Literal["ok"]
+
+
+class ReadyOut(msgspec.Struct, frozen=True, kw_only=True):
+    status: Literal["ready"]
 
 
 class JobOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,9 +130,16 @@ class JobOut(msgspec.Struct, frozen=True, kw_only=True):
         return cls(
             id=job.id, dataset_id=job.dataset_id, method=job.method, status=job.status, target=job.spec.target,
             accepted=job.accepted, progress=job.progress, rejections_by_reason=rejections_by_reason,
-            stop_reason=job.stop_reason, error=job.error, params=job.spec, created_at=job.created_at,
+            stop_reason=job.stop_reason, error=job.error, params=public_spec(job.spec), created_at=job.created_at,
             started_at=job.started_at, finished_at=job.finished_at, updated_at=job.updated_at,
         )  # fmt: skip
+
+
+def public_spec(spec: JobSpec) -> JobSpec:
+    """The spec as answers show it: endpoint URLs without their credentials."""
+    if spec.endpoints is None:
+        return spec
+    return msgspec.structs.replace(spec, endpoints=[redact_url(e) for e in spec.endpoints])
 
 
 class JobList(msgspec.Struct, frozen=True, kw_only=True):

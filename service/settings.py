@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from domain.redaction import REDACTED, redact_text, redact_url
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 from generators.sandbox.limits import SandboxLimits
 from store.balance.report import DEFAULT_SHARE_LIMIT
@@ -16,6 +17,7 @@ from store.balance.report import DEFAULT_SHARE_LIMIT
 PREFIX = "INSTRUCTFORGE_"
 
 Port = Annotated[int, Meta(ge=1, le=65535)]
+MAX_PAGE_SIZE_BOUND = 10_000  # the largest page any setting may allow (the `limit` parameter's schema bound)
 
 
 class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -38,8 +40,8 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_body_bytes: Annotated[int, Meta(ge=1024, le=2**31)] = 64 * 1024 * 1024
-    default_page_size: Annotated[int, Meta(ge=1, le=10_000)] = 100
-    max_page_size: Annotated[int, Meta(ge=1, le=10_000)] = 1_000
+    default_page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE_BOUND)] = 100
+    max_page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE_BOUND)] = 1_000
     max_instruction_chars: Annotated[int, Meta(ge=16, le=1_000_000)] = 4_000
     max_text_chars: Annotated[int, Meta(ge=16, le=10_000_000)] = 100_000
     max_instances_per_task: Annotated[int, Meta(ge=1, le=10_000)] = 64
@@ -159,10 +161,26 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _explain(exc: msgspec.ValidationError, raw: dict[str, dict[str, Any]]) -> str:
-    """Turn msgspec's `... - at $.server.port` into a message that names the variable."""
+    """Turn msgspec's `... - at $.server.port` into a message that names the variable (never a secret)."""
     message = str(exc)
     for key, (section, field) in ENVIRONMENT.items():
         if message.endswith(f"$.{section}.{field}`"):
-            value = raw[section][field]
+            value = _public_value(field, raw[section][field])
             return f"{PREFIX}{key}={value!r}: {message.rsplit(' - at ', 1)[0]}"
-    return message
+    return redact_text(message)
+
+
+def _public_value(field: str, value: Any) -> Any:
+    if field == "api_keys":
+        return [REDACTED] * len(value) if isinstance(value, list | tuple) else REDACTED
+    if field == "endpoints" and isinstance(value, list | tuple):
+        return [redact_url(str(v)) for v in value]
+    return value
+
+
+def public_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as `instructforge settings` prints them: API keys hidden, endpoint URLs redacted."""
+    shown = msgspec.to_builtins(settings)
+    shown["server"]["api_keys"] = _public_value("api_keys", shown["server"]["api_keys"])
+    shown["engine"]["endpoints"] = _public_value("endpoints", shown["engine"]["endpoints"])
+    return shown

@@ -14,6 +14,7 @@ import anyio
 
 from domain.job_spec import JobProgress
 from domain.records import NewTask, Rejection
+from domain.redaction import redact_text
 from generators.engine import CompletionEngine
 from generators.judge_stage import judge_round
 from generators.rounds import RoundResult
@@ -21,6 +22,7 @@ from generators.sandbox import Sandbox
 from service.engine_holder import EngineHolder
 from service.methods import GenerationMethod, open_method
 from store import Store
+from store.dedup.shared_screen import ScreenCache
 from store.jobs import JobRecord, commit_round, finish_job, get_job, mark_running, unfinished_jobs
 
 log = logging.getLogger("instructforge.worker")
@@ -75,8 +77,11 @@ class _Run:
 
 
 class JobWorker:
-    def __init__(self, store: Store, holder: EngineHolder, sandbox: Sandbox) -> None:
+    def __init__(
+        self, store: Store, holder: EngineHolder, sandbox: Sandbox, screens: ScreenCache | None = None
+    ) -> None:
         self.store = store
+        self.screens = screens  # the service's shared duplicate screens (None: each job builds its own)
         self.holder = holder
         self.sandbox = sandbox
         self.wake = asyncio.Event()
@@ -116,7 +121,7 @@ class JobWorker:
             log.exception("job %s failed", job.id)
             while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:  # a round's error, not its group
                 exc = exc.exceptions[0]
-            error = f"{type(exc).__name__}: {exc}"
+            error = redact_text(f"{type(exc).__name__}: {exc}")  # GET /v1/jobs shows it: no endpoint secrets
             fail = partial(finish_job, self.store, job.id, "failed", stop_reason="error", error=error)
             await anyio.to_thread.run_sync(fail)
 
@@ -129,7 +134,7 @@ class JobWorker:
         under that lock. A stop condition stops new rounds; the job finishes once those in flight are in.
         """
         await anyio.to_thread.run_sync(mark_running, self.store, job.id)
-        method = await anyio.to_thread.run_sync(open_method, self.store, job, self.sandbox)
+        method = await anyio.to_thread.run_sync(open_method, self.store, job, self.sandbox, self.screens)
         run = _Run(job, method, engines, self.holder.settings.rounds_in_flight)
         while True:
             async with anyio.create_task_group() as rounds:

@@ -8,6 +8,7 @@ import time
 import duckdb
 
 from domain.errors import ConflictError, NotFoundError
+from domain.names import check_name
 from store.database import Store
 from store.records import Dataset, DatasetPage
 
@@ -30,6 +31,7 @@ def _row_to_dataset(row: tuple) -> Dataset:
 
 
 def create_dataset(store: Store, *, name: str, description: str = "") -> Dataset:
+    check_name(name, "dataset name")
     dataset_id = new_dataset_id()
     with store.write() as cur:
         if cur.execute("SELECT 1 FROM datasets WHERE name = ?", [name]).fetchall():

@@ -187,12 +187,20 @@ _QUALITY = (
     "ALTER TABLE tasks ADD COLUMN category_confidence DOUBLE",
 )
 
+# Benchmark names follow `domain.names` now; one registered before under a name no URL can carry (`a/b`,
+# U+202E) could be neither read nor deleted, while every snapshot was checked against it: it gets a valid one.
+_VALID_BENCHMARK_NAMES = (
+    """UPDATE benchmarks SET name = 'renamed-benchmark-' || CAST(id AS VARCHAR)
+       WHERE NOT regexp_full_match(name, '[A-Za-z0-9][A-Za-z0-9._-]{0,99}')""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", _INITIAL_SCHEMA),
     Migration(3, "code_checks_and_snapshots", _CODE_AND_SNAPSHOTS),
     Migration(4, "benchmarks", _BENCHMARKS),
     Migration(5, "whole_job_specs", _WHOLE_JOB_SPECS),
     Migration(6, "quality_signals", _QUALITY),
+    Migration(7, "valid_benchmark_names", _VALID_BENCHMARK_NAMES),
 )
 
 _LEDGER = """

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 import anyio
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, FromQuery
-from msgspec import Meta
 
 from service.dependencies import StoreDep
+from service.errors import ERROR_RESPONSES
+from service.openapi import BenchmarkUploadOperation
+from service.params import BenchmarkName, NgramSize
 from store.contamination.benchmarks import (
     BenchmarkInfo,
     delete_benchmark,
@@ -16,8 +15,6 @@ from store.contamination.benchmarks import (
     list_benchmarks,
     register_benchmark,
 )
-
-BenchmarkName = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class BenchmarkList(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,23 +27,22 @@ class BenchmarkController(Controller):
     path = "/benchmarks"
     tags = ["benchmarks"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=ERROR_RESPONSES, operation_class=BenchmarkUploadOperation)
     async def register(
-        self, store: StoreDep, request: Request, name: FromQuery[BenchmarkName],
-        ngram: FromQuery[Annotated[int, Meta(ge=1, le=64)]] = 13,
+        self, store: StoreDep, request: Request, name: BenchmarkName, ngram: NgramSize = 13,
     ) -> BenchmarkInfo:  # fmt: skip
         """Register a benchmark: the body is JSON Lines; every string value of a record is benchmark text."""
         body = await request.body()
         return await anyio.to_thread.run_sync(lambda: register_benchmark(store, name, body, ngram=ngram))
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, responses=ERROR_RESPONSES)
     def list(self, store: StoreDep) -> BenchmarkList:
         return BenchmarkList(items=list(list_benchmarks(store)))
 
-    @get("/{name:str}", sync_to_thread=True)
-    def read(self, store: StoreDep, name: FromPath[str]) -> BenchmarkInfo:
+    @get("/{name:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def read(self, store: StoreDep, name: BenchmarkName) -> BenchmarkInfo:
         return get_benchmark(store, name)
 
-    @delete("/{name:str}", sync_to_thread=True)
-    def remove(self, store: StoreDep, name: FromPath[str]) -> None:
+    @delete("/{name:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def remove(self, store: StoreDep, name: BenchmarkName) -> None:
         delete_benchmark(store, name)

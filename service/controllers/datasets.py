@@ -1,10 +1,16 @@
 from __future__ import annotations
 
-from litestar import Controller, delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from functools import partial
 
+import anyio
+from litestar import Controller, Request, delete, get, post
+from litestar.params import JSONBody
+
+from service.bodies import strict_body
 from service.dependencies import SettingsDep, StoreDep
-from service.paging import page_size
+from service.errors import ERROR_RESPONSES
+from service.paging import id_cursor, page_size
+from service.params import DatasetCursor, DatasetId, PageLimit
 from service.schemas import DatasetCreate, DatasetList, DatasetOut
 from store import datasets
 
@@ -13,25 +19,26 @@ class DatasetController(Controller):
     path = "/datasets"
     tags = ["datasets"]
 
-    @post("/", sync_to_thread=True)
-    def create(self, store: StoreDep, data: JSONBody[DatasetCreate]) -> DatasetOut:
-        return DatasetOut.of(datasets.create_dataset(store, name=data.name, description=data.description))
+    @post("/", responses=ERROR_RESPONSES)
+    async def create(self, request: Request, store: StoreDep, data: JSONBody[DatasetCreate]) -> DatasetOut:
+        spec = await strict_body(request, DatasetCreate)
+        create = partial(datasets.create_dataset, store, name=spec.name, description=spec.description)
+        return DatasetOut.of(await anyio.to_thread.run_sync(create))
 
-    @get("/", sync_to_thread=True)
+    @get("/", sync_to_thread=True, responses=ERROR_RESPONSES)
     def list(
-        self,
-        store: StoreDep,
-        settings: SettingsDep,
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None,
+        self, store: StoreDep, settings: SettingsDep, cursor: DatasetCursor = None, limit: PageLimit = None
     ) -> DatasetList:
-        found = datasets.list_datasets(store, after=cursor, limit=page_size(limit, settings.limits))
+        found = datasets.list_datasets(
+            store, after=id_cursor(cursor, "dataset"), limit=page_size(limit, settings.limits)
+        )
         return DatasetList(items=[DatasetOut.of(d) for d in found.items], next=found.next_after)
 
-    @get("/{dataset_id:str}", sync_to_thread=True)
-    def read(self, store: StoreDep, dataset_id: FromPath[str]) -> DatasetOut:
+    @get("/{dataset_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def read(self, store: StoreDep, dataset_id: DatasetId) -> DatasetOut:
         return DatasetOut.of(datasets.get_dataset(store, dataset_id))
 
-    @delete("/{dataset_id:str}", sync_to_thread=True)
-    def remove(self, store: StoreDep, dataset_id: FromPath[str]) -> None:
+    @delete("/{dataset_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def remove(self, request: Request, store: StoreDep, dataset_id: DatasetId) -> None:
         datasets.delete_dataset(store, dataset_id)
+        request.app.state.screens.forget(dataset_id)

@@ -4,20 +4,32 @@ from typing import Annotated
 
 import anyio
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Stream
-from msgspec import Meta
 
-from domain.quality import SCALE_MAX, SCALE_MIN
 from domain.records import Source
 from service.bodies import upload_kind
 from service.dependencies import SettingsDep, StoreDep
+from service.errors import ERROR_RESPONSES
+from service.openapi import SeedUploadOperation
 from service.paging import page_size, task_cursor
+from service.params import (
+    CategoryFilter,
+    ClassificationFilter,
+    DatasetId,
+    MinQualityFilter,
+    PageLimit,
+    ShareLimit,
+    SourceFilter,
+    TaskCursor,
+    WithBalance,
+)
 from service.schemas import RecordList, RecordOut
 from service.settings import LimitsSettings
 from service.streaming import prefetch
 from store import Store
 from store.balance.report import BalanceReport, balance_report
+from store.dedup.shared_screen import ScreenCache
 from store.export import ExportFormat, open_export
 from store.ingest.formats import SeedLimits
 from store.ingest.seeds import NearDuplicateCheck, SeedReport, ingest_seeds
@@ -26,7 +38,9 @@ from store.stats import DatasetStats, dataset_report
 from store.tasks import page_tasks
 
 
-def _ingest(store: Store, limits: LimitsSettings, dataset_id: str, body: bytes, content_type: str) -> SeedReport:
+def _ingest(
+    store: Store, screens: ScreenCache, limits: LimitsSettings, dataset_id: str, body: bytes, content_type: str
+) -> SeedReport:
     seed_limits = SeedLimits(
         max_instruction_chars=limits.max_instruction_chars,
         max_text_chars=limits.max_text_chars,
@@ -35,11 +49,9 @@ def _ingest(store: Store, limits: LimitsSettings, dataset_id: str, body: bytes, 
     check = NearDuplicateCheck(
         threshold=limits.near_duplicate_threshold, max_tasks=limits.seed_near_duplicate_check_max
     )
-    return ingest_seeds(store, dataset_id, body, upload_kind(content_type, body), seed_limits, check)
-
-
-# Filter by the judge's score: on the judge's fixed scale.
-MinQuality = Annotated[float, Meta(ge=SCALE_MIN, le=SCALE_MAX)]
+    screen = lambda: screens.view(store, dataset_id, check.threshold)[0]  # noqa: E731 - built only when checked
+    kind = upload_kind(content_type, body)
+    return ingest_seeds(store, dataset_id, body, kind, seed_limits, check, screen=screen)
 
 
 def record_filter(
@@ -55,9 +67,9 @@ class RecordController(Controller):
     path = "/datasets/{dataset_id:str}"
     tags = ["records"]
 
-    @post("/seeds", status_code=200)
+    @post("/seeds", status_code=200, responses=ERROR_RESPONSES, operation_class=SeedUploadOperation)
     async def upload_seeds(
-        self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: FromPath[str]
+        self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: DatasetId
     ) -> SeedReport:
         """Add seed tasks (self-instruct or Alpaca records) as JSON Lines (application/x-ndjson) or a JSON array.
 
@@ -65,20 +77,21 @@ class RecordController(Controller):
         """
         body = await request.body()  # bounded by request_max_body_size: 413 beyond it
         content_type = request.headers.get("content-type", "")
-        return await anyio.to_thread.run_sync(_ingest, store, settings.limits, dataset_id, body, content_type)
+        screens = request.app.state.screens
+        return await anyio.to_thread.run_sync(_ingest, store, screens, settings.limits, dataset_id, body, content_type)
 
-    @get("/records", sync_to_thread=True)
+    @get("/records", sync_to_thread=True, responses=ERROR_RESPONSES)
     def records(
         self,
         store: StoreDep,
         settings: SettingsDep,
-        dataset_id: FromPath[str],
-        cursor: FromQuery[str | None] = None,
-        limit: FromQuery[int | None] = None,
-        source: FromQuery[Source | None] = None,
-        category: FromQuery[str | None] = None,
-        classification: FromQuery[bool | None] = None,
-        min_quality: FromQuery[MinQuality | None] = None,
+        dataset_id: DatasetId,
+        cursor: TaskCursor = None,
+        limit: PageLimit = None,
+        source: SourceFilter = None,
+        category: CategoryFilter = None,
+        classification: ClassificationFilter = None,
+        min_quality: MinQualityFilter = None,
     ) -> RecordList:
         page = page_tasks(
             store,
@@ -91,32 +104,32 @@ class RecordController(Controller):
             items=[RecordOut.of(t) for t in page.items], next=None if page.next_after is None else str(page.next_after)
         )
 
-    @get("/stats", sync_to_thread=True)
+    @get("/stats", sync_to_thread=True, responses=ERROR_RESPONSES)
     def stats(
-        self, store: StoreDep, settings: SettingsDep, dataset_id: FromPath[str], balance: FromQuery[bool] = True
+        self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId, balance: WithBalance = True
     ) -> DatasetStats:
         """Counts, lengths, rejections by reason, the balance report and (code datasets) the sandbox's verdicts."""
         return dataset_report(store, dataset_id, share_limit=settings.limits.balance_share_limit, with_balance=balance)
 
-    @get("/balance", sync_to_thread=True)
+    @get("/balance", sync_to_thread=True, responses=ERROR_RESPONSES)
     def balance(
-        self, store: StoreDep, settings: SettingsDep, dataset_id: FromPath[str],
-        share_limit: FromQuery[Annotated[float, Meta(gt=0, le=1)] | None] = None,
+        self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId,
+        share_limit: ShareLimit = None,
     ) -> BalanceReport:  # fmt: skip
         """The balance report alone, with the verb analysis over a larger sample (20,000 instructions)."""
         return balance_report(store, dataset_id, share_limit=share_limit or settings.limits.balance_share_limit)
 
-    @get("/export", sync_to_thread=True)
+    @get("/export", sync_to_thread=True, responses=ERROR_RESPONSES, media_type="application/x-ndjson")
     def export(
         self,
         store: StoreDep,
         settings: SettingsDep,
-        dataset_id: FromPath[str],
+        dataset_id: DatasetId,
         export_format: Annotated[ExportFormat, QueryParameter(name="format")] = "alpaca",
-        source: FromQuery[Source | None] = None,
-        category: FromQuery[str | None] = None,
-        classification: FromQuery[bool | None] = None,
-        min_quality: FromQuery[MinQuality | None] = None,
+        source: SourceFilter = None,
+        category: CategoryFilter = None,
+        classification: ClassificationFilter = None,
+        min_quality: MinQualityFilter = None,
     ) -> Stream:
         """The dataset as JSON Lines, streamed in constant memory; one line per instance."""
         chunks = open_export(

@@ -3,11 +3,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-from litestar import Controller, get, post
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
 from litestar.response import File
 
+from service.bodies import strict_body
 from service.dependencies import SettingsDep, StoreDep
+from service.errors import ERROR_RESPONSES
+from service.params import DatasetId, FileName, SnapshotId
 from service.schemas import SnapshotList, SnapshotOut
 from service.settings import Settings
 from store import Store
@@ -31,15 +34,17 @@ class DatasetSnapshotController(Controller):
     path = "/datasets/{dataset_id:str}/snapshots"
     tags = ["snapshots"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=ERROR_RESPONSES)
     async def create(
-        self, store: StoreDep, settings: SettingsDep, dataset_id: FromPath[str], data: JSONBody[SnapshotSpec]
-    ) -> SnapshotOut:
+        self, request: Request, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId,
+        data: JSONBody[SnapshotSpec],
+    ) -> SnapshotOut:  # fmt: skip
         """Freeze the dataset's selected records into an immutable, numbered, split snapshot with a manifest."""
-        return await anyio.to_thread.run_sync(_create, store, settings, dataset_id, data)
+        spec = await strict_body(request, SnapshotSpec)  # `"seed": "5"` is a 400, as for jobs
+        return await anyio.to_thread.run_sync(_create, store, settings, dataset_id, spec)
 
-    @get("/", sync_to_thread=True)
-    def list(self, store: StoreDep, dataset_id: FromPath[str]) -> SnapshotList:
+    @get("/", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def list(self, store: StoreDep, dataset_id: DatasetId) -> SnapshotList:
         return SnapshotList(items=[SnapshotOut.of(s) for s in list_snapshots(store, dataset_id)])
 
 
@@ -47,11 +52,11 @@ class SnapshotController(Controller):
     path = "/snapshots"
     tags = ["snapshots"]
 
-    @get("/{snapshot_id:str}", sync_to_thread=True)
-    def read(self, store: StoreDep, snapshot_id: FromPath[str]) -> SnapshotOut:
+    @get("/{snapshot_id:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def read(self, store: StoreDep, snapshot_id: SnapshotId) -> SnapshotOut:
         return SnapshotOut.of(get_snapshot(store, snapshot_id))
 
-    @get("/{snapshot_id:str}/files/{name:str}", sync_to_thread=True)
-    def download(self, store: StoreDep, snapshot_id: FromPath[str], name: FromPath[str]) -> File:
+    @get("/{snapshot_id:str}/files/{name:str}", sync_to_thread=True, responses=ERROR_RESPONSES)
+    def download(self, store: StoreDep, snapshot_id: SnapshotId, name: FileName) -> File:
         path = snapshot_file(store, snapshot_id, name)
         return File(path=path, filename=name, media_type=_MEDIA_TYPES.get(path.suffix, "application/octet-stream"))

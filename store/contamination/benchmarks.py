@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.names import check_name
 from store.contamination.ngrams import (
     ANCHOR_WORDS,
     MIN_SUBSTRING_CHARS,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 DEFAULT_NGRAM = 13
 HASH_VERSION = 1  # bump when tokenisation or hashing changes: stored benchmarks must then be re-registered
-MAX_NAME_CHARS = 100
 NGRAM_RANGE = (1, 64)
 _MAX_REPORTED_ERRORS = 100
 
@@ -78,6 +78,9 @@ def parse_benchmark(jsonl: bytes) -> tuple[int, list[str]]:
             obj = msgspec.json.decode(line)
         except msgspec.DecodeError as exc:
             errors.append({"line": number, "reason": f"invalid JSON: {exc}"})
+            continue
+        except RecursionError:  # msgspec decodes recursively: ~1,000 levels raise instead of failing
+            errors.append({"line": number, "reason": "invalid JSON: nested too deeply to decode"})
             continue
         if not isinstance(obj, dict):
             errors.append({"line": number, "reason": f"expected a JSON object, got {type(obj).__name__}"})
@@ -135,9 +138,7 @@ def prepare_benchmark(jsonl: bytes, ngram: int) -> _PreparedBenchmark:
 
 
 def _check_registration(name: str, ngram: int) -> str:
-    name = name.strip()
-    if not 0 < len(name) <= MAX_NAME_CHARS:
-        raise InvalidInputError(f"a benchmark name has 1 to {MAX_NAME_CHARS} characters", code="invalid_benchmark")
+    check_name(name, "benchmark name")  # a name that can be read and deleted as it was registered
     low, high = NGRAM_RANGE
     if not low <= ngram <= high:
         raise InvalidInputError(f"ngram must be between {low} and {high}", code="invalid_benchmark")

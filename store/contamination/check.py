@@ -65,13 +65,19 @@ _NGRAM_MATCHES = """
     JOIN benchmark_ngrams g ON g.hash = c.hash
     WHERE g.benchmark_id IN (SELECT id FROM chosen_benchmarks WHERE ngram = ?)
 """
-# A task text that contains a benchmark text holds that text's anchor window.
+# A task text that contains a benchmark text holds that text's anchor window. The anchor join comes first,
+# materialised: it leaves few pairs, and only those are compared as strings (left to the planner, DuckDB
+# joined the task texts to every window first: 10-20 s per chunk of 20k tasks with long outputs).
 _CONTAINS_BENCHMARK_TEXT = """
-    SELECT DISTINCT r.task_id, t.benchmark_id FROM chunk_grams c
-    JOIN benchmark_texts t ON t.anchor = c.hash
-    JOIN chunk_texts r ON r.text_no = c.text_no
-    WHERE t.benchmark_id IN (SELECT id FROM chosen_benchmarks)
-      AND r.chars >= t.chars AND contains(' ' || r.text || ' ', ' ' || t.text || ' ')
+    WITH anchored AS MATERIALIZED (
+        SELECT DISTINCT c.text_no, t.benchmark_id, t.text_id FROM chunk_grams c
+        JOIN benchmark_texts t ON t.anchor = c.hash
+        WHERE t.benchmark_id IN (SELECT id FROM chosen_benchmarks)
+    )
+    SELECT DISTINCT r.task_id, a.benchmark_id FROM anchored a
+    JOIN chunk_texts r ON r.text_no = a.text_no
+    JOIN benchmark_texts t ON t.benchmark_id = a.benchmark_id AND t.text_id = a.text_id
+    WHERE r.chars >= t.chars AND contains(' ' || r.text || ' ', ' ' || t.text || ' ')
 """
 # A task text inside a benchmark text: every one of its windows (repeats counted) occurs in the benchmark;
 # the benchmark texts holding its rarest window are the candidates.

@@ -77,11 +77,19 @@ def substring_eligible(tokens: Tokens) -> list[bool]:
 
 
 def json_texts(value: Any) -> list[str]:
-    """Every string in a decoded JSON value, nested ones included, depth first."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, list):
-        return [text for item in value for text in json_texts(item)]
-    return []
+    """Every string in a decoded JSON value, nested ones included, depth first.
+
+    With an explicit stack, not recursion: a decoded value may nest as deep as the decoder allowed, which
+    is deeper than Python's recursion limit leaves from here.
+    """
+    texts: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return texts

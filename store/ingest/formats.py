@@ -15,6 +15,7 @@ from domain.records import DEFAULT_CATEGORY, Instance, NewTask
 
 UploadKind = Literal["jsonl", "json"]
 _MAX_REPORTED_ERRORS = 100
+TOO_DEEP = "nested too deeply to decode"
 
 
 class SeedLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,6 +106,8 @@ def _units(body: bytes, kind: UploadKind) -> list[tuple[int, Any]]:
             return list(enumerate(msgspec.json.decode(body, type=list[msgspec.Raw]), start=1))
         except msgspec.DecodeError as exc:
             raise InvalidInputError(f"the body is not a JSON array: {exc}", code="invalid_upload") from None
+        except RecursionError:  # msgspec decodes recursively: ~1,000 levels raise instead of failing
+            raise InvalidInputError(f"the body is {TOO_DEEP}", code="invalid_upload") from None
     return [(n, line) for n, line in enumerate(body.split(b"\n"), start=1) if line.strip()]
 
 
@@ -120,6 +123,9 @@ def parse_seed_upload(body: bytes, kind: UploadKind, limits: SeedLimits, upload_
             obj = msgspec.json.decode(raw)
         except msgspec.DecodeError as exc:
             errors.append({where: number, "reason": f"invalid JSON: {exc}"})
+            continue
+        except RecursionError:
+            errors.append({where: number, "reason": f"invalid JSON: {TOO_DEEP}"})
             continue
         try:
             tasks.append(parse_seed_record(obj, limits, {"upload": upload_id, where: number}))

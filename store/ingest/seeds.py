@@ -8,6 +8,7 @@ rejected: seeds come from people, and the report lets them decide.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import msgspec
 
@@ -56,8 +57,14 @@ def ingest_seeds(
     limits: SeedLimits,
     check: NearDuplicateCheck,
     upload_id: str | None = None,
+    screen: Callable[[], DuplicateScreen] | None = None,
 ) -> SeedReport:
-    """Add the seed tasks of one upload to a dataset and report what happened to each."""
+    """Add the seed tasks of one upload to a dataset and report what happened to each.
+
+    `screen` gives the near-duplicate screen (the service's shared one, `store.dedup.shared_screen`); without
+    it the dataset's screen is built for this upload alone. The check runs before, and outside, the write
+    lock; the insert holds the lock for SQL only.
+    """
     with store.read() as cur:  # 404 before any parsing work
         require_dataset(cur, dataset_id)
         stored = cur.execute("SELECT count(*) FROM tasks WHERE dataset_id = ?", [dataset_id]).fetchall()[0][0]
@@ -65,7 +72,8 @@ def ingest_seeds(
     seeds = parse_seed_upload(body, kind, limits, upload_id)
     near = None
     if stored + len(seeds) <= check.max_tasks:
-        near = near_duplicate_seeds(open_screen(store, dataset_id, check.threshold), seeds)
+        chosen = screen() if screen is not None else open_screen(store, dataset_id, check.threshold)
+        near = near_duplicate_seeds(chosen, seeds)
     result = add_tasks(store, dataset_id, seeds, source="seed", stage="seed_upload")
     return SeedReport(
         dataset_id=dataset_id,

@@ -8,7 +8,6 @@ changes afterwards: its files are never rewritten, and later changes to the data
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import time
@@ -20,8 +19,10 @@ import msgspec
 from msgspec import Meta
 
 from domain.errors import NotFoundError
+from domain.names import Name
 from domain.quality import SCALE_MAX, SCALE_MIN
 from domain.records import Source
+from domain.redaction import redact_url
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 from store.balance.report import DEFAULT_SHARE_LIMIT, balance_report
 from store.contamination.check import find_contamination
@@ -30,13 +31,10 @@ from store.datasets import get_dataset, require_dataset
 from store.dedup.near_duplicates import NearDuplicateIndex
 from store.export import ExportFormat
 from store.records import RecordFilter
-from store.snapshots.card import data_card
-from store.snapshots.files import FileEntry, content_sha256, llama_factory_info, write_code_tests, write_split
+from store.snapshots.files import FileEntry, content_sha256, write_code_tests, write_split
+from store.snapshots.publish import SPLITS, partial_folder, publish, sync_files
 from store.snapshots.splits import SplitRow, cap_per_category, separate_near_duplicates, stratified_split
 from store.tasks import filter_clause
-
-SPLITS = ("train", "validation")
-_json = msgspec.json.Encoder()
 
 
 class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -52,9 +50,13 @@ class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     per_category_cap: Annotated[int, Meta(ge=1, le=100_000_000)] | None = None
     exclude_contaminated: bool = True
     # None: every registered benchmark
-    benchmarks: Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(max_length=1000)] | None = None
+    benchmarks: Annotated[list[Name], Meta(max_length=1000)] | None = None
     near_duplicate_threshold: Annotated[float, Meta(gt=0, le=1)] = NEAR_DUPLICATE_THRESHOLD
     balance_share_limit: Annotated[float, Meta(gt=0, le=1)] = DEFAULT_SHARE_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.benchmarks is not None and len(set(self.benchmarks)) != len(self.benchmarks):
+            raise ValueError("benchmarks must not name a benchmark twice")
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,8 +131,16 @@ def _generation(store: Store, dataset_id: str, ids: list[int]) -> dict[str, Any]
             {"source": s, "method": m, "model": model, "templates": msgspec.json.decode(t) if t else None, "tasks": n}
             for s, m, model, t, n in groups
         ],
-        "jobs": [{"id": j, "method": m, "params": msgspec.json.decode(p)} for j, m, p in jobs],
+        "jobs": [{"id": j, "method": m, "params": _public_params(p)} for j, m, p in jobs],
     }
+
+
+def _public_params(params: str) -> dict[str, Any]:
+    """A job's request as a manifest shows it: endpoint URLs without their credentials."""
+    decoded = msgspec.json.decode(params)
+    if decoded.get("endpoints"):
+        decoded["endpoints"] = [redact_url(e) for e in decoded["endpoints"]]
+    return decoded
 
 
 def _counts(rows: list[SplitRow], sides: dict[int, str], files: dict[str, FileEntry]) -> dict[str, Any]:
@@ -170,10 +180,11 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
     rows, capped = cap_per_category(rows, spec.per_category_cap, spec.seed)
     sides, moved = _split(rows, texts, spec)
     snapshot_id = new_snapshot_id()
-    work = root / f".{snapshot_id}.partial"
+    work = partial_folder(root, snapshot_id)
     work.mkdir(parents=True)
     try:
         files = _write_files(store, dataset_id, spec, sides, work)
+        sync_files(work)  # the data on disk before the write lock is taken: under it, only small documents
         balance = balance_report(store, dataset_id, share_limit=spec.balance_share_limit, task_ids=sorted(sides))
         manifest: dict[str, Any] = {
             "snapshot_id": snapshot_id, "dataset_id": dataset_id, "dataset_name": dataset.name,
@@ -186,40 +197,11 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
             "generation": _generation(store, dataset_id, sorted(sides)),
             "created_at": datetime.now(UTC).isoformat(),
         }  # fmt: skip
-        return _publish(store, manifest, work, root / snapshot_id)
+        publish(store, manifest, work, root / snapshot_id)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-
-
-def _publish(store: Store, manifest: dict[str, Any], work: Path, final: Path) -> Snapshot:
-    """Number the snapshot, write its manifest and card, make it read-only and move it in place, atomically."""
-    with store.write() as cur:
-        dataset_id = manifest["dataset_id"]
-        number = cur.execute(
-            "SELECT coalesce(max(number), 0) + 1 FROM snapshots WHERE dataset_id = ?", [dataset_id]
-        ).fetchall()[0][0]
-        manifest["number"] = number
-        name = f"{manifest['dataset_name']}_snapshot{number}"
-        splits = [s for s in SPLITS if manifest["files"][f"{s}.jsonl"]["records"]]
-        (work / "dataset_info.json").write_bytes(_json.encode(llama_factory_info(name, manifest["format"], splits)))
-        (work / "README.md").write_text(data_card(manifest))
-        (work / "manifest.json").write_bytes(msgspec.json.format(_json.encode(manifest)))
-        for path in work.iterdir():
-            path.chmod(0o444)
-        cur.execute(
-            "INSERT INTO snapshots (id, dataset_id, number, format, path, manifest) VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                manifest["snapshot_id"],
-                dataset_id,
-                number,
-                manifest["format"],
-                str(final),
-                _json.encode(manifest).decode(),
-            ],
-        )
-        os.rename(work, final)
-    return get_snapshot(store, manifest["snapshot_id"])
+    return get_snapshot(store, snapshot_id)
 
 
 def _row_to_snapshot(row: tuple) -> Snapshot:

@@ -22,7 +22,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None, command: list[str] | None = None
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INSTRUCTFORGE_")}
         env |= {"INSTRUCTFORGE_DATA_DIR": str(data_dir), "INSTRUCTFORGE_PORT": str(port)}
         env |= {"INSTRUCTFORGE_ENGINE": "none", "INSTRUCTFORGE_DEFAULT_DATASET": "false"} | (extra_env or {})
@@ -30,7 +32,7 @@ class Server:
         self.log = data_dir.parent / f"server-{port}.log"
         with self.log.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
             self.process = subprocess.Popen(
-                [str(INSTRUCTFORGE), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+                command or [str(INSTRUCTFORGE), "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
             )
 
     def wait_ready(self, timeout: float = 30) -> None:
@@ -54,10 +56,10 @@ class Server:
                 self.process.kill()
 
     def wait_engine(self, timeout: float = 300) -> dict:
-        """Poll /health until the engine is ready; fail fast when it failed."""
+        """Poll /v1/engine until the engine is ready; fail fast when it failed."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            engine = httpx.get(f"{self.url}/health", timeout=5).json()["engine"]
+            engine = httpx.get(f"{self.url}/v1/engine", timeout=5).json()
             assert engine["status"] != "failed", engine["detail"] + "\n" + self.log.read_text()[-3000:]
             if engine["status"] == "ready":
                 return engine

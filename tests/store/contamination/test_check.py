@@ -93,7 +93,7 @@ def test_windows_stay_inside_their_text_and_hash_by_words() -> None:
 
 
 def test_register_and_list(store: Store) -> None:
-    info = register_benchmark(store, " humaneval ", BENCHMARK)
+    info = register_benchmark(store, "humaneval", BENCHMARK)
     assert (info.name, info.ngram, info.records, info.min_substring_chars) == ("humaneval", 13, 3, 50)
     assert info.texts == 12  # every string value, "entry_point" and "short note" included
     assert info.substring_texts == 4  # prompt 0, its solution, the short prompt, the nested text
