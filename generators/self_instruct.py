@@ -16,6 +16,7 @@ from typing import Annotated, Any, Protocol
 import msgspec
 from msgspec import Meta
 
+from generators.consistency import ConsistencyConfig, check_consistency
 from generators.engine import Completion, CompletionEngine, Sampling
 from generators.filters import (
     InstructionRules,
@@ -46,6 +47,7 @@ class NearDuplicateIndex(Protocol):
     def add(self, text: str) -> None: ...
 
 
+NO_CONSISTENCY = ConsistencyConfig()  # off: a job turns self-consistency on in its config
 _CLASSIFY = Sampling(temperature=0.0, top_p=1.0, max_tokens=8)
 _INSTANCE_EXAMPLES = 2
 
@@ -210,6 +212,7 @@ async def run_round(
     provenance: dict[str, Any],
     categorize: Callable[[str], str] = lambda _: DEFAULT_CATEGORY,
     focus: Callable[[random.Random], str | None] = lambda _: None,
+    consistency: ConsistencyConfig = NO_CONSISTENCY,
 ) -> RoundResult:
     """One round. `categorize` labels each accepted task; `focus` may steer each prompt to a category."""
     prompts = [
@@ -229,10 +232,14 @@ async def run_round(
         outcome = _accept(instruction, is_classification, completion, meta, categorize(instruction))
         if isinstance(outcome, NewTask):
             accepted.append(outcome)
-            pool.generated.append(instruction)
         else:
             rejections.append(outcome)
     tokens = sum(c.completion_tokens for c in listed) + sum(c.completion_tokens for group in written for c in group)
+    if consistency.enabled and accepted:
+        accepted, inconsistent, spent = await check_consistency(engine, accepted, consistency, sampling, seed)
+        rejections.extend(inconsistent)
+        tokens += spent
+    pool.generated.extend(task.instruction for task in accepted)
     stages = {"prompts": len(prompts), "candidates": candidates,
               "passed_filters": len(kept), "classification": sum(flags), "accepted": len(accepted)}  # fmt: skip
     return RoundResult(accepted=accepted, rejections=rejections, stages=stages, tokens=tokens)

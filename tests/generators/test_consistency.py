@@ -1,0 +1,210 @@
+"""Self-consistency: answer kinds, normalisers, agreement, and the round hook over a scripted engine."""
+
+from __future__ import annotations
+
+import random
+
+import anyio
+import msgspec
+import pytest
+
+from generators.answer_values import answer_kind, normalise_label, normalise_number, normalise_short
+from generators.consistency import (
+    AnswerItem,
+    ConsistencyConfig,
+    agreement,
+    render_answer_prompt,
+    resample_answers,
+)
+from generators.engine import Completion, Sampling
+from generators.filters import InstructionRules
+from generators.self_instruct import SelfInstructConfig, run_round
+from store.near_duplicates import NearDuplicateIndex
+from tests.generators.test_self_instruct import SEEDS, ScriptedEngine, make_pool
+
+
+@pytest.mark.parametrize(
+    ("instruction", "is_classification", "output", "kind"),
+    [
+        ("Classify the sentiment of the review.", True, "Positive.", "label"),
+        ("Classify the review.", True, "It is positive because the reviewer loved the food a lot", None),
+        ("A bat and a ball cost $1.10. How much does the ball cost?", False, "1. The ball costs $1.10", "number"),
+        ("Solve the word problem step by step.", False, "Her speed is 18 / 0.75 = 24 km/h, so in 2 hours 48 km.",
+         "number"),
+        ("In which year did the Berlin Wall fall?", False, "1989", "number"),
+        ("Name the capital city of the country given.", False, "Canberra", "short"),
+        ("Suggest a name for a cat.", False, "Whiskers", None),
+        ("Explain why the sky is blue.", False, "Rayleigh scattering.", None),
+        ("Write a poem about the sea.", False, "The sea is wide and deep and blue and old.", None),
+        ("List every date mentioned in the text.", False, "2025-03-03 2025-04-01", None),
+        ("Find the author of the quote.", False, "  ", None),
+    ],
+)  # fmt: skip
+def test_answer_kind(instruction: str, is_classification: bool, output: str, kind: str | None) -> None:
+    assert answer_kind(instruction, is_classification, output) == kind
+
+
+def test_a_short_answer_is_as_short_as_configured() -> None:
+    assert answer_kind("Who wrote Hamlet?", False, "William Shakespeare") == "short"
+    assert answer_kind("Who wrote Hamlet?", False, "It was William Shakespeare, the English playwright") is None
+    assert answer_kind("Who wrote Hamlet?", False, "William Shakespeare, the playwright", short_max_words=3) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1.10", "1.1"), ("$1.10", "1.1"), ("1,000", "1000"), ("0.5", "0.5"), (".5", "0.5"), ("5 cents", "0.05"),
+        ("$0.05", "0.05"), ("five cents", "0.05"), ("The ball costs $0.05.", "0.05"), ("Answer: 42", "42"),
+        ("-3", "-3"), ("3/4", "0.75"), ("twenty-one", "21"), ("25%", "25"), ("1,234.50 dollars", "1234.5"),
+        ("Discount: $84 x 0.25 = $21. Sale price: $84 - $21 = $63.", "63"), ("no number here", None),
+    ],
+)  # fmt: skip
+def test_number_normaliser(text: str, value: str | None) -> None:
+    assert normalise_number(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Answer: Positive.", "positive"), ('"yes"', "yes"), ("Yes, it does.", "yes"), ("a question", "question"),
+        ("Label - NEGATIVE!", "negative"), ("The answer is: fact", "fact"), ("It is an opinion.", "opinion"),
+        ("- positive", "positive"), ("Class label: not urgent", "not urgent"),
+    ],
+)  # fmt: skip
+def test_label_normaliser(text: str, label: str) -> None:
+    assert normalise_label(text) == label
+
+
+def test_short_normaliser_keeps_words_but_not_case_quotes_or_articles() -> None:
+    assert normalise_short(" 'The  Eiffel Tower.' ") == "eiffel tower"
+    assert normalise_short("Yes, it does.") == "yes, it does"  # only labels reduce to yes/no
+
+
+def test_agreement_is_the_share_of_the_commonest_counted_value() -> None:
+    assert agreement(["a", "b", "a", "a", "c"]) == (0.6, "a")
+    assert agreement(["a", None, "b", "b", None]) == (2 / 3, "b")  # None: a sample that was not counted
+    assert agreement(["a", "b"]) == (0.5, "a")  # a tie goes to the first seen, the original
+    assert agreement([None, None]) == (0.0, None)
+
+
+def test_the_answer_prompt_ends_at_output() -> None:
+    prompt = render_answer_prompt("Classify  the\nreview.", "")
+    assert prompt.endswith("Task: Classify the review.\nInput: None\nOutput:")
+    assert prompt.count("Task:") == 5  # four fixed examples, then the task
+
+
+class AnswerEngine(ScriptedEngine):
+    """The scripted self-instruct engine, plus answers to `answer.v1` prompts taken in turn from a script."""
+
+    def __init__(self, listing: str, answers: dict[str, list[str]], label: str = " positive") -> None:
+        super().__init__(listing)
+        self.answers = {task: iter(texts) for task, texts in answers.items()}
+        self.label = label
+
+    def _answer(self, prompt: str) -> Completion:
+        if prompt.endswith("Output:"):  # only the answer template ends there
+            task = prompt.rsplit("Task: ", 1)[1].split("\n", 1)[0]
+            text = next(self.answers[task])
+            return Completion(text=text, finish_reason="length" if text == "CUT" else "stop", completion_tokens=2)
+        if prompt.rstrip().endswith("Class label:"):
+            return Completion(text=self.label + "\nInput: What a wonderful day.", finish_reason="stop",
+                              completion_tokens=7)  # fmt: skip
+        if prompt.rstrip().endswith("Input:") and "How much" in prompt.rsplit("Task:", 1)[1]:
+            return Completion(text=" None\nOutput: $1.10", finish_reason="stop", completion_tokens=7)
+        return super()._answer(prompt)
+
+
+TWEET = "Decide whether the tweet is positive or negative."
+BALL = "A bat and a ball cost $1.10, the bat $1 more. How much does the ball cost?"
+BEACH = "Describe a sunny beach holiday in summer."
+
+
+def run_with(engine: AnswerEngine, consistency: ConsistencyConfig):
+    pool, rng = make_pool(), random.Random(1)
+    result = anyio.run(
+        lambda: run_round(
+            engine,
+            pool,
+            rng,
+            config=SelfInstructConfig(prompts_per_round=1),
+            sampling=Sampling(),
+            rules=InstructionRules(),
+            index=NearDuplicateIndex(0.7, SEEDS),
+            seed=5,
+            provenance={"job_id": "j"},
+            consistency=consistency,
+        )  # fmt: skip
+    )
+    return result, pool
+
+
+ON = ConsistencyConfig(enabled=True, samples=5, min_agreement=0.6)
+
+
+def test_the_majority_is_kept_and_a_minority_original_is_replaced() -> None:
+    answers = {TWEET: [" Positive.", " negative", " positive", " Answer: positive"],
+               BALL: [" $0.05", " 5 cents", " The ball costs 0.05 dollars.", " $1.10"]}  # fmt: skip
+    engine = AnswerEngine(f" {TWEET}\nTask 5: {BALL}\nTask 6: {BEACH}", answers)
+    result, pool = run_with(engine, ON)
+    tasks = {t.instruction: t for t in result.accepted}
+    assert sorted(tasks) == sorted([TWEET, BALL, BEACH]) and result.rejections == []
+    tweet, ball, beach = tasks[TWEET], tasks[BALL], tasks[BEACH]
+    assert tweet.instances[0].output == "positive"  # the original was in the majority: kept as written
+    assert tweet.provenance["consistency"] == {"agreement": 0.8, "samples": 5, "kind": "label", "template": "answer.v1"}
+    assert ball.instances[0].output == "$0.05"  # 3 of 5 say 0.05: the first sample saying so replaces "$1.10"
+    assert ball.provenance["consistency"] == {"agreement": 0.6, "samples": 5, "kind": "number",
+                                              "template": "answer.v1", "replaced_outputs": ["$1.10"]}  # fmt: skip
+    assert "consistency" not in beach.provenance and beach.instances[0].output == "A fine answer."  # free text
+    assert result.tokens == 7 + 3 * 7 + 2 * 4 * 2  # the listing, three instances, four samples for two tasks
+    assert sorted(pool.generated) == sorted(tasks)
+
+
+def test_an_answer_below_the_threshold_is_rejected_with_its_samples() -> None:
+    answers = {TWEET: [" negative", " neutral", " positive", " mixed"]}
+    result, pool = run_with(AnswerEngine(f" {TWEET}", answers), ON)
+    assert result.accepted == [] and pool.generated == []  # a rejected task does not join the pool
+    [(reason, instruction, detail)] = result.rejections
+    assert (reason, instruction) == ("inconsistent_answer", TWEET)
+    assert detail == {"kind": "label", "agreement": 0.4, "output": "positive",
+                      "values": ["positive", "negative", "neutral", "positive", "mixed"],
+                      "samples": [" negative", " neutral", " positive", " mixed"]}  # fmt: skip
+
+
+def test_samples_cut_by_the_token_limit_are_not_counted() -> None:
+    answers = {TWEET: ["CUT", "CUT", " negative", " positive"]}
+    result, _ = run_with(AnswerEngine(f" {TWEET}", answers), ON)
+    [task] = result.accepted  # positive, None, None, negative, positive: 2 of the 3 counted agree
+    assert task.provenance["consistency"]["agreement"] == 0.6667
+
+
+def test_off_by_default_nothing_is_sampled() -> None:
+    engine = AnswerEngine(f" {TWEET}", {})
+    result, _ = run_with(engine, ConsistencyConfig())
+    assert [t.instruction for t in result.accepted] == [TWEET] and "consistency" not in result.accepted[0].provenance
+    assert not any(p.endswith("Output:") for call in engine.calls for p in call)
+
+
+def test_resample_answers_reports_free_text_as_not_comparable() -> None:
+    class Echo:
+        model = "echo"
+
+        async def complete(self, prompts, *, sampling, stop, seed=None):
+            assert sampling.temperature == 0.7 and sampling.max_tokens == 96 and stop == ["\nTask:", "\n\n"]
+            return [Completion(text=" 4", finish_reason="stop", completion_tokens=1) for _ in prompts]
+
+    items = [AnswerItem(instruction="Write a poem about rain.", input="", output="Rain falls on the old tin roof."),
+             AnswerItem(instruction="What is 2 + 2?", input="", output="4")]  # fmt: skip
+    free, four = anyio.run(lambda: resample_answers(Echo(), items, ConsistencyConfig(samples=3),
+                                                    Sampling(temperature=0.0), 1))  # fmt: skip
+    assert free == msgspec.convert({"comparable": False}, type(free))
+    assert (four.kind, four.agreement, four.values, four.replaced, four.tokens) == ("number", 1.0, ("4", "4", "4"),
+                                                                                    False, 2)  # fmt: skip
+
+
+def test_the_config_is_bounded() -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"samples": 1}, ConsistencyConfig)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"min_agreement": 1.5}, ConsistencyConfig)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"k": 5}, ConsistencyConfig)
