@@ -16,6 +16,7 @@ from typing import Annotated, Any, Protocol
 import msgspec
 from msgspec import Meta
 
+from generators.categories import UNLABELLED, CategoryLabel
 from generators.consistency import ConsistencyConfig, check_consistency
 from generators.engine import Completion, CompletionEngine, Sampling
 from generators.filters import (
@@ -36,7 +37,7 @@ from generators.prompts import (
     render_instructions_prompt,
 )
 from store.fingerprint import fingerprint
-from store.records import DEFAULT_CATEGORY, Instance, NewTask
+from store.records import Instance, NewTask
 
 Rejection = tuple[str, str, dict[str, Any]]  # (reason, instruction, detail)
 
@@ -210,7 +211,7 @@ async def run_round(
     index: NearDuplicateIndex,
     seed: int,
     provenance: dict[str, Any],
-    categorize: Callable[[str], str] = lambda _: DEFAULT_CATEGORY,
+    categorize: Callable[[str], CategoryLabel] = lambda _: UNLABELLED,
     focus: Callable[[random.Random], str | None] = lambda _: None,
     consistency: ConsistencyConfig = NO_CONSISTENCY,
 ) -> RoundResult:
@@ -229,7 +230,9 @@ async def run_round(
     accepted: list[NewTask] = []
     meta = {**provenance, "templates": dict(TEMPLATES)}
     for instruction, is_classification, completion in zip(kept, flags, written, strict=True):
-        outcome = _accept(instruction, is_classification, completion, meta, categorize(instruction))
+        label = categorize(instruction)  # the guess and its confidence stay, to re-threshold later
+        category_note = {"category": {"guess": label.guess, "confidence": label.confidence}}
+        outcome = _accept(instruction, is_classification, completion, {**meta, **category_note}, label.category)
         if isinstance(outcome, NewTask):
             accepted.append(outcome)
         else:

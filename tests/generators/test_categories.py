@@ -1,8 +1,28 @@
 from __future__ import annotations
 
+import math
 import random
+from collections import Counter
 
-from generators.categories import CategoryModel, content_words, mix_report, normalised_targets, pick_focus
+import msgspec
+import numpy as np
+import pytest
+
+from generators.categories import (
+    CategoryConfig,
+    CategoryLabel,
+    CategoryModel,
+    TfidfCentroids,
+    content_words,
+    decide,
+    fit_temperature,
+    label_accuracy,
+    labelled_tasks,
+    mix_report,
+    normalised_targets,
+    pick_focus,
+    softmax,
+)
 
 LABELLED = [
     ("Solve the equation for x and show each step.", "math"),
@@ -17,15 +37,96 @@ def test_content_words_drop_stopwords_and_punctuation() -> None:
 
 
 def test_a_task_takes_the_category_of_the_closest_centroid() -> None:
-    model = CategoryModel(LABELLED)
-    assert model.infer("Compute the area of a square and solve for its side.") == "math"
-    assert model.infer("Write a poem about a dog.") == "writing"
-    assert model.infer("Translate this sentence into French.") == "uncategorized"  # no shared word
+    model = CategoryModel(LABELLED, CategoryConfig(min_label_confidence=0.0))
+    assert model.infer("Compute the area of a square and solve for its side.").category == "math"
+    assert model.infer("Write a poem about a dog.").category == "writing"
+    none = model.infer("Translate this sentence into French.")  # no word shared with a labelled task
+    assert none == CategoryLabel(category="uncategorized", confidence=0.0, guess="uncategorized")
 
 
 def test_uncategorized_tasks_teach_nothing() -> None:
     model = CategoryModel([*LABELLED, ("Translate this sentence into French.", "uncategorized")])
-    assert set(model.centroids) == {"math", "writing"}
+    assert model.categories == ["math", "writing"]
+
+
+def test_softmax_and_the_decision_threshold() -> None:
+    probabilities = softmax({"math": 0.3, "writing": 0.1}, 0.1)
+    assert probabilities["math"] == pytest.approx(1 / (1 + math.exp(-2)))  # 0.8808
+    sure = decide({"math": 0.3, "writing": 0.1}, 0.1, 0.5)
+    assert sure == CategoryLabel(category="math", confidence=0.8808, guess="math")
+    unsure = decide({"math": 0.3, "writing": 0.25}, 0.1, 0.7)  # 0.6225: likelier right, not likely enough
+    assert unsure == CategoryLabel(category="uncategorized", confidence=0.6225, guess="math")
+    assert decide({"math": 0.2, "writing": 0.2}, 0.1, 0.0).guess == "math"  # a tie goes to the first name
+    assert decide({"math": 0.0, "writing": 0.0}, 0.1, 0.0).category == "uncategorized"  # nothing shared
+
+
+def test_the_temperature_is_the_one_that_best_predicts_held_out_truths() -> None:
+    held_out = [{"a": 0.5, "b": 0.3}, {"a": 0.2, "b": 0.4}, {"a": 0.45, "b": 0.35}, {"a": 0.3, "b": 0.32}]
+    fitted = fit_temperature(held_out, ["a", "b", "a", "a"])  # three of four right: the margins, not certainty
+    loss = lambda t: -sum(math.log(softmax(s, t)[y]) for s, y in zip(held_out, "abaa", strict=True))  # noqa: E731
+    assert all(loss(fitted) <= loss(t) for t in (0.01, 0.05, 0.5, 2.0)) and 0.01 < fitted < 0.5
+    assert fit_temperature([{"a": 0.9}], ["a"]) == 0.06  # one category: nothing to fit, the default
+
+
+def test_leave_one_out_similarity_equals_the_centroid_of_the_others() -> None:
+    texts = [*LABELLED, ("Compute the mean of the numbers and the area.", "math")]
+    centroids = TfidfCentroids(texts)
+    vectors = [centroids._vector(Counter(content_words(text))) for text, _ in texts]
+    for n, (_, own) in enumerate(texts):
+        expected = {}
+        for category in ("math", "writing"):
+            total: Counter[str] = Counter()
+            for m, (_, other) in enumerate(texts):
+                if other == category and m != n:
+                    total.update(vectors[m])
+            norm = math.sqrt(sum(v * v for v in total.values()))
+            expected[category] = sum(w * total[word] for word, w in vectors[n].items()) / norm
+        assert centroids.held_out()[n] == pytest.approx(expected, abs=1e-9), own
+
+
+class KeywordEmbedder:
+    """Two-dimensional 'embeddings': how mathematical and how literary a text sounds."""
+
+    def embed(self, texts):
+        rows = [[sum(w in t.lower() for w in ("solve", "compute", "area", "equation")) + 0.1,
+                 sum(w in t.lower() for w in ("poem", "story", "write")) + 0.1] for t in texts]  # fmt: skip
+        matrix = np.array(rows, dtype=np.float32)
+        return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def test_an_injected_embedder_replaces_tf_idf() -> None:
+    model = CategoryModel(LABELLED, CategoryConfig(min_label_confidence=0.0), embedder=KeywordEmbedder())
+    labels = model.infer_many(["Solve for the area.", "A poem, please.", "Translate this."])
+    assert [label.category for label in labels] == ["math", "writing", "math"]  # equal scores: the first name
+    assert labels[0].confidence > 0.5 and labels[2].confidence == 0.5
+
+
+def test_label_accuracy_counts_abstentions_apart() -> None:
+    model = CategoryModel(LABELLED, CategoryConfig(min_label_confidence=0.0))
+    held_out = [("Solve the equation for y.", "math"), ("Write a poem about snow.", "writing"),
+                ("Compute the story of a circle.", "writing"), ("Translate it.", "uncategorized")]  # fmt: skip
+    forced = label_accuracy(model, held_out)  # the third guess is wrong; the last shares no word: rightly none
+    assert (forced.total, forced.forced_accuracy) == (4, 0.75)
+    assert (forced.accuracy, forced.coverage, forced.covered_accuracy) == (0.75, 0.75, 0.6667)
+    unsure = CategoryModel(LABELLED, CategoryConfig(min_label_confidence=0.6))
+    unsure.temperature = 100.0  # every confidence near 1/2: below the threshold, nothing is labelled
+    strict = label_accuracy(unsure, held_out)
+    assert (strict.accuracy, strict.coverage, strict.covered_accuracy, strict.forced_accuracy) == (0.25, 0.0, 0.0,
+                                                                                                   0.75)  # fmt: skip
+
+
+def test_the_threshold_is_bounded_config() -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"min_label_confidence": 1.2}, CategoryConfig)
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"threshold": 0.5}, CategoryConfig)
+
+
+def test_the_packaged_held_out_set_uses_the_seed_categories() -> None:
+    tasks = labelled_tasks()
+    categories = {"writing", "rewriting", "summarization", "extraction", "classification", "reasoning", "math",
+                  "code", "brainstorming", "open_qa", "uncategorized"}  # fmt: skip
+    assert len(tasks) >= 100 and {category for _, category in tasks} <= categories
 
 
 def test_targets_are_normalised_and_lower_cased() -> None:
