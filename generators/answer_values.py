@@ -32,13 +32,14 @@ _LEADING = _EDGES.replace(".", "").replace("-", "")  # ".5" and "-3" keep their 
 _ARTICLE = re.compile(r"^(?:a|an|the)\s+")
 _YES_NO = re.compile(r"^(yes|no|true|false)\b")
 
-# A task with one right number: a question for a quantity or an arithmetic verb, or an arithmetic expression.
+# A task with one right number: a question for a quantity, an arithmetic verb, or an arithmetic expression.
+# Not "total", "sum", "mean", "product": they name parts of texts ("sum up", "product description") as often.
 _QUANTITY = re.compile(
-    r"\bhow\s+(?:many|much|far|long|old|tall|fast|often)\b|\b(?:calculate|compute|solve|evaluate|convert|"
-    r"simplify|sum|total|product|average|mean|median|percentage|probability|remainder)\b"
+    r"\bhow\s+(?:many|much|far|long|old|tall|fast)\b|\b(?:calculate|compute|solve|evaluate|convert|simplify)\b"
     r"|\d\s*[-+*/x\u00d7\u00f7^]\s*\d",
     re.IGNORECASE,
 )
+_CODE = re.compile(r"```|^\s*(?:def|class|return|import)\s|[;{}]\s*$", re.MULTILINE)  # code is compared by tests
 # A task with many right answers: its short answer is one choice among many, not a fact to agree on.
 _OPEN_ENDED = re.compile(
     r"^\s*(?:please\s+)?(?:write|create|generate|suggest|brainstorm|compose|invent|design|imagine|propose|"
@@ -48,7 +49,7 @@ _OPEN_ENDED = re.compile(
 )
 
 _NUMBER = re.compile(
-    r"(?:(?<![\w.])(?P<sign>-))?(?P<cur>[$\u20ac\u00a3])?\s?"
+    r"(?:(?<![\w.])(?P<sign>-))?(?:(?P<cur>[$\u20ac\u00a3])\s?)?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\.\d+|\d+(?:/\d+)?)"
     r"(?:\s?(?P<unit>cents?\b|\u00a2|%|percent\b))?"
 )
@@ -86,13 +87,14 @@ def answer_kind(
 ) -> AnswerKind | None:
     """How `output` can be compared with other answers to `instruction`; None for free text."""
     answer = strip_answer(output)
-    if not answer:
+    if not answer or _CODE.search(output):
         return None
     short = _words(answer) <= short_max_words
     if is_classification:
         return "label" if short else None
-    numbers = _numbers(answer)
-    if numbers and (_QUANTITY.search(instruction) or (short and len(numbers) == 1)):
+    if short and len(_numbers(answer)) == 1:
+        return "number"
+    if _QUANTITY.search(instruction) and any(True for _ in _NUMBER.finditer(answer)):  # a worked answer: digits
         return "number"
     if short and not _OPEN_ENDED.search(instruction):
         return "short"

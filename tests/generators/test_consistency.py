@@ -38,6 +38,11 @@ from tests.generators.test_self_instruct import SEEDS, ScriptedEngine, make_pool
         ("Write a poem about the sea.", False, "The sea is wide and deep and blue and old.", None),
         ("List every date mentioned in the text.", False, "2025-03-03 2025-04-01", None),
         ("Find the author of the quote.", False, "  ", None),
+        ("Sum up the paragraph in one sentence.", False, "The council approved 6 new parks after a long debate.",
+         None),  # "sum up" asks for no number
+        ("Extract every measurement from the product description.", False, "- 45 liters: capacity\n- 1.2 kg: weight",
+         None),
+        ("Count how many vowels the string has.", False, "```python\ndef count(s):\n    return 3\n```", None),
     ],
 )  # fmt: skip
 def test_answer_kind(instruction: str, is_classification: bool, output: str, kind: str | None) -> None:
@@ -57,6 +62,7 @@ def test_a_short_answer_is_as_short_as_configured() -> None:
         ("$0.05", "0.05"), ("five cents", "0.05"), ("The ball costs $0.05.", "0.05"), ("Answer: 42", "42"),
         ("-3", "-3"), ("3/4", "0.75"), ("twenty-one", "21"), ("25%", "25"), ("1,234.50 dollars", "1234.5"),
         ("Discount: $84 x 0.25 = $21. Sale price: $84 - $21 = $63.", "63"), ("no number here", None),
+        ("water rating - 3,000 mm", "3000"),
     ],
 )  # fmt: skip
 def test_number_normaliser(text: str, value: str | None) -> None:
