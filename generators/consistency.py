@@ -8,7 +8,8 @@ value (ties go to the original), else the first sample that does, which then rep
 says so). An instance whose agreement is below `min_agreement` is dropped; a task left without instances is
 rejected as `inconsistent_answer` with the samples in its detail. Free-text answers are not compared.
 
-A sample the engine failed on, or cut by the token limit, is left out of the count (it is no vote either way).
+A sample the engine failed on, or cut by the token limit, is left out of the count (it is no vote either way);
+provenance then says how many values were `counted` (1: none of the samples, so nothing was checked).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class ConsistencyResult(msgspec.Struct, frozen=True, kw_only=True):
     answer: str = ""  # the majority answer's text: the original output, or the sample that replaces it
     replaced: bool = False  # the original output was in the minority
     values: tuple[str | None, ...] = ()  # k normalised values, the original's first; None: not counted
+    counted: int = 0  # values that were counted; 1 means no sample could be read, so nothing was checked
     samples: tuple[str, ...] = ()  # the k - 1 sampled answers as the model wrote them
     tokens: int = 0  # completion tokens the samples cost
 
@@ -91,8 +93,8 @@ def judge(
     answer = next(text.strip() for (text, _), v in zip(samples, values[1:], strict=True) if v == majority) \
         if replaced else item.output  # fmt: skip
     return ConsistencyResult(comparable=True, kind=kind, agreement=round(share, 4), answer=answer,
-                             replaced=replaced, values=values, samples=tuple(t for t, _ in samples),
-                             tokens=tokens)  # fmt: skip
+                             replaced=replaced, values=values, counted=sum(v is not None for v in values),
+                             samples=tuple(t for t, _ in samples), tokens=tokens)  # fmt: skip
 
 
 async def resample_answers(
@@ -165,6 +167,8 @@ def _with_majority(
                             "template": TEMPLATE}  # fmt: skip
     if compared:
         note["agreement"] = min(r.agreement for r in compared)  # the weakest kept instance speaks for the task
+        if min(r.counted for r in compared) < config.samples:  # failed or cut samples were not counted
+            note["counted"] = min(r.counted for r in compared)
     replaced = [i.output for i, r in pairs if r.replaced]
     if replaced:
         note["replaced_outputs"] = replaced  # the minority answers the majority answer replaced

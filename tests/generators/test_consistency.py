@@ -12,6 +12,8 @@ from generators.answer_values import answer_kind, normalise_label, normalise_num
 from generators.consistency import (
     AnswerItem,
     ConsistencyConfig,
+    ConsistencyResult,
+    apply_results,
     agreement,
     render_answer_prompt,
     resample_answers,
@@ -20,6 +22,7 @@ from generators.engine import Completion, Sampling
 from generators.filters import InstructionRules
 from generators.self_instruct import SelfInstructConfig, run_round
 from store.near_duplicates import NearDuplicateIndex
+from store.records import Instance, NewTask
 from tests.generators.test_self_instruct import SEEDS, ScriptedEngine, make_pool
 
 
@@ -180,7 +183,8 @@ def test_samples_cut_by_the_token_limit_are_not_counted() -> None:
     answers = {TWEET: ["CUT", "CUT", " negative", " positive"]}
     result, _ = run_with(AnswerEngine(f" {TWEET}", answers), ON)
     [task] = result.accepted  # positive, None, None, negative, positive: 2 of the 3 counted agree
-    assert task.provenance["consistency"]["agreement"] == 0.6667
+    assert task.provenance["consistency"] == {"agreement": 0.6667, "samples": 5, "kind": "label",
+                                              "template": "answer.v1", "counted": 3}  # fmt: skip
 
 
 def test_off_by_default_nothing_is_sampled() -> None:
@@ -203,8 +207,8 @@ def test_resample_answers_reports_free_text_as_not_comparable() -> None:
     free, four = anyio.run(lambda: resample_answers(Echo(), items, ConsistencyConfig(samples=3),
                                                     Sampling(temperature=0.0), 1))  # fmt: skip
     assert free == msgspec.convert({"comparable": False}, type(free))
-    assert (four.kind, four.agreement, four.values, four.replaced, four.tokens) == ("number", 1.0, ("4", "4", "4"),
-                                                                                    False, 2)  # fmt: skip
+    assert (four.kind, four.agreement, four.values, four.counted, four.replaced, four.tokens) == (
+        "number", 1.0, ("4", "4", "4"), 3, False, 2)  # fmt: skip
 
 
 def test_the_config_is_bounded() -> None:
@@ -214,3 +218,19 @@ def test_the_config_is_bounded() -> None:
         msgspec.convert({"min_agreement": 1.5}, ConsistencyConfig)
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"k": 5}, ConsistencyConfig)
+
+
+def test_an_inconsistent_instance_is_dropped_and_counted_when_its_task_has_others() -> None:
+    task = NewTask(instruction="Is it prime?", is_classification=True, provenance={"job_id": "j"},
+                   instances=(Instance(input="7", output="yes"), Instance(input="9", output="yes")))  # fmt: skip
+    steady = ConsistencyResult(comparable=True, kind="label", agreement=0.8, answer="yes", values=("yes",) * 5,
+                               counted=5)  # fmt: skip
+    shaky = ConsistencyResult(comparable=True, kind="label", agreement=0.6, answer="no", replaced=True,
+                              values=("yes", "no", "no", "no", "yes"), counted=5)  # fmt: skip
+    [kept], rejections = apply_results([task], [steady, shaky], ConsistencyConfig(min_agreement=0.7))
+    assert rejections == [] and kept.instances == (Instance(input="7", output="yes"),)
+    assert kept.provenance == {"job_id": "j", "consistency": {"samples": 5, "kind": "label", "template": "answer.v1",
+                                                              "agreement": 0.8, "dropped_instances": 1}}  # fmt: skip
+    [fixed], _ = apply_results([task], [steady, shaky], ConsistencyConfig(min_agreement=0.6))
+    assert [i.output for i in fixed.instances] == ["yes", "no"]  # 9 is not prime: the majority says so
+    assert fixed.provenance["consistency"]["replaced_outputs"] == ["yes"]
