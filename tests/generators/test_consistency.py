@@ -13,8 +13,8 @@ from generators.consistency import (
     AnswerItem,
     ConsistencyConfig,
     ConsistencyResult,
-    apply_results,
     agreement,
+    apply_results,
     render_answer_prompt,
     resample_answers,
 )
