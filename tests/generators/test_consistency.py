@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from generators.answer_values import answer_kind, normalise_label, normalise_number, normalise_short
+from generators.categories import CategoryConfig, CategoryModel
 from generators.consistency import (
     AnswerItem,
     ConsistencyConfig,
@@ -234,3 +235,31 @@ def test_an_inconsistent_instance_is_dropped_and_counted_when_its_task_has_other
     [fixed], _ = apply_results([task], [steady, shaky], ConsistencyConfig(min_agreement=0.6))
     assert [i.output for i in fixed.instances] == ["yes", "no"]  # 9 is not prime: the majority says so
     assert fixed.provenance["consistency"]["replaced_outputs"] == ["yes"]
+
+
+def test_the_round_keeps_the_category_guess_and_its_confidence() -> None:
+    labelled = [("Decide whether the review is positive or negative.", "classification"),
+                ("Classify the tweet as positive or negative.", "classification"),
+                ("Describe a holiday at the beach.", "writing"), ("Write a day at the lake.", "writing")]  # fmt: skip
+    model = CategoryModel(labelled, CategoryConfig(min_label_confidence=0.93))
+    model.temperature = 0.3  # four examples fit an extreme one; at 0.3 the tweet is 0.94 sure, the beach 0.91
+    pool, rng = make_pool(), random.Random(1)
+    result = anyio.run(
+        lambda: run_round(
+            AnswerEngine(f" {TWEET}\nTask 5: {BEACH}", {}),
+            pool,
+            rng,
+            config=SelfInstructConfig(prompts_per_round=1),
+            sampling=Sampling(),
+            rules=InstructionRules(),
+            index=NearDuplicateIndex(0.7, SEEDS),
+            seed=5,
+            provenance={},
+            categorize=model.infer,
+        )  # fmt: skip
+    )
+    tasks = {t.instruction: t for t in result.accepted}
+    tweet, beach = model.infer(TWEET), model.infer(BEACH)
+    assert (tweet.category, beach.category, beach.guess) == ("classification", "uncategorized", "writing")
+    assert (tasks[TWEET].category, tasks[BEACH].category) == ("classification", "uncategorized")
+    assert tasks[BEACH].provenance["category"] == {"guess": "writing", "confidence": beach.confidence}
