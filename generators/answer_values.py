@@ -108,6 +108,20 @@ def normalise_label(text: str) -> str:
     return yes_no.group(1) if yes_no else label
 
 
+_OFFERS_CHOICES = re.compile(r"\bor\b|\bone of\b", re.IGNORECASE)
+
+
+def off_list(instruction: str, label: str) -> bool:
+    """True for a label the instruction does not offer, when it offers some ("... positive or negative").
+
+    The 135M model answers "negative" to "Route the ticket to billing, shipping, or account access" five
+    times out of five (it copies a few-shot example): agreement without this check would keep it.
+    """
+    if not _OFFERS_CHOICES.search(instruction) or not label:
+        return False
+    return re.search(rf"(?<!\w){re.escape(label)}(?!\w)", _fold(instruction)) is None
+
+
 def normalise_short(text: str) -> str:
     """Case, spacing, quotes, end punctuation and a leading article do not change a short answer."""
     return _ARTICLE.sub("", _fold(strip_answer(text)).strip(_EDGES))

@@ -8,7 +8,7 @@ import anyio
 import msgspec
 import pytest
 
-from generators.answer_values import answer_kind, normalise_label, normalise_number, normalise_short
+from generators.answer_values import answer_kind, normalise_label, normalise_number, normalise_short, off_list
 from generators.categories import CategoryConfig, CategoryModel
 from generators.consistency import (
     AnswerItem,
@@ -16,6 +16,7 @@ from generators.consistency import (
     ConsistencyResult,
     agreement,
     apply_results,
+    judge,
     render_answer_prompt,
     resample_answers,
 )
@@ -170,14 +171,35 @@ def test_the_majority_is_kept_and_a_minority_original_is_replaced() -> None:
 
 
 def test_an_answer_below_the_threshold_is_rejected_with_its_samples() -> None:
-    answers = {TWEET: [" negative", " neutral", " positive", " mixed"]}
+    answers = {TWEET: [" negative", " positive", " negative", " neutral"]}  # "neutral" is not on offer
     result, pool = run_with(AnswerEngine(f" {TWEET}", answers), ON)
     assert result.accepted == [] and pool.generated == []  # a rejected task does not join the pool
     [(reason, instruction, detail)] = result.rejections
     assert (reason, instruction) == ("inconsistent_answer", TWEET)
-    assert detail == {"kind": "label", "agreement": 0.4, "output": "positive",
-                      "values": ["positive", "negative", "neutral", "positive", "mixed"],
-                      "samples": [" negative", " neutral", " positive", " mixed"]}  # fmt: skip
+    assert detail == {"kind": "label", "agreement": 0.5, "output": "positive", "invalid": 1,
+                      "values": ["positive", "negative", "positive", "negative", None],
+                      "samples": [" negative", " positive", " negative", " neutral"]}  # fmt: skip
+
+
+def test_an_example_answer_of_the_prompt_is_no_vote_unless_the_task_mentions_it() -> None:
+    emails = AnswerItem(instruction="Pull out every email address.", input="Write to ana@x.io.", output="ana@x.io")
+    result = judge(emails, "short", [(" negative", True), (" Negative", True), (" ana@x.io", True), (" Jupiter", True)])
+    assert (result.values, result.invalid, result.agreement) == (("ana@x.io", None, None, "ana@x.io", None), 3, 1.0)
+    planet = AnswerItem(instruction="Which is larger, Saturn or Jupiter?", input="", output="Saturn")
+    assert judge(planet, "short", [(" Jupiter", True)]).values == ("saturn", "jupiter")  # the task mentions it
+    largest = AnswerItem(instruction="Name the largest planet.", input="", output="Jupiter")
+    assert judge(largest, "short", [(" Jupiter", True)]).counted == 0  # the price: a right answer, not counted
+
+
+def test_a_label_the_instruction_does_not_offer_is_no_vote() -> None:
+    assert off_list("Route the ticket to billing, shipping, or account access.", "negative")
+    assert not off_list("Route the ticket to billing, shipping, or account access.", "account access")
+    assert not off_list("Identify the intent as one of: book_flight, cancel_booking.", "book_flight")
+    assert off_list("Is the sentence formal or informal?", "form")  # whole words only
+    assert not off_list("Classify the sentiment of the review.", "negative")  # nothing offered: anything goes
+    result, _ = run_with(AnswerEngine(f" {TWEET}", {TWEET: [" Angry."] * 4}, label=" angry"), ON)
+    assert [r[0] for r in result.rejections] == ["inconsistent_answer"]  # five agreeing, all off the list
+    assert result.rejections[0][2]["agreement"] == 0.0 and result.rejections[0][2]["invalid"] == 5
 
 
 def test_samples_cut_by_the_token_limit_are_not_counted() -> None:
