@@ -31,15 +31,18 @@ from generators.answer_values import answer_kind, normalise  # noqa: E402
 from generators.consistency import (  # noqa: E402
     AnswerItem,
     ConsistencyConfig,
+    ConsistencyResult,
     agreement,
     invalid_answer,
     judge,
+    passes,
     render_answer_prompt,
 )
 from generators.engine import OpenAICompletionsEngine, Sampling  # noqa: E402
 from generators.model import DEFAULT_SERVED_NAME, prepare_default_model  # noqa: E402
 from generators.vllm_server import VLLMServer  # noqa: E402
 
+CUT = "\x00cut"  # a sample cut by the token limit or failed: no vote
 # (instruction, input, reference): written for this bench, each with one right number.
 ARITHMETIC = [
     ("What is 17 + 25?", "", "42"),
@@ -84,7 +87,7 @@ async def sample(url: str, items: list[AnswerItem], k: int, repeats: int, temper
     errors = [c.error for c in done if c.finish_reason == "error"]
     if errors:
         print(f"{len(errors)} engine errors, first: {errors[0]}", file=sys.stderr)
-    texts = [c.text if c.finish_reason == "stop" else "\x00cut" for c in done]
+    texts = [c.text if c.finish_reason == "stop" else CUT for c in done]
     return [texts[n : n + k] for n in range(0, len(texts), k)]
 
 
@@ -92,32 +95,38 @@ def measure(items, groups, k: int, repeats: int, min_agreement: float) -> dict:
     rows = []
     for n, (item, reference, source) in enumerate(items):
         kind = answer_kind(item.instruction, item.is_classification, item.output)
-        truth = normalise(kind, reference)
-        for group in groups[n * repeats : (n + 1) * repeats]:
-            first, rest = group[0], group[1:]
-            drawn = AnswerItem(instruction=item.instruction, input=item.input, output=first,
-                               is_classification=item.is_classification)  # fmt: skip
-            result = judge(drawn, kind, [(text, text != "\x00cut") for text in rest])
+        for texts in groups[n * repeats : (n + 1) * repeats]:
             rows.append({"source": source, "kind": kind, "instruction": item.instruction, "input": item.input,
-                         "truth": truth, "agreement": result.agreement, "values": list(result.values),
-                         "invalid": result.invalid, "texts": [first, *rest],
-                         "single_right": result.values[0] == truth,
-                         "majority_right": normalise(kind, result.answer) == truth})  # fmt: skip
-    return {"k": k, "repeats": repeats, "min_agreement": min_agreement, "rows": rows}
+                         "is_classification": item.is_classification, "truth": normalise(kind, reference),
+                         "texts": texts})  # fmt: skip
+    return rescore({"k": k, "repeats": repeats, "min_agreement": min_agreement, "rows": rows})
+
+
+def _judged(row: dict) -> ConsistencyResult:
+    """The row's answers judged by today's rules: its raw texts, or (the first run's rows) its saved values."""
+    if "texts" in row:
+        first, *rest = row["texts"]
+        drawn = AnswerItem(instruction=row["instruction"], input=row["input"], output=first,
+                           is_classification=row.get("is_classification", row["kind"] == "label"))  # fmt: skip
+        return judge(drawn, row["kind"], [(text, text != CUT) for text in rest])
+    item = AnswerItem(instruction=row["instruction"], input=row.get("input", ""), output="")
+    values = tuple(None if v is not None and invalid_answer(item, row["kind"], v) else v for v in row["values"])
+    share, majority = agreement(values)
+    invalid = sum(v is not None and w is None for v, w in zip(row["values"], values, strict=True))
+    return ConsistencyResult(comparable=True, kind=row["kind"], agreement=round(share, 4), answer=majority or "",
+                             replaced=values[0] != majority, values=values, invalid=invalid,
+                             counted=sum(v is not None for v in row["values"]))  # fmt: skip
 
 
 def rescore(found: dict) -> dict:
-    """Judge saved values again with today's rules (values of an older run: its raw texts were not kept)."""
+    """Judge every row (again) with today's rules and the run's min_agreement."""
+    config = ConsistencyConfig(min_agreement=found["min_agreement"])
     for row in found["rows"]:
-        item = AnswerItem(instruction=row["instruction"], input=row.get("input", ""), output="")
-        values = [None if v is not None and invalid_answer(item, row["kind"], v) else v for v in row["values"]]
-        share, majority = agreement(values)
-        row.update(
-            agreement=round(share, 4),
-            single_right=values[0] == row["truth"],
-            majority_right=majority == row["truth"],
-            invalid=sum(v is not None and w is None for v, w in zip(row["values"], values, strict=True)),
-        )
+        result = _judged(row)
+        share, majority = agreement(result.values)
+        row.update(agreement=result.agreement, values=list(result.values), invalid=result.invalid,
+                   votes=result.votes, passed=passes(result, config), single_right=result.values[0] == row["truth"],
+                   majority_right=majority is not None and majority == row["truth"])  # fmt: skip
     return found
 
 
@@ -129,8 +138,8 @@ def report(found: dict) -> None:
     threshold = found["min_agreement"]
     for name, rows in sorted(by_kind.items()):
         hist = Counter(round(r["agreement"], 1) for r in rows)
-        kept = [r for r in rows if r["agreement"] >= threshold]
-        dropped = [r for r in rows if r["agreement"] < threshold]
+        kept = [r for r in rows if r["passed"]]
+        dropped = [r for r in rows if not r["passed"]]
 
         def rate(subset, key):
             return f"{sum(r[key] for r in subset)}/{len(subset)}" if subset else "-"
@@ -141,7 +150,8 @@ def report(found: dict) -> None:
         print(f"  single answer = reference: {rate(rows, 'single_right')}; majority = reference: "
               f"{rate(rows, 'majority_right')}")  # fmt: skip
         print(
-            f"  agreement >= {threshold}: {len(kept)} kept, majority right {rate(kept, 'majority_right')}; "
+            f"  passed (agreement >= {threshold}, votes >= {ConsistencyConfig().min_votes}): {len(kept)}, majority "
+            f"right {rate(kept, 'majority_right')}; "
             f"below (inconsistent_answer): {len(dropped)}, majority right {rate(dropped, 'majority_right')}"
         )
 

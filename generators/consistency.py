@@ -9,16 +9,17 @@ says so). An instance whose agreement is below `min_agreement` is dropped; a tas
 rejected as `inconsistent_answer` with the samples in its detail. Free-text answers are not compared.
 
 A sample the engine failed on, or cut by the token limit, is left out of the count (it is no vote either way);
-provenance then says how many values were `counted` (1: none of the samples, so nothing was checked). So is an
-answer that cannot be right (`invalid`): a label the instruction does not offer when it offers some, or one
-of the prompt's example answers copied. It is wrong, not a vote for anything.
+provenance then says how many answers were `counted` (1: no sample came back, so nothing was checked). An
+answer that cannot be right (`invalid`: a label the instruction does not offer when it offers some, a number
+answer without a number, one of the prompt's example answers copied) is no vote either, but an instance needs
+`min_votes` votes to pass: agreement among fewer means nothing.
 
-Measured (bench/consistency_bench.py, k=5, temperature 0.7, the packaged SmolLM2-135M, 76 answer sets): the
-model is mostly wrong, and often consistently so. Labels of the 20 seed tasks with a comparable label answer:
-a single answer is right 10/40, the majority 14/40; at agreement >= 0.6, 30 sets are kept with the majority
-right 12/30, 10 rejected with it right 2/10 (with the `invalid` rules, applied to the same samples; without
-them 10/30 and 3/10). Arithmetic: 1/24 single answers right, 0/24 majorities. Agreement removes answers the
-model cannot repeat; it cannot make a 135M model right.
+Measured (bench/consistency_bench.py, k=5, temperature 0.7, the packaged SmolLM2-135M, 76 answer sets a run):
+the model is mostly wrong, and often consistently so. On the 20 seed tasks with a label answer (two runs, 40
+sets each, judged by these rules), a single answer is right 10-11/40, the majority 14/40; the sets that pass
+hold a right majority 11/25 and 12/24, the rejected ones 3/15 and 2/16. Arithmetic (12 tasks): 0-1/24 single
+answers right, 0/24 passing majorities right. Agreement removes answers the model cannot repeat; it cannot
+make a 135M model right.
 """
 
 from __future__ import annotations
@@ -49,9 +50,16 @@ class ConsistencyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     samples: Annotated[int, Meta(ge=2, le=16)] = 5  # k, the original answer included
     # 0.6 of 5 = the original plus two samples agree: below that the model does not know the answer.
     min_agreement: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.6
+    # Fewer answers that could be right than this, and agreement among them means nothing ("fact" once, four
+    # answers off the list): the instance fails. 3 of 5 kept the most right labels per wrong one on the bench.
+    min_votes: Annotated[int, Meta(ge=1, le=16)] = 3
     short_max_words: Annotated[int, Meta(ge=1, le=30)] = 5  # longer non-numeric answers are free text
     temperature: Annotated[float, Meta(gt=0.0, le=2.0)] = 0.7  # samples must vary for agreement to mean anything
     max_tokens: Annotated[int, Meta(ge=8, le=1024)] = 96
+
+    def __post_init__(self) -> None:
+        if self.min_votes > self.samples:
+            raise ValueError(f"min_votes ({self.min_votes}) cannot exceed samples ({self.samples})")
 
 
 class AnswerItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,8 +76,13 @@ class ConsistencyResult(msgspec.Struct, frozen=True, kw_only=True):
     answer: str = ""  # the majority answer's text: the original output, or the sample that replaces it
     replaced: bool = False  # the original output was in the minority
     values: tuple[str | None, ...] = ()  # k normalised values, the original's first; None: not counted
-    counted: int = 0  # values that were counted; 1 means no sample could be read, so nothing was checked
-    invalid: int = 0  # answers (the original's included) that cannot be right (`judge`): not counted
+    counted: int = 0  # answers read (the original's included); 1: no sample came back, nothing was checked
+    invalid: int = 0  # of those, answers that cannot be right (`judge`): no vote
+
+    @property
+    def votes(self) -> int:
+        return self.counted - self.invalid
+
     samples: tuple[str, ...] = ()  # the k - 1 sampled answers as the model wrote them
     tokens: int = 0  # completion tokens the samples cost
 
@@ -92,13 +105,13 @@ def _example_answers(kind: AnswerKind) -> frozenset[str]:
 
 def invalid_answer(item: AnswerItem, kind: AnswerKind, value: str) -> bool:
     """An answer that cannot be right (see `judge`)."""
-    if kind == "label" and off_list(item.instruction, value):
+    if (kind == "label" and off_list(item.instruction, value)) or (kind == "number" and value.startswith("text:")):
         return True
     return value in _example_answers(kind) and value not in normalise_short(f"{item.instruction} {item.input}")
 
 
 def agreement(values: Sequence[str | None]) -> tuple[float, str | None]:
-    """(share of the commonest value, that value) over the counted values; ties go to the first seen."""
+    """(share of the commonest value, that value) over the values that are not None; ties go to the first seen."""
     counted = [v for v in values if v is not None]
     if not counted:
         return 0.0, None
@@ -111,18 +124,19 @@ def judge(
 ) -> ConsistencyResult:
     """Compare the original with its samples ((text, usable) pairs) and pick the majority answer.
 
-    An answer that cannot be right is no vote (None): a label the instruction does not offer, or an answer of
-    the prompt's examples that the task does not mention (the 135M model copies them: "negative" x5).
+    An answer that cannot be right is no vote (None in `values`): a label the instruction does not offer, a
+    "number" without one ("None"), or an answer of the prompt's examples that the task does not mention (the
+    135M model copies them: "negative" x5).
     """
     read = (normalise(kind, item.output), *(normalise(kind, text) if usable else None for text, usable in samples))
     rejected = [v is not None and invalid_answer(item, kind, v) for v in read]
     values = tuple(None if bad else v for v, bad in zip(read, rejected, strict=True))
     share, majority = agreement(values)
-    replaced = values[0] != majority
+    replaced = majority is not None and values[0] != majority
     answer = next(text.strip() for (text, _), v in zip(samples, values[1:], strict=True) if v == majority) \
         if replaced else item.output  # fmt: skip
     return ConsistencyResult(comparable=True, kind=kind, agreement=round(share, 4), answer=answer,
-                             replaced=replaced, values=values, counted=sum(v is not None for v in values),
+                             replaced=replaced, values=values, counted=sum(v is not None for v in read),
                              invalid=sum(rejected), samples=tuple(t for t, _ in samples), tokens=tokens)  # fmt: skip
 
 
@@ -157,7 +171,7 @@ def _items(tasks: Sequence[NewTask]) -> list[AnswerItem]:
 
 def _detail(result: ConsistencyResult, output: str) -> dict[str, Any]:
     return {"kind": result.kind, "agreement": result.agreement, "output": output[:_DETAIL_CHARS],
-            "values": list(result.values), "invalid": result.invalid,
+            "values": list(result.values), "votes": result.votes, "invalid": result.invalid,
             "samples": [s[:_DETAIL_CHARS] for s in result.samples]}  # fmt: skip
 
 
@@ -178,13 +192,20 @@ def apply_results(
         if not any(r.comparable for r in mine):
             kept.append(task)  # free text: nothing to compare, left as it was
             continue
-        keep = [not r.comparable or r.agreement >= config.min_agreement for r in mine]
+        keep = [passes(r, config) for r in mine]
         if not any(keep):
             worst = min(range(len(mine)), key=lambda n: mine[n].agreement)
             rejections.append((REJECTION, task.instruction, _detail(mine[worst], task.instances[worst].output)))
             continue
         kept.append(_with_majority(task, mine, keep, config))
     return kept, rejections
+
+
+def passes(result: ConsistencyResult, config: ConsistencyConfig) -> bool:
+    """Whether an instance keeps its place: agreement of enough votes, or nothing to judge by."""
+    if not result.comparable or result.counted <= 1:  # free text, or no sample came back: nothing to judge by
+        return True
+    return result.votes >= config.min_votes and result.agreement >= config.min_agreement
 
 
 def _with_majority(

@@ -176,7 +176,7 @@ def test_an_answer_below_the_threshold_is_rejected_with_its_samples() -> None:
     assert result.accepted == [] and pool.generated == []  # a rejected task does not join the pool
     [(reason, instruction, detail)] = result.rejections
     assert (reason, instruction) == ("inconsistent_answer", TWEET)
-    assert detail == {"kind": "label", "agreement": 0.5, "output": "positive", "invalid": 1,
+    assert detail == {"kind": "label", "agreement": 0.5, "output": "positive", "votes": 4, "invalid": 1,
                       "values": ["positive", "negative", "positive", "negative", None],
                       "samples": [" negative", " positive", " negative", " neutral"]}  # fmt: skip
 
@@ -185,10 +185,32 @@ def test_an_example_answer_of_the_prompt_is_no_vote_unless_the_task_mentions_it(
     emails = AnswerItem(instruction="Pull out every email address.", input="Write to ana@x.io.", output="ana@x.io")
     result = judge(emails, "short", [(" negative", True), (" Negative", True), (" ana@x.io", True), (" Jupiter", True)])
     assert (result.values, result.invalid, result.agreement) == (("ana@x.io", None, None, "ana@x.io", None), 3, 1.0)
+    assert result.votes == 2  # below the default min_votes of 3: agreement of two means little
     planet = AnswerItem(instruction="Which is larger, Saturn or Jupiter?", input="", output="Saturn")
     assert judge(planet, "short", [(" Jupiter", True)]).values == ("saturn", "jupiter")  # the task mentions it
     largest = AnswerItem(instruction="Name the largest planet.", input="", output="Jupiter")
-    assert judge(largest, "short", [(" Jupiter", True)]).counted == 0  # the price: a right answer, not counted
+    nothing = judge(largest, "short", [(" Jupiter", True)])
+    assert (nothing.agreement, nothing.invalid, nothing.replaced) == (0.0, 2, False)  # the price: right, not counted
+
+
+def test_a_number_answer_without_a_number_counts_against_agreement() -> None:
+    sum_item = AnswerItem(instruction="What is 17 + 25?", input="", output="42")
+    result = judge(sum_item, "number", [(" None", True), (" 42", True), (" forty-two", True), ("4", False)])
+    assert (result.values, result.counted, result.invalid, result.votes, result.agreement) == (
+        ("42", None, "42", "42", None), 4, 1, 3, 1.0)  # fmt: skip
+
+
+def test_too_few_votes_fail_and_no_sample_at_all_is_unchecked() -> None:
+    task = NewTask(instruction="Is it a fact or an opinion?", is_classification=True,
+                   instances=(Instance(input="Water boils at 100 C.", output="fact"),))  # fmt: skip
+    lonely = ConsistencyResult(comparable=True, kind="label", agreement=1.0, answer="fact",
+                               values=("fact", None, None, None, None), counted=5, invalid=4)  # fmt: skip
+    kept, rejections = apply_results([task], [lonely], ConsistencyConfig(min_votes=3))
+    assert kept == [] and rejections[0][0] == "inconsistent_answer" and rejections[0][2]["votes"] == 1
+    silent = ConsistencyResult(comparable=True, kind="label", agreement=1.0, answer="fact",
+                               values=("fact", None, None, None, None), counted=1)  # fmt: skip
+    [unchecked], _ = apply_results([task], [silent], ConsistencyConfig(min_votes=3))
+    assert unchecked.provenance["consistency"]["counted"] == 1  # the engine gave nothing back: said, not judged
 
 
 def test_a_label_the_instruction_does_not_offer_is_no_vote() -> None:
@@ -241,6 +263,8 @@ def test_the_config_is_bounded() -> None:
         msgspec.convert({"min_agreement": 1.5}, ConsistencyConfig)
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"k": 5}, ConsistencyConfig)
+    with pytest.raises(msgspec.ValidationError, match="min_votes"):
+        msgspec.convert({"samples": 3, "min_votes": 4}, ConsistencyConfig)
 
 
 def test_an_inconsistent_instance_is_dropped_and_counted_when_its_task_has_others() -> None:
