@@ -220,6 +220,34 @@ class EvolConfig(Config, kw_only=True):
             raise ValueError("operators: at least one operator needs a weight above 0")
 
 
+class ConsistencyConfig(Config, kw_only=True):
+    """Self-consistency (`generators.consistency`). Off by default: `samples - 1` extra completions per comparable
+    answer (a label, a number, a short extraction); free text is never compared."""
+
+    enabled: bool = False
+    samples: Annotated[int, Meta(ge=2, le=16)] = 5  # k, the original answer included
+    # 0.6 of 5 = the original plus two samples agree: below that the model does not know the answer.
+    min_agreement: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.6
+    # Fewer answers that could be right than this, and agreement among them means nothing ("fact" once, four
+    # answers off the list): the instance fails. 3 of 5 kept the most right labels per wrong one on the bench.
+    min_votes: Annotated[int, Meta(ge=1, le=16)] = 3
+    short_max_words: Annotated[int, Meta(ge=1, le=30)] = 5  # longer non-numeric answers are free text
+    temperature: Annotated[float, Meta(gt=0.0, le=2.0)] = 0.7  # samples must vary for agreement to mean anything
+    max_tokens: Annotated[int, Meta(ge=8, le=1024)] = 96
+
+    def __post_init__(self) -> None:
+        if self.min_votes > self.samples:
+            raise ValueError(f"min_votes ({self.min_votes}) cannot exceed samples ({self.samples})")
+
+
+class CategoryConfig(Config, kw_only=True):
+    """How generated tasks are labelled (`generators.categories`)."""
+
+    # 0.5: label a task only when the label is likelier right than wrong; a wrong label misleads the balance
+    # report and the quota as much as a right one informs them.
+    min_label_confidence: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5
+
+
 class JobSpec(Config, kw_only=True):
     """A generation job as it was asked for: `POST /v1/jobs`'s body, the stored job, what the worker runs."""
 
@@ -234,6 +262,8 @@ class JobSpec(Config, kw_only=True):
     # evol jobs (a factory: the operator weights are a dict, and litestar hashes plain defaults)
     evol: EvolConfig = msgspec.field(default_factory=EvolConfig)
     judge: JudgeConfig = JudgeConfig()
+    consistency: ConsistencyConfig = ConsistencyConfig()  # self_instruct jobs
+    categories: CategoryConfig = CategoryConfig()
     quality: QualityRules = QualityRules()  # model-free checks of instructions and answers (generators.quality_checks)
     model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # remote: the model to ask for
     # remote engines: a subset of the configured endpoints

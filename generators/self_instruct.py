@@ -15,9 +15,11 @@ from typing import Any
 
 import msgspec
 
-from domain.job_spec import InstructionRules, QualityRules, Sampling, SelfInstructConfig
-from domain.records import DEFAULT_CATEGORY, Instance, NewTask, Rejection
+from domain.job_spec import ConsistencyConfig, InstructionRules, QualityRules, Sampling, SelfInstructConfig
+from domain.records import Instance, NewTask, Rejection
 from domain.screening import DuplicateScreen
+from generators.categories import UNLABELLED, CategoryLabel
+from generators.consistency import check_consistency
 from generators.engine import Completion, CompletionEngine
 from generators.filters import asks_for_code, consistent_instances, instance_rejection, instruction_rejection
 from generators.prompts import (
@@ -38,6 +40,7 @@ from generators.quality_checks import (
 from generators.rounds import RoundResult
 
 DEFAULT_QUALITY = QualityRules()
+NO_CONSISTENCY = ConsistencyConfig()  # off: a job turns self-consistency on in its config
 _CLASSIFY = Sampling(temperature=0.0, top_p=1.0, max_tokens=8)
 _INSTANCE_EXAMPLES = 2
 
@@ -159,7 +162,7 @@ def _accept(
     is_classification: bool,
     completions: list[Completion],
     provenance: dict[str, Any],
-    category: str,
+    label: CategoryLabel,
     quality: QualityRules = DEFAULT_QUALITY,
 ) -> NewTask | Rejection:
     """A task with its usable instances, or the reason it has none (the first problem met)."""
@@ -182,7 +185,8 @@ def _accept(
         instruction=instruction,
         instances=tuple(Instance(input=i, output=o) for i, o in kept),
         is_classification=is_classification,
-        category=category,
+        category=label.category,
+        category_confidence=label.confidence,
         provenance=provenance,
     )
 
@@ -198,9 +202,10 @@ async def run_round(
     screen: DuplicateScreen,
     seed: int,
     provenance: dict[str, Any],
-    categorize: Callable[[str], str] = lambda _: DEFAULT_CATEGORY,
+    categorize: Callable[[str], CategoryLabel] = lambda _: UNLABELLED,
     focus: Callable[[random.Random], str | None] = lambda _: None,
     quality: QualityRules = DEFAULT_QUALITY,
+    consistency: ConsistencyConfig = NO_CONSISTENCY,
 ) -> RoundResult:
     """One round. `categorize` labels each accepted task; `focus` may steer each prompt to a category."""
     prompts = [
@@ -217,13 +222,19 @@ async def run_round(
     accepted: list[NewTask] = []
     meta = {**provenance, "templates": dict(TEMPLATES)}
     for instruction, is_classification, completion in zip(kept, flags, written, strict=True):
-        outcome = _accept(instruction, is_classification, completion, meta, categorize(instruction), quality)
+        label = categorize(instruction)  # the guess and its confidence stay, to re-threshold later
+        category_note = {"category": {"guess": label.guess, "confidence": label.confidence}}
+        outcome = _accept(instruction, is_classification, completion, {**meta, **category_note}, label, quality)
         if isinstance(outcome, NewTask):
             accepted.append(outcome)
-            pool.generated.append(instruction)
         else:
             rejections.append(outcome)
     tokens = sum(c.completion_tokens for c in listed) + sum(c.completion_tokens for group in written for c in group)
+    if consistency.enabled and accepted:
+        accepted, inconsistent, spent = await check_consistency(engine, accepted, consistency, sampling, seed)
+        rejections.extend(inconsistent)
+        tokens += spent
+    pool.generated.extend(task.instruction for task in accepted)
     stages = {"prompts": len(prompts), "candidates": candidates,
               "passed_filters": len(kept), "classification": sum(flags), "accepted": len(accepted)}  # fmt: skip
     return RoundResult(accepted=tuple(accepted), rejections=tuple(rejections), stages=stages, tokens=tokens)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import anyio
 import msgspec
 
-from domain.records import CodeExample, NewTask, Rejection
+from domain.records import DEFAULT_CATEGORY, CodeExample, NewTask, Rejection
 from domain.screening import DuplicateScreen
 from generators.categories import CategoryModel, mix_report, normalised_targets, pick_focus
 from generators.code_tasks import CodePool, run_code_round, to_task
@@ -79,7 +79,7 @@ class SelfInstructMethod:
         self.spec, self.screen = job.spec, screen
         self.max_rounds_without_accept = job.spec.config.max_rounds_without_accept
         self.label_examples = dataset_categories(store, job.dataset_id)
-        self.categories = CategoryModel(self.label_examples)
+        self.categories = CategoryModel(self.label_examples, config=job.spec.categories)
         self.exhausted = False
         self.targets = normalised_targets(job.spec.category_targets or {})
         self.counts = job_category_counts(store, job.id)
@@ -98,6 +98,7 @@ class SelfInstructMethod:
         return await run_round(
             engine, self.pool, rng, config=s.config, sampling=s.sampling, rules=s.rules, screen=self.screen,
             seed=seed, provenance=provenance, categorize=self.categories.infer, focus=self._focus, quality=s.quality,
+            consistency=s.consistency,
         )  # fmt: skip
 
     def admit(self, result: RoundResult) -> RoundResult:
@@ -118,12 +119,16 @@ def within_quota(
     """Close the loop on category targets: a category takes at most ceil(share x job target) tasks.
 
     Steering makes wanted categories likelier; the quota makes the mix converge on the target whatever
-    the model writes. A task past its category's quota is kept as a `category_quota_full` rejection.
+    the model writes. A task past its category's quota is kept as a `category_quota_full` rejection, and one the
+    labeller left `uncategorized` as `category_unknown`.
     """
     taken = dict(counts)
     kept, over = [], []
     for task in tasks:
-        if taken.get(task.category, 0) < math.ceil(targets.get(task.category, 0.0) * target):
+        if task.category == DEFAULT_CATEGORY:  # the labeller was not sure: it cannot count toward a target mix
+            over.append(Rejection(reason="category_unknown", instruction=task.instruction,
+                                  detail={"confidence": task.category_confidence}))  # fmt: skip
+        elif taken.get(task.category, 0) < math.ceil(targets.get(task.category, 0.0) * target):
             kept.append(task)
             taken[task.category] = taken.get(task.category, 0) + 1
         else:

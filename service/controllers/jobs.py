@@ -25,9 +25,7 @@ class JobController(Controller):
     tags = ["jobs"]
 
     @post("/", status_code=202, responses=ERROR_RESPONSES)
-    async def create(
-        self, request: Request, store: StoreDep, settings: SettingsDep, data: JSONBody[JobSpec]
-    ) -> JobOut:
+    async def create(self, request: Request, store: StoreDep, settings: SettingsDep, data: JSONBody[JobSpec]) -> JobOut:
         """Queue a generation job; 202 with its id. Jobs run one after another on the embedded engine."""
         spec = await strict_body(request, JobSpec)
         check_engine_choice(spec, settings.engine)
