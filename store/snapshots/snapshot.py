@@ -30,10 +30,11 @@ from store.database import Store
 from store.datasets import get_dataset, require_dataset
 from store.dedup.near_duplicates import NearDuplicateIndex
 from store.export import ExportFormat
+from store.quality import SCORES
 from store.records import RecordFilter
 from store.snapshots.files import FileEntry, content_sha256, write_code_tests, write_split
 from store.snapshots.publish import SPLITS, partial_folder, publish, sync_files
-from store.snapshots.splits import SplitRow, cap_per_category, separate_near_duplicates, stratified_split
+from store.snapshots.splits import SplitRow, cap_per_category, separate_near_duplicates, stratified_split, take_best
 from store.tasks import filter_clause
 
 
@@ -45,6 +46,13 @@ class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     verified_only: bool = False  # only code tasks whose tests passed in the sandbox
     min_quality: Annotated[float, Meta(ge=SCALE_MIN, le=SCALE_MAX)] | None = None  # judge score at least this
     min_kill_rate: Annotated[float, Meta(ge=0, le=1)] | None = None  # code tasks: tests kill at least this share
+    # Tasks that a job run with `quality.record_only` kept despite failing a model-free check are left out.
+    exclude_flagged: bool = False
+    # Tasks whose self-consistency agreement (provenance) is below this are left out; tasks not compared stay.
+    min_agreement: Annotated[float, Meta(ge=0, le=1)] | None = None
+    # At most this many tasks (after every filter and cap), the best by judge score or a seeded random choice.
+    max_tasks: Annotated[int, Meta(ge=1, le=100_000_000)] | None = None
+    rank_by: Literal["random", "quality"] = "random"
     validation_fraction: Annotated[float, Meta(ge=0, le=0.5)] = 0.1
     seed: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 0
     per_category_cap: Annotated[int, Meta(ge=1, le=100_000_000)] | None = None
@@ -69,10 +77,12 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
-_SELECT = """
-    SELECT t.id, t.category, t.fingerprint, t.instruction FROM tasks t
-    WHERE t.dataset_id = ? {filters} {verified} ORDER BY t.id
+_SELECT = f"""
+    SELECT t.id, t.category, t.fingerprint, t.instruction, s.score FROM tasks t LEFT JOIN {SCORES} s ON s.task_id = t.id
+    WHERE t.dataset_id = ? {{filters}} {{verified}} ORDER BY t.id
 """
+_UNFLAGGED = "AND coalesce(json_array_length(json_extract(t.provenance, '$.quality_flags')), 0) = 0"
+_AGREEING = "AND coalesce(TRY_CAST(json_extract(t.provenance, '$.consistency.agreement') AS DOUBLE), 1.0) >= ?"
 _VERIFIED = "AND t.id IN (SELECT task_id FROM code_checks WHERE dataset_id = ? AND status = 'passed')"
 # Code tasks whose tests were not mutation-scored, or kill too few mutants, are left out; other tasks stay.
 _STRONG = "AND t.id NOT IN (SELECT task_id FROM code_checks WHERE dataset_id = ? AND coalesce(kill_rate, -1) < ?)"
@@ -97,11 +107,15 @@ def _select(store: Store, dataset_id: str, spec: SnapshotSpec) -> tuple[list[Spl
         code_sql, code_params = _VERIFIED, [dataset_id]
     if spec.min_kill_rate is not None:
         code_sql, code_params = code_sql + " " + _STRONG, [*code_params, dataset_id, spec.min_kill_rate]
+    if spec.exclude_flagged:
+        code_sql += " " + _UNFLAGGED
+    if spec.min_agreement is not None:
+        code_sql, code_params = code_sql + " " + _AGREEING, [*code_params, spec.min_agreement]
     sql = _SELECT.format(filters=filters, verified=code_sql)
     with store.read() as cur:
         require_dataset(cur, dataset_id)
         rows = cur.execute(sql, [dataset_id, *params, *code_params]).fetchall()
-    return [SplitRow(r[0], r[1], r[2]) for r in rows], {r[0]: r[3] for r in rows}
+    return [SplitRow(r[0], r[1], r[2], r[4]) for r in rows], {r[0]: r[3] for r in rows}
 
 
 def _split(rows: list[SplitRow], texts: dict[int, str], spec: SnapshotSpec) -> tuple[dict[int, str], list[int]]:
@@ -178,6 +192,8 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
     excluded = set(contamination.contaminated_task_ids) if spec.exclude_contaminated else set()
     rows = [r for r in rows if r.task_id not in excluded]
     rows, capped = cap_per_category(rows, spec.per_category_cap, spec.seed)
+    ranked = take_best(rows, spec.max_tasks, spec.rank_by, spec.seed)
+    cut, rows = len(rows) - len(ranked), ranked
     sides, moved = _split(rows, texts, spec)
     snapshot_id = new_snapshot_id()
     work = partial_folder(root, snapshot_id)
@@ -190,8 +206,9 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
             "snapshot_id": snapshot_id, "dataset_id": dataset_id, "dataset_name": dataset.name,
             "format": spec.format, "spec": msgspec.to_builtins(spec), "files": msgspec.to_builtins(files),
             "content_sha256": content_sha256(files), "counts": _counts(rows, sides, files),
-            "selection": {"matched": len(rows) + len(excluded) + sum(capped.values()),
+            "selection": {"matched": len(rows) + len(excluded) + sum(capped.values()) + cut,
                           "excluded_contaminated": len(excluded), "capped_by_category": capped,
+                          "cut_by_max_tasks": cut,
                           "moved_to_train_near_duplicates": len(moved)},
             "contamination": msgspec.to_builtins(contamination), "balance": msgspec.to_builtins(balance),
             "generation": _generation(store, dataset_id, sorted(sides)),

@@ -20,6 +20,7 @@ class SplitRow(msgspec.Struct, frozen=True, array_like=True):
     task_id: int
     category: str
     fingerprint: int
+    score: float | None = None  # the judge's current score, when the task was judged
 
 
 def rank_key(seed: int, fingerprint: int) -> bytes:
@@ -47,6 +48,18 @@ def cap_per_category(rows: Sequence[SplitRow], cap: int | None, seed: int) -> tu
         if len(group) > cap:
             dropped[category] = len(group) - cap
     return sorted(kept, key=lambda r: r.task_id), dropped
+
+
+def take_best(rows: Sequence[SplitRow], max_tasks: int | None, rank_by: str, seed: int) -> list[SplitRow]:
+    """At most `max_tasks` rows: the highest judge scores first (`quality`; unjudged last), or a seeded random
+    choice (`random`); ties and the random order both follow the seeded rank, so the choice is reproducible."""
+    if max_tasks is None or len(rows) <= max_tasks:
+        return list(rows)
+    if rank_by == "quality":
+        ordered = sorted(rows, key=lambda r: (r.score is None, -(r.score or 0.0), rank_key(seed, r.fingerprint)))
+    else:
+        ordered = sorted(rows, key=lambda r: rank_key(seed, r.fingerprint))
+    return sorted(ordered[:max_tasks], key=lambda r: r.task_id)
 
 
 def stratified_split(rows: Sequence[SplitRow], fraction: float, seed: int) -> dict[int, Split]:

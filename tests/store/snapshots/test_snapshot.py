@@ -9,6 +9,7 @@ import datasets
 import pytest
 
 from domain.fingerprint import fingerprint
+from domain.quality import Judgement
 from domain.records import CodeCheck, Instance, NewTask
 from store import Store
 from store.ingest.formats import SeedLimits, parse_seed_upload
@@ -133,3 +134,41 @@ def test_sharegpt_snapshots_come_with_a_llama_factory_entry(store: Store, seeded
         "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
     }  # fmt: skip
     assert set(lines(Path(snap.path) / "train.jsonl")[0]) == {"conversations"}
+
+
+def _judged(score: float) -> Judgement:
+    return Judgement(outcome="scored", score=score, criteria={"answer": score}, method="sampled_token",
+                     scale_mass=None, judge_model="j", template="judge.v1")  # fmt: skip
+
+
+def test_a_snapshot_keeps_the_best_tasks_by_the_quality_signals(store: Store, dataset_id: str, tmp_path: Path) -> None:
+    flagged = {"quality_flags": [{"reason": "refusal", "instance": 0, "detail": {}}]}
+    tasks = [
+        task("Name the capital city of France.", judgement=_judged(4.5)),
+        task("Name the largest planet in our solar system.", judgement=_judged(2.0)),
+        task("Name a mammal that lives in the sea.", judgement=_judged(5.0), provenance=flagged),
+        task(
+            "Name the number of legs a spider has.",
+            judgement=_judged(4.9),
+            provenance={"consistency": {"agreement": 0.4}},
+        ),  # fmt: skip
+        task(
+            "Name a colour of the rainbow please.",
+            judgement=_judged(3.5),
+            provenance={"consistency": {"agreement": 1.0}},
+        ),
+        task("Name a famous painter from Spain."),  # never judged
+    ]
+    add_tasks(store, dataset_id, tasks, source="generated", stage="t")
+    spec = SnapshotSpec(
+        validation_fraction=0.0, exclude_flagged=True, min_agreement=0.6, max_tasks=2, rank_by="quality"
+    )
+    best = create_snapshot(store, dataset_id, spec, tmp_path / "snaps")
+    lines = (Path(best.path) / "train.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["prompt"][0]["content"] for line in lines) == [
+        "Name a colour of the rainbow please.", "Name the capital city of France."]  # fmt: skip
+    assert best.manifest["selection"]["cut_by_max_tasks"] == 2
+    random_spec = SnapshotSpec(validation_fraction=0.0, max_tasks=2, seed=3)
+    first, again = (create_snapshot(store, dataset_id, random_spec, tmp_path / "snaps") for _ in range(2))
+    assert first.manifest["counts"]["train"]["tasks"] == 2
+    assert first.manifest["content_sha256"] == again.manifest["content_sha256"]  # a seeded, reproducible choice
