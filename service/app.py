@@ -59,9 +59,21 @@ def sandbox_from(settings: SandboxSettings) -> Sandbox:
     return Sandbox(limits, max_parallel=settings.max_parallel)
 
 
+def private_data_dir(path: Path) -> None:
+    """The data dir holds the database, snapshots (with code tests) and logs: owner only (0700).
+
+    A dir that already exists with wider permissions is narrowed, so nothing the service writes there can be
+    read by other users, the sandbox's run uids included.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
 def _lifespan(settings: Settings):
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        private_data_dir(Path(settings.store.data_dir))
         store = Store.open(
             settings.store.database_path,
             threads=settings.store.duckdb_threads,

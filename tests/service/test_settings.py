@@ -62,3 +62,14 @@ def test_bad_values_name_the_variable(env: dict, message: str) -> None:
 def test_unknown_variable_is_a_typo() -> None:
     with pytest.raises(SettingsError, match="unknown setting INSTRUCTFORGE_PROT"):
         settings_from_env({"INSTRUCTFORGE_PROT": "1"})
+
+
+def test_the_data_dir_is_created_private_and_an_open_one_is_narrowed(tmp_path) -> None:
+    from service.app import private_data_dir
+
+    fresh, open_one = tmp_path / "new" / "data", tmp_path / "open"
+    open_one.mkdir(mode=0o755)
+    open_one.chmod(0o755)
+    private_data_dir(fresh)
+    private_data_dir(open_one)
+    assert fresh.stat().st_mode & 0o777 == 0o700 and open_one.stat().st_mode & 0o777 == 0o700
