@@ -55,3 +55,26 @@ class MutationScore(msgspec.Struct, frozen=True, kw_only=True):
     killed: int
     surviving: tuple[str, ...] = ()  # short descriptions of the mutants the tests let through
     weak_tests: tuple[str, ...] = ()  # tests that cannot fail (assert True, an assert on the function itself)
+
+
+class LabelAccuracy(msgspec.Struct, frozen=True, kw_only=True):
+    """How far the labels can be trusted, on tasks labelled by people."""
+
+    total: int
+    accuracy: float  # labels (after the threshold) equal to the true category, of all tasks
+    coverage: float  # share of tasks given a category rather than `uncategorized`
+    covered_accuracy: float  # right, of the tasks given a category
+    forced_accuracy: float  # right if every guess were taken, as before the threshold
+    min_label_confidence: float
+
+
+class LabelStats(msgspec.Struct, frozen=True, kw_only=True):
+    """How far a dataset's generated category labels can be trusted: beside the balance they drive."""
+
+    labelled: int  # generated tasks labelled by the labeller (with a confidence)
+    uncategorized: int  # of those, left `uncategorized` (confidence below the threshold)
+    confidence: dict[str, int]  # the labeller's confidence in tenths, "0.9-1.0": n
+    # The labeller of this dataset (built from its seeds) scored on tasks people labelled: the packaged
+    # held-out set (when the dataset uses its categories) and the dataset's own seeds, each left out in turn.
+    held_out: LabelAccuracy | None = None
+    seeds_left_out: LabelAccuracy | None = None

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import msgspec
 
 from domain.job_spec import CategoryConfig
+from domain.quality import LabelAccuracy
 from domain.records import DEFAULT_CATEGORY
 
 _WORD = re.compile(r"[a-z][a-z0-9]+")
@@ -60,17 +61,6 @@ class CategoryLabel(msgspec.Struct, frozen=True, kw_only=True):
 
 
 UNLABELLED = CategoryLabel(category=DEFAULT_CATEGORY, confidence=0.0, guess=DEFAULT_CATEGORY)
-
-
-class LabelAccuracy(msgspec.Struct, frozen=True, kw_only=True):
-    """How far the labels can be trusted, on tasks labelled by people."""
-
-    total: int
-    accuracy: float  # labels (after the threshold) equal to the true category, of all tasks
-    coverage: float  # share of tasks given a category rather than `uncategorized`
-    covered_accuracy: float  # right, of the tasks given a category
-    forced_accuracy: float  # right if every guess were taken, as before the threshold
-    min_label_confidence: float
 
 
 class TextEmbedder(Protocol):

@@ -7,6 +7,7 @@ import msgspec
 from domain.records import CodeExample, StoredCodeExample
 from store.database import Store
 from store.datasets import require_dataset
+from store.quality import tenths
 
 # Rejection reasons of candidates that reached the sandbox and did not pass.
 EXECUTION_FAILURES = ("tests_failed", "tests_timeout", "tests_crashed")
@@ -83,16 +84,6 @@ def code_stats(store: Store, dataset_id: str) -> CodeStats:
         kill_rates=tenths(rates),
         mean_kill_rate=round(sum(rates) / len(rates), 4) if rates else None,
     )
-
-
-def tenths(values: list[float]) -> dict[str, int]:
-    """Counts of values in [0, 1] by tenth, in order; 1.0 counts in the last bin."""
-    counts: dict[str, int] = {}
-    for value in sorted(values):
-        low = min(int(value * 10), 9) / 10
-        key = f"{low:.1f}-{low + 0.1:.1f}"
-        counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 def _generated_verified(store: Store, dataset_id: str) -> int:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import msgspec
 import pyarrow as pa
 
-from domain.quality import SCALE_MAX, SCALE_MIN, Judgement
-from domain.records import Example
+from domain.quality import SCALE_MAX, SCALE_MIN, Judgement, LabelStats
+from domain.records import DEFAULT_CATEGORY, Example
 from store.database import Store
 from store.datasets import require_dataset
 
@@ -114,3 +114,25 @@ def quality_stats(store: Store, dataset_id: str) -> QualityStats:
         histogram[_bin(score)] = histogram.get(_bin(score), 0) + 1
     mean = round(sum(scores) / len(scores), 4) if scores else None
     return QualityStats(judged_tasks=len(scores), outcomes=outcomes, histogram=histogram, mean_score=mean)
+
+
+def tenths(values: list[float]) -> dict[str, int]:
+    """Counts of values in [0, 1] by tenth, in order; 1.0 counts in the last bin."""
+    counts: dict[str, int] = {}
+    for value in sorted(values):
+        low = min(int(value * 10), 9) / 10
+        key = f"{low:.1f}-{low + 0.1:.1f}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def label_counts(store: Store, dataset_id: str) -> LabelStats:
+    """The store's half of the label figures: how confident the labeller was on the generated tasks."""
+    with store.read() as cur:
+        rows = cur.execute(
+            """SELECT category_confidence, category = ? FROM tasks
+               WHERE dataset_id = ? AND source = 'generated' AND category_confidence IS NOT NULL""",
+            [DEFAULT_CATEGORY, dataset_id],
+        ).fetchall()
+    return LabelStats(labelled=len(rows), uncategorized=sum(1 for _, unsure in rows if unsure),
+                      confidence=tenths([confidence for confidence, _ in rows]))  # fmt: skip

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import msgspec
 
+from domain.quality import LabelStats
 from store.balance.report import BalanceReport, balance_report
 from store.code_checks import CodeStats, code_stats
 from store.database import Store
@@ -53,6 +54,7 @@ class DatasetStats(msgspec.Struct, frozen=True, kw_only=True):
     balance: BalanceReport | None = None  # shares, evenness and warnings per dimension
     code: CodeStats | None = None  # datasets with code tasks: the sandbox's verdicts
     quality: QualityStats | None = None  # datasets with judged tasks: the judge's scores
+    labels: LabelStats | None = None  # how far the category labels can be trusted (with the balance report)
 
 
 # GROUPING() bit patterns: the one column a row is grouped by has its bit clear.

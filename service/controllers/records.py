@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import anyio
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import QueryParameter
 from litestar.response import Stream
@@ -11,6 +12,7 @@ from domain.records import Source
 from service.bodies import upload_kind
 from service.dependencies import SettingsDep, StoreDep
 from service.errors import ERROR_RESPONSES
+from service.labels import label_report
 from service.openapi import SeedUploadOperation
 from service.paging import page_size, task_cursor
 from service.params import (
@@ -108,8 +110,12 @@ class RecordController(Controller):
     def stats(
         self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId, balance: WithBalance = True
     ) -> DatasetStats:
-        """Counts, lengths, rejections by reason, the balance report and (code datasets) the sandbox's verdicts."""
-        return dataset_report(store, dataset_id, share_limit=settings.limits.balance_share_limit, with_balance=balance)
+        """Counts, lengths, rejections by reason, the balance report with the labels' accuracy beside it, the
+        judge's scores, and (code datasets) the sandbox's verdicts and the strength of the tests."""
+        report = dataset_report(
+            store, dataset_id, share_limit=settings.limits.balance_share_limit, with_balance=balance
+        )
+        return msgspec.structs.replace(report, labels=label_report(store, dataset_id)) if balance else report
 
     @get("/balance", sync_to_thread=True, responses=ERROR_RESPONSES)
     def balance(

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from domain.job_spec import CategoryConfig
+from domain.quality import LabelAccuracy
 from generators.categories import (
     CategoryLabel,
     CategoryModel,
-    LabelAccuracy,
     TfidfCentroids,
     content_words,
     decide,

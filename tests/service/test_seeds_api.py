@@ -36,6 +36,7 @@ def test_stats_of_the_175_seed_tasks(client: TestClient, uploaded: str, seed_fil
 
     balance, code, quality = stats.pop("balance"), stats.pop("code"), stats.pop("quality")
     assert code is None and quality is None  # no code task, nothing judged
+    assert stats.pop("labels") is None  # the paper's seeds carry no categories: nothing to label from
     assert balance == client.get(f"/v1/datasets/{uploaded}/balance").json()  # 175 < both verb samples
     assert balance["dimensions"]["classification"]["counts"] == {"classification": 26, "other": 149}
     assert client.get(f"/v1/datasets/{uploaded}/stats", params={"balance": "false"}).json()["balance"] is None
