@@ -7,11 +7,11 @@ import msgspec
 
 from domain.job_spec import CategoryConfig
 from domain.quality import LabelStats
+from domain.records import DEFAULT_CATEGORY
 from generators.categories import CategoryModel, label_accuracy, labelled_tasks, leave_one_out_accuracy
 from store import Store
 from store.jobs import dataset_categories
 from store.quality import label_counts
-
 
 _DEFAULT = CategoryConfig()
 
@@ -23,7 +23,8 @@ def label_report(store: Store, dataset_id: str, config: CategoryConfig = _DEFAUL
         return None
     model = CategoryModel(seeds, config=config)
     held_out = labelled_tasks()
-    fits = {category for _, category in held_out} <= set(model.categories)  # the packaged set's categories
+    # the packaged set fits a dataset that uses its categories (`uncategorized` is its label for non-tasks)
+    fits = {category for _, category in held_out} - {DEFAULT_CATEGORY} <= set(model.categories)
     return msgspec.structs.replace(
         label_counts(store, dataset_id),
         held_out=label_accuracy(model, held_out) if fits else None,
