@@ -64,6 +64,22 @@ class GenerationMethod(Protocol):
     ) -> RoundResult: ...
 
 
+class _Plain:
+    """What a method without category targets does at commit time: nothing."""
+
+    exhausted = False
+    label_examples: list[tuple[str, str]] = []
+
+    def mix(self) -> dict[str, Any] | None:
+        return None
+
+    def admit(self, result: RoundResult) -> RoundResult:
+        return result
+
+    def note_committed(self, tasks: list[NewTask]) -> None:
+        pass
+
+
 class SelfInstructMethod:
     def __init__(
         self, store: Store, job: JobRecord, screen: DuplicateScreen, catch_up: Callable[[], object] = _no_catch_up
@@ -152,7 +168,7 @@ def add_default_code_seeds(store: Store, dataset_id: str, sandbox: Sandbox) -> i
     return add_tasks(store, dataset_id, proven, source="seed", stage="code_seeds").added
 
 
-class CodeMethod:
+class CodeMethod(_Plain):
     def __init__(
         self,
         store: Store,
@@ -174,16 +190,6 @@ class CodeMethod:
         )
         self.spec, self.screen, self.sandbox = job.spec, screen, sandbox
         self.max_rounds_without_accept = job.spec.code.max_rounds_without_accept
-        self.exhausted, self.label_examples = False, []
-
-    def mix(self) -> dict[str, Any] | None:
-        return None
-
-    def admit(self, result: RoundResult) -> RoundResult:
-        return result
-
-    def note_committed(self, tasks: list[NewTask]) -> None:
-        pass
 
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
@@ -196,7 +202,7 @@ class CodeMethod:
         )  # fmt: skip
 
 
-class EvolMethod:
+class EvolMethod(_Plain):
     """Evol-Instruct: each round rewrites parents drawn from the dataset (seeds and earlier evolutions)."""
 
     def __init__(
@@ -210,16 +216,7 @@ class EvolMethod:
         self.pool = EvolPool(parents=parents, examples=seed_examples(store, job.dataset_id))
         self.spec, self.screen, self.catch_up = job.spec, screen, catch_up
         self.max_rounds_without_accept = job.spec.evol.max_rounds_without_accept
-        self.exhausted, self.label_examples = False, dataset_categories(store, job.dataset_id)
-
-    def mix(self) -> dict[str, Any] | None:
-        return None
-
-    def admit(self, result: RoundResult) -> RoundResult:
-        return result
-
-    def note_committed(self, tasks: list[NewTask]) -> None:
-        pass
+        self.label_examples = dataset_categories(store, job.dataset_id)
 
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
@@ -232,24 +229,14 @@ class EvolMethod:
         )  # fmt: skip
 
 
-class JudgeMethod:
+class JudgeMethod(_Plain):
     """A `judge` job: each round scores the next stored tasks this judge and rubric have not read yet."""
 
     def __init__(self, store: Store, job: JobRecord) -> None:
         self.store, self.job = store, job
         self.max_rounds_without_accept = job.spec.config.max_rounds_without_accept
-        self.exhausted, self.label_examples = False, []
         self.after = 0  # the last task id handed to a round: rounds in flight never read the same tasks
         self.claim = anyio.Lock()
-
-    def mix(self) -> dict[str, Any] | None:
-        return None
-
-    def admit(self, result: RoundResult) -> RoundResult:
-        return result
-
-    def note_committed(self, tasks: list[NewTask]) -> None:
-        pass
 
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]
