@@ -25,6 +25,7 @@ from generators.code_verification import measure_strength
 from generators.engine import Completion, CompletionEngine
 from generators.filters import instruction_rejection
 from generators.rounds import RoundResult
+from generators.sandbox.checks import InvalidTestError, parse_check
 
 CODE_CATEGORY = "code"
 # The sandbox's statuses, as rejection reasons of the candidates that did not pass.
@@ -81,7 +82,19 @@ def _parse_one(
     if len(candidate.tests) < config.min_tests:
         return None, Rejection(reason="too_few_tests", instruction=candidate.instruction,
                                detail={"tests": list(candidate.tests)})  # fmt: skip
+    if not any(_literal_test(test) for test in candidate.tests):
+        return None, Rejection(reason="no_literal_test", instruction=candidate.instruction,
+                               detail={"tests": list(candidate.tests)})  # fmt: skip
     return candidate, None
+
+
+def _literal_test(test: str) -> bool:
+    """`assert expr == <literal>`: the one kind of test the sandbox's parent judges from the value sent back,
+    where the solution cannot reach. A list of bare asserts only could be forged from inside the run."""
+    try:
+        return parse_check(test).kind == "value"
+    except InvalidTestError:
+        return False
 
 
 def screen_code_candidates(

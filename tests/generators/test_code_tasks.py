@@ -9,7 +9,7 @@ import anyio
 from domain.job_spec import CodeConfig, InstructionRules, Sampling
 from domain.records import CodeExample
 from domain.screening import DuplicateScreen
-from generators.code_tasks import CodePool, prompt_examples, run_code_round
+from generators.code_tasks import CodePool, prompt_examples, run_code_round, screen_code_candidates
 from generators.engine import Completion
 from generators.sandbox import Sandbox, SandboxLimits
 from store.dedup.near_duplicates import NearDuplicateIndex
@@ -92,3 +92,18 @@ def test_prompts_mix_seed_and_generated_examples() -> None:
     pool = CodePool(seeds=[SEED] * 5, generated=[other])
     chosen = prompt_examples(pool, random.Random(3), CodeConfig(examples_per_prompt=3, generated_per_prompt=1))
     assert len(chosen) == 3 and chosen.count(other) == 1
+
+
+def test_a_candidate_whose_tests_compare_with_no_literal_is_left_out() -> None:
+    """Bare asserts are judged as True/False, which a run could forge; `== literal` is judged by the parent."""
+    bare = block("Tell whether a number is even with `is_even(x)` here.", "is_even", "return x % 2 == 0",
+                 ["assert is_even(2)", "assert not is_even(3)"])  # fmt: skip
+    literal = block("Tell whether a number is odd with `is_odd(x)` here.", "is_odd", "return x % 2 == 1",
+                    ["assert is_odd(3) == True", "assert not is_odd(2)"])  # fmt: skip
+    completions = [Completion(text=t, finish_reason="stop", completion_tokens=1) for t in (bare, literal)]
+    screen = DuplicateScreen(set(), NearDuplicateIndex(0.7))
+    kept, rejections = screen_code_candidates(completions, InstructionRules(), screen, CodeConfig())
+    assert [c.entry_point for c in kept] == ["is_odd"]
+    assert [(r.reason, r.detail["tests"]) for r in rejections] == [
+        ("no_literal_test", ["assert is_even(2)", "assert not is_even(3)"])
+    ]
