@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from litestar.testing import TestClient
 
 from service.app import create_app
 from service.settings import EngineSettings, LimitsSettings, Settings, StoreSettings
+from tests.service.servers import Server, free_port
 
 
 @pytest.fixture
@@ -31,6 +33,22 @@ def dataset_id(client: TestClient) -> str:
     response = client.post("/v1/datasets", json={"name": "seeds"})
     assert response.status_code == 201, response.text
     return response.json()["id"]
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator:
+    """Start real `instructforge serve` processes (engine off unless asked); all are killed afterwards."""
+    started: list[Server] = []
+
+    def _start(**extra_env: str) -> Server:
+        server = Server(tmp_path / "data", free_port(), extra_env)
+        started.append(server)
+        server.wait_ready()
+        return server
+
+    yield _start
+    for server in started:
+        server.stop(signal.SIGKILL)
 
 
 def with_limits(settings: Settings, **limits) -> Settings:

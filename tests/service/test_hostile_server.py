@@ -4,35 +4,18 @@ from __future__ import annotations
 
 import http.server
 import json
-import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service.servers import Server, free_port
+from tests.service.servers import Server
 
 pytestmark = pytest.mark.server
 SECRET = "hunter2"
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator:
-    started: list[Server] = []
-
-    def _start(**extra_env: str) -> Server:
-        server = Server(tmp_path / "data", free_port(), extra_env)
-        started.append(server)
-        server.wait_ready()
-        return server
-
-    yield _start
-    for server in started:
-        server.stop(signal.SIGKILL)
 
 
 def raw_exchange(server: Server, request: bytes) -> tuple[int, dict[str, str], bytes]:

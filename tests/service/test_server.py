@@ -6,30 +6,14 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.service.servers import INSTRUCTFORGE, Server, free_port
+from tests.service.servers import INSTRUCTFORGE
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator:
-    started: list[Server] = []
-
-    def _start(**extra_env: str) -> Server:
-        server = Server(tmp_path / "data", free_port(), extra_env)
-        started.append(server)
-        server.wait_ready()
-        return server
-
-    yield _start
-    for server in started:
-        server.stop(signal.SIGKILL)
 
 
 def test_seed_upload_stats_and_exports_through_a_real_server(start, seed_bytes: bytes, tmp_path: Path) -> None:
