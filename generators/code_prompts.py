@@ -12,7 +12,7 @@ import ast
 import re
 
 from domain.records import CodeExample
-from generators.templating import one_line, render
+from generators.templating import one_line, render, render_prompt
 
 CODE_TEMPLATE = "code_task.v1"
 CODE_EXAMPLE_TEMPLATE = "code_example.v1"
@@ -27,7 +27,7 @@ def render_example(example: CodeExample) -> str:
 
 
 def render_code_prompt(examples: list[CodeExample]) -> str:
-    return render(CODE_TEMPLATE, examples="\n".join(render_example(e) for e in examples)).rstrip("\n")
+    return render_prompt(CODE_TEMPLATE, examples="\n".join(render_example(e) for e in examples))
 
 
 _FUNCTION = re.compile(r"^\s*Function:\s*`?([A-Za-z_][A-Za-z0-9_]*)`?", re.MULTILINE)

@@ -102,7 +102,7 @@ def render_answer_prompt(
     prompt = render_instance_prompt(instruction, examples, output_first=name == "output_first")
     if input_text is None:
         return prompt
-    return f"{prompt.rstrip()} {input_text.strip() or 'None'}\nOutput:"  # the template ends "Input:\n"
+    return f"{prompt} {input_text.strip() or 'None'}\nOutput:"  # the prompt ends at "Input:"
 
 
 def parse_answer(completion: str, input_text: str | None, *, is_classification: bool) -> tuple[str, str] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from domain.records import Example
-from generators.templating import one_line, render
+from generators.templating import one_line, render, render_prompt
 
 # Role -> template file: what each prompt of a self-instruct round is made of (stored with every task).
 TEMPLATES = {
@@ -27,16 +27,20 @@ def _render(role: str, **values: object) -> str:
     return render(TEMPLATES[role], **values)
 
 
+def _prompt(role: str, **values: object) -> str:
+    return render_prompt(TEMPLATES[role], **values)
+
+
 def render_instructions_prompt(examples: list[str]) -> str:
     """The self-instruct bootstrap: numbered tasks to continue, ending in the next number."""
     lines = "".join(
         _render("instruction_example", number=n, instruction=one_line(text)) for n, text in enumerate(examples, start=1)
     )
-    return _render("instructions", examples=lines.rstrip("\n"), next_number=len(examples) + 1)
+    return _prompt("instructions", examples=lines.rstrip("\n"), next_number=len(examples) + 1)
 
 
 def render_classify_prompt(instruction: str) -> str:
-    return _render("classify", instruction=one_line(instruction))
+    return _prompt("classify", instruction=one_line(instruction))
 
 
 def render_instance_prompt(instruction: str, examples: list[Example], *, output_first: bool) -> str:
@@ -48,7 +52,7 @@ def render_instance_prompt(instruction: str, examples: list[Example], *, output_
         )
         for e in examples
     ]
-    return _render(role, examples="\n".join(blocks), instruction=one_line(instruction))
+    return _prompt(role, examples="\n".join(blocks), instruction=one_line(instruction))
 
 
 _NEXT_TASK = re.compile(r"^\s*Task\s+\d+\s*[:.)]\s*", re.IGNORECASE)

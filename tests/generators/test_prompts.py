@@ -25,22 +25,22 @@ def test_instructions_prompt_numbers_the_examples_and_asks_for_the_next() -> Non
         "Here is a list of tasks. Each task is one instruction that a helpful assistant can carry out in text.\n"
         "Task 1: Name a color.\n"
         "Task 2: Write a haiku about rain.\n"
-        "Task 3:\n"
+        "Task 3:"
     )
 
 
 def test_classify_prompt_ends_with_the_task() -> None:
-    assert render_classify_prompt("Is this spam?").endswith("Task: Is this spam?\nClassification:\n")
+    assert render_classify_prompt("Is this spam?").endswith("Task: Is this spam?\nClassification:")
 
 
 def test_instance_prompts_input_first_and_output_first() -> None:
     examples = [Example(instruction="Add the numbers.", input="2 3", output="5")]
     assert render_instance_prompt("Name a color.", examples, output_first=False).endswith(
-        "Task: Add the numbers.\nInput: 2 3\nOutput: 5\n\nTask: Name a color.\nInput:\n"
+        "Task: Add the numbers.\nInput: 2 3\nOutput: 5\n\nTask: Name a color.\nInput:"
     )
     labelled = [Example(instruction="Is it a fruit?", input="apple", output="Yes", is_classification=True)]
     assert render_instance_prompt("Is it spam?", labelled, output_first=True).endswith(
-        "Task: Is it a fruit?\nClass label: Yes\nInput: apple\n\nTask: Is it spam?\nClass label:\n"
+        "Task: Is it a fruit?\nClass label: Yes\nInput: apple\n\nTask: Is it spam?\nClass label:"
     )
     no_input = [Example(instruction="Tell a joke.", input="", output="Knock knock.")]
     assert "Input: None\nOutput: Knock knock." in render_instance_prompt("x", no_input, output_first=False)
