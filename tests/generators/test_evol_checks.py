@@ -243,7 +243,7 @@ def test_answer_prompts_fill_a_known_input_and_leave_breadth_inputs_to_the_model
         "Task: Name a fox.\nInput:"
     )
     assert render_answer_prompt("Is it spam?", None, examples, is_classification=True).endswith(
-        "Task: Is it spam?\nClass label:\n"
+        "Task: Is it spam?\nClass label:"
     )
     assert parse_answer(" 5\nTask: more", "2 and 3", is_classification=False) == ("2 and 3", "5")
     assert parse_answer(" None\nOutput: Red fox.", None, is_classification=False) == ("", "Red fox.")
