@@ -159,7 +159,7 @@ class EngineHolder:
         return OpenAICompletionsEngine(
             endpoints,
             model,
-            concurrency_per_endpoint=self.settings.concurrency_per_endpoint,
+            concurrency_per_endpoint=self.settings.requests_in_flight,
             timeout_s=self.settings.request_timeout_s,
             retries=self.settings.retries,
             send_seed=self.settings.per_request_seed,

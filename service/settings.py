@@ -67,7 +67,11 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     start_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 600
     request_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 180
     retries: Annotated[int, Meta(ge=0, le=20)] = 3
-    concurrency_per_endpoint: Annotated[int, Meta(ge=1, le=1024)] = 64
+    # Requests in flight per endpoint; None: 16 for the embedded CPU engine, 64 for remote servers. A request's
+    # timeout runs from when it is sent, so more in flight than the engine finishes within the timeout makes
+    # requests time out in vLLM's queue and be sent again, and a busy CPU engine then finishes nothing: measured
+    # 2026-12-01, 64 in flight with judge and consistency prompts completed no request in 9 minutes; 16 did.
+    concurrency_per_endpoint: Annotated[int, Meta(ge=1, le=1024)] | None = None
     # Rounds of one job generating at once: a round waits for its slowest request at each stage, and a
     # second round keeps the engine's batch full meanwhile. 1: strictly one round after another.
     rounds_in_flight: Annotated[int, Meta(ge=1, le=64)] = 2
@@ -81,6 +85,10 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     # The judge's own servers and model (`generators.judge`); empty: the generation engine judges.
     judge_endpoints: tuple[str, ...] = ()
     judge_model: str = ""  # empty: the model the judge's first endpoint lists
+
+    @property
+    def requests_in_flight(self) -> int:
+        return self.concurrency_per_endpoint or (16 if self.kind == "embedded" else 64)
 
     def __post_init__(self) -> None:
         if self.kind == "remote" and not self.endpoints:

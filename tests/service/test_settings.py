@@ -73,3 +73,11 @@ def test_the_data_dir_is_created_private_and_an_open_one_is_narrowed(tmp_path) -
     private_data_dir(fresh)
     private_data_dir(open_one)
     assert fresh.stat().st_mode & 0o777 == 0o700 and open_one.stat().st_mode & 0o777 == 0o700
+
+
+def test_requests_in_flight_default_to_what_the_engine_kind_finishes_in_time() -> None:
+    from service.settings import EngineSettings
+
+    assert EngineSettings().requests_in_flight == 16  # the embedded CPU engine
+    assert EngineSettings(kind="remote", endpoints=("http://gpu:8000",)).requests_in_flight == 64
+    assert settings_from_env({"INSTRUCTFORGE_ENGINE_CONCURRENCY": "5"}).engine.requests_in_flight == 5
