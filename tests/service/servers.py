@@ -27,7 +27,10 @@ class Server:
     ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("INSTRUCTFORGE_")}
         env |= {"INSTRUCTFORGE_DATA_DIR": str(data_dir), "INSTRUCTFORGE_PORT": str(port)}
-        env |= {"INSTRUCTFORGE_ENGINE": "none", "INSTRUCTFORGE_DEFAULT_DATASET": "false"} | (extra_env or {})
+        # The tests' remote engine is the session's CPU vLLM server: 16 requests in flight, as for the embedded
+        # engine (the remote default of 64 is for GPU servers; on two cores they time out in vLLM's queue).
+        env |= {"INSTRUCTFORGE_ENGINE": "none", "INSTRUCTFORGE_DEFAULT_DATASET": "false",
+                "INSTRUCTFORGE_ENGINE_CONCURRENCY": "16"} | (extra_env or {})  # fmt: skip
         self.url = f"http://127.0.0.1:{port}"
         self.log = data_dir.parent / f"server-{port}.log"
         with self.log.open("wb") as log:  # a file, not a pipe: a full pipe would block the server
