@@ -4,12 +4,20 @@
 used for the embedded engine (a vLLM server child on 127.0.0.1) and for remote vLLM servers alike:
 requests spread over the endpoints with bounded concurrency each, and a failed request (connection
 error, timeout, 429 or 5xx) is retried with exponential back-off, on the next endpoint.
+
+Answers are streamed (server-sent events), so the timeout is one of *progress*: a request fails when the
+server sends nothing for `timeout_s`, not when the whole answer takes longer. A busy CPU engine is slow but
+alive: measured 2026-12-01 on the 2-core machine, 16 code prompts in flight decoded at 48 tokens/s together
+(3 tokens/s each), so a 384-token answer took over 180 s; with a total timeout every such request timed out,
+was sent again and timed out again (CI's code job: 47 of 48 requests `engine_error`, nothing in 20 minutes).
+A server that answers with one JSON body (no stream) is read as a whole, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -127,20 +135,67 @@ class OpenAICompletionsEngine:
             endpoint = self.endpoints[(first + attempt) % len(self.endpoints)]
             try:
                 async with self._limits[endpoint]:
-                    response = await self._client.post(f"{endpoint}/v1/completions", json=body)
-                if response.status_code in _RETRYABLE_STATUS:
-                    error = f"{endpoint} answered {response.status_code}"
-                elif response.status_code >= 400:
-                    refused = f"{endpoint} refused the request: {response.status_code} {response.text[:300]}"
-                    raise EngineError(redact_text(refused))  # an endpoint's credentials stay out of job errors
-                else:
-                    return _parse_completion(response.json())
+                    answer = await self._post(endpoint, body)
+                if isinstance(answer, Completion):
+                    return answer
+                error = answer
             except (httpx.TransportError, ValueError, KeyError, IndexError, TypeError) as exc:
                 error = f"{endpoint}: {type(exc).__name__}: {exc}"
             if attempt < self._retries:
                 await asyncio.sleep(self._backoff_s * 2**attempt)
         # Kept with the rejection: without the endpoint's credentials.
         return Completion(text="", finish_reason="error", completion_tokens=0, error=redact_text(error))
+
+
+    async def _post(self, endpoint: str, body: dict) -> Completion | str:
+        """One attempt: the Completion, or why it may be retried; EngineError when retrying cannot help."""
+        streamed = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        async with self._client.stream("POST", f"{endpoint}/v1/completions", json=streamed) as response:
+            if response.status_code in _RETRYABLE_STATUS:
+                return f"{endpoint} answered {response.status_code}"
+            if response.status_code >= 400:
+                text = (await response.aread())[:300].decode(errors="replace")
+                refused = f"{endpoint} refused the request: {response.status_code} {text}"
+                raise EngineError(redact_text(refused))  # an endpoint's credentials stay out of job errors
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                return _parse_completion(await _read_events(response))
+            return _parse_completion(json.loads(await response.aread()))
+
+
+async def _read_events(response: httpx.Response) -> dict:
+    """A streamed completion folded into the one-body shape: text joined, logprobs lists concatenated.
+
+    Raises ValueError for an error event or a stream that ends before its finish reason (retried).
+    """
+    parts: list[str] = []
+    finish_reason, usage, logprobs = None, None, None
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, other fields
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        event = json.loads(data)
+        if not isinstance(event, dict) or "error" in event:
+            raise ValueError(f"the stream sent an error: {str(event)[:300]}")
+        usage = event.get("usage") or usage
+        for choice in event.get("choices") or ():
+            parts.append(choice["text"])
+            finish_reason = choice.get("finish_reason") or finish_reason
+            if choice.get("logprobs"):
+                logprobs = _joined_logprobs(logprobs, choice["logprobs"])
+    if finish_reason is None:
+        raise ValueError("the stream ended before the answer did")
+    choice = {"text": "".join(parts), "finish_reason": finish_reason, "logprobs": logprobs}
+    return {"choices": [choice], "usage": usage}
+
+
+def _joined_logprobs(sofar: dict | None, more: dict) -> dict:
+    if sofar is None:
+        return {key: list(more.get(key) or []) for key in ("tokens", "token_logprobs", "top_logprobs")}
+    for key in sofar:
+        sofar[key].extend(more.get(key) or [])
+    return sofar
 
 
 def _parse_completion(payload: dict) -> Completion:

@@ -10,12 +10,22 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
+import msgspec
 import pytest
 
 from domain.job_spec import Sampling
 from generators.engine import EngineError, OpenAICompletionsEngine, discover_model
 
-Behaviour = Callable[[int, dict], tuple[int, dict] | None]  # (request number, body) -> (status, json) or None = hang
+
+class Events(msgspec.Struct, frozen=True):
+    """A streamed answer: each item is sent as one server-sent event, `gap_s` apart."""
+
+    items: list[dict | str]
+    gap_s: float = 0.0
+
+
+# (request number, body) -> (status, json), a stream of events, or None = hang
+Behaviour = Callable[[int, dict], tuple[int, dict] | Events | None]
 
 
 @contextmanager
@@ -47,7 +57,20 @@ def fake_server(behaviour: Behaviour) -> Iterator[tuple[str, list[dict]]]:
             if answer is None:
                 time.sleep(3)
                 return
+            if isinstance(answer, Events):
+                self._stream(answer)
+                return
             self._answer(*answer)
+
+        def _stream(self, events: Events) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream")
+            self.end_headers()  # no length: the stream ends when the connection closes
+            for item in events.items:
+                time.sleep(events.gap_s)
+                self.wfile.write(f"data: {item if isinstance(item, str) else json.dumps(item)}\n\n".encode())
+                self.wfile.flush()
+            self.close_connection = True
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -143,3 +166,47 @@ def test_concurrency_per_endpoint_is_bounded() -> None:
 def test_discover_model() -> None:
     with fake_server(lambda n, body: ok("")) as (url, _):
         assert anyio.run(discover_model, url) == "fake-model"
+
+
+def token(text: str, finish: str | None = None, logprob: float = -0.1) -> dict:
+    lp = {"tokens": [text], "token_logprobs": [logprob], "top_logprobs": [{text: logprob, "?": -3.0}]}
+    return {"choices": [{"text": text, "finish_reason": finish, "logprobs": lp}]}
+
+
+USAGE = {"choices": [], "usage": {"completion_tokens": 3}}
+
+
+def test_a_streamed_answer_is_joined_with_its_logprobs_and_usage() -> None:
+    events = Events([token("Sc"), token("ore"), token(": 4", "stop"), USAGE, "[DONE]"])
+    with fake_server(lambda n, body: events) as (url, seen):
+        [result] = complete(OpenAICompletionsEngine([url], "m"), ["x"], logprobs=2)
+    assert (result.text, result.finish_reason, result.completion_tokens) == ("Score: 4", "stop", 3)
+    assert [t.token for t in result.logprobs] == ["Sc", "ore", ": 4"] and result.logprobs[2].top["?"] == -3.0
+    assert seen[0]["stream"] is True and seen[0]["logprobs"] == 2
+
+
+def test_a_slow_stream_that_keeps_sending_does_not_time_out() -> None:
+    """The timeout is one of progress: 8 tokens 0.2 s apart take 1.6 s, far over the 0.5 s timeout."""
+    events = Events([*(token("a") for _ in range(7)), token("b", "length"), "[DONE]"], gap_s=0.2)
+    with fake_server(lambda n, body: events) as (url, seen):
+        [result] = complete(OpenAICompletionsEngine([url], "m", timeout_s=0.5, retries=0), ["x"])
+    assert (result.text, result.finish_reason, len(seen)) == ("aaaaaaab", "length", 1)
+
+
+def test_a_stream_that_stalls_times_out() -> None:
+    events = Events([token("a"), token("b", "stop")], gap_s=1.5)
+    with fake_server(lambda n, body: events) as (url, _):
+        [result] = complete(OpenAICompletionsEngine([url], "m", timeout_s=0.5, retries=0), ["x"])
+    assert result.finish_reason == "error" and "Timeout" in result.error
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [[token("half")], [token("a"), {"error": {"message": "engine died"}}, "[DONE]"], ["not json"]],
+    ids=["ends before its finish reason", "an error event", "a line that is not JSON"],
+)
+def test_a_broken_stream_is_retried(broken: list) -> None:
+    answers = {1: Events(broken), 2: Events([token("whole", "stop"), "[DONE]"])}
+    with fake_server(lambda n, body: answers[n]) as (url, seen):
+        [result] = complete(OpenAICompletionsEngine([url], "m", backoff_s=0.01), ["x"])
+    assert (result.text, len(seen)) == ("whole", 2)
