@@ -146,7 +146,6 @@ class OpenAICompletionsEngine:
         # Kept with the rejection: without the endpoint's credentials.
         return Completion(text="", finish_reason="error", completion_tokens=0, error=redact_text(error))
 
-
     async def _post(self, endpoint: str, body: dict) -> Completion | str:
         """One attempt: the Completion, or why it may be retried; EngineError when retrying cannot help."""
         streamed = {**body, "stream": True, "stream_options": {"include_usage": True}}
