@@ -99,11 +99,13 @@ class QualityRules(Config, kw_only=True):
 
     The defaults sit outside what the human-written seeds reach: none of 335 instructions (the paper's
     175, the 120 default and 40 code seeds) is `not_a_task`, and one of their 345 instances trips a
-    rule (a code bug-fix, `copies_input`); the margins are given per field. Their precision on a real
-    job's output is still to be read (`bench/quality_checks_bench.py --dump` lists every firing).
+    rule (a code bug-fix, `copies_input`); the margins are given per field. Precision read on a real
+    record-only job (400 tasks, 2026-12-02) is in the README; `bench/quality_checks_bench.py --dump` lists
+    every firing on the seeds.
     """
 
     refusal: bool = True
+    placeholder_output: bool = True
     copies_instruction: bool = True
     copies_input: bool = True
     degenerate_list: bool = True

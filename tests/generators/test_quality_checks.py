@@ -19,6 +19,7 @@ from generators.quality_checks import (
     instruction_quality_rejection,
     list_items,
     overlap,
+    placeholder_output,
     repetitive_output,
 )
 from generators.self_instruct import run_round
@@ -148,6 +149,25 @@ def test_refusals(output: str, phrase: str) -> None:
 )
 def test_apologies_and_idioms_are_not_refusals(instruction: str, output: str) -> None:
     assert instance_quality_rejection(instruction, "", output, RULES) is None
+
+
+# --- placeholder_output -------------------------------------------------------------------------------
+
+
+# The first three are what the 135M model answered in the record-only job of 2026-12-02.
+@pytest.mark.parametrize(
+    "output", ["None", "None.", " none ", "N/A", "n/a", "null", "...", "-", "\u2026", "Unknown.", "(none)"]
+)
+def test_placeholders_are_no_answer(output: str) -> None:
+    verdict = instance_quality_rejection("Which is the largest city in the world?", "", output, RULES)
+    assert verdict == ("placeholder_output", {"output": output.strip()})
+
+
+@pytest.mark.parametrize(
+    "output", ["No", "yes", "0", "None of them.", "Nothing is missing: the list is complete.", "Tokyo"]
+)
+def test_short_answers_are_not_placeholders(output: str) -> None:
+    assert placeholder_output(output) is None
 
 
 # --- copies_instruction, copies_input -----------------------------------------------------------------
@@ -297,7 +317,8 @@ def test_each_rejection_has_one_reason_in_a_fixed_order() -> None:
     output = "As an AI, I cannot. As an AI, I cannot. As an AI, I cannot."
     assert instance_quality_rejection("Write a poem about rain.", "", output, RULES)[0] == "refusal"
     assert QUALITY_REASONS == (
-        "not_a_task", "refusal", "copies_instruction", "copies_input", "degenerate_list", "repetitive_output",
+        "not_a_task", "refusal", "placeholder_output", "copies_instruction", "copies_input", "degenerate_list",
+        "repetitive_output",
     )  # fmt: skip
 
 

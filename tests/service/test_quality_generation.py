@@ -38,14 +38,17 @@ def records(server: Server, dataset_id: str, **params) -> list[dict]:
 
 
 def test_a_judged_self_consistent_job_stores_every_score(server: Server, dataset_id: str) -> None:
-    body = {"dataset_id": dataset_id, "target": 2, "seed": 3, "config": {"prompts_per_round": 12,
+    # One task, small rounds: every candidate that passes the checks is judged (two judge prompts) and its
+    # short answers sampled three times, so a round's cost grows with its prompts; 6 prompts gave about 5
+    # judged candidates a round on the default seeds (2026-12-02).
+    body = {"dataset_id": dataset_id, "target": 1, "seed": 3, "config": {"prompts_per_round": 6,
             "max_rounds_without_accept": 20}, "judge": {"enabled": True, "min_quality": 1.0},
             "consistency": {"enabled": True}}  # fmt: skip
     job = httpx.post(f"{server.url}/v1/jobs", json=body).json()
-    done = server.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=1500)
-    assert done["accepted"] == 2 and done["progress"]["stages"]["judged"] >= 2
+    done = server.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=1200)
+    assert done["accepted"] == 1 and done["progress"]["stages"]["judged"] >= 1
     generated = records(server, dataset_id, source="generated")
-    assert len(generated) == 2
+    assert len(generated) == 1
     for record in generated:
         judgement = record["judgement"]
         assert judgement["judge_model"] == "smollm2-135m-instruct"
@@ -53,30 +56,31 @@ def test_a_judged_self_consistent_job_stores_every_score(server: Server, dataset
         assert judgement["outcome"] == "scored" and 1.0 <= judgement["score"] <= 5.0  # min_quality 1: unread ones go
         assert record["provenance"]["category"]["confidence"] == record["category_confidence"]
     quality = httpx.get(f"{server.url}/v1/datasets/{dataset_id}/stats").json()["quality"]
-    assert quality["judged_tasks"] == 2 and sum(quality["histogram"].values()) == 2
-    scores = sorted(r["judgement"]["score"] for r in generated)
-    above = records(server, dataset_id, source="generated", min_quality=scores[1])  # the filter reads the score
-    assert len(above) == (1 if scores[0] < scores[1] else 2)
+    assert quality["judged_tasks"] == 1 and sum(quality["histogram"].values()) == 1
+    score = generated[0]["judgement"]["score"]
+    assert len(records(server, dataset_id, source="generated", min_quality=score)) == 1  # the filter reads the score
+    if score < 5.0:
+        assert records(server, dataset_id, source="generated", min_quality=score + 0.001) == []
 
 
 def test_a_judge_job_scores_the_stored_tasks_once(server: Server, dataset_id: str) -> None:
-    body = {"dataset_id": dataset_id, "method": "judge", "target": 3, "judge": {"batch": 3}}
+    body = {"dataset_id": dataset_id, "method": "judge", "target": 2, "judge": {"batch": 2}}
     job = httpx.post(f"{server.url}/v1/jobs", json=body).json()
     done = server.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=600)
-    assert done["accepted"] == 3 and done["stop_reason"] == "target_reached"
+    assert done["accepted"] == 2 and done["stop_reason"] == "target_reached"
     stats = httpx.get(f"{server.url}/v1/datasets/{dataset_id}/stats").json()["quality"]
-    assert sum(stats["outcomes"].values()) == 2 + 3  # the first job's two, this job's three
+    assert sum(stats["outcomes"].values()) == 1 + 2  # the first job's one, this job's two
 
 
 def test_an_evol_job_keeps_lineage_and_counts_every_rule(server: Server, dataset_id: str) -> None:
     body = {"dataset_id": dataset_id, "method": "evol", "target": 1000, "seed": 5,
-            "evol": {"parents_per_round": 8, "max_rounds_without_accept": 50}}  # fmt: skip
+            "evol": {"parents_per_round": 6, "max_rounds_without_accept": 50}}  # fmt: skip
     job = httpx.post(f"{server.url}/v1/jobs", json=body).json()
-    server.wait_job(job["id"], lambda j: j["progress"]["rounds"] >= 2, timeout=1500)
+    server.wait_job(job["id"], lambda j: j["progress"]["rounds"] >= 1, timeout=900)
     httpx.post(f"{server.url}/v1/jobs/{job['id']}/cancel")
     done = server.wait_job(job["id"], lambda j: j["status"] == "cancelled", timeout=900)
     stages, reasons = done["progress"]["stages"], done["rejections_by_reason"]
-    assert stages["prompts"] == 8 * done["progress"]["rounds"]
+    assert stages["prompts"] == 6 * done["progress"]["rounds"]
     assert sum(stages[f"{op}.in"] for op in ("add_constraints", "deepen", "concretize", "increase_reasoning",
                                               "complicate_input", "breadth")) == stages["prompts"]  # fmt: skip
     assert done["accepted"] + sum(reasons.values()) >= stages["prompts"]  # every candidate accounted for
