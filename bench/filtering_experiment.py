@@ -39,8 +39,10 @@ from store.ingest.formats import SeedLimits  # noqa: E402
 from store.ingest.seeds import NearDuplicateCheck, ingest_seeds  # noqa: E402
 from store.snapshots.snapshot import SnapshotSpec, create_snapshot  # noqa: E402
 
-FILTERED = {"exclude_flagged": True, "min_agreement": 0.6, "rank_by": "quality"}
-RANDOM = {"rank_by": "random"}
+# min_quality 1.0 (the bottom of the scale) keeps judged tasks only: the experiment's job judged each of its
+# own, so tasks that other jobs added to the dataset (evol, code) stay out of both selections.
+FILTERED = {"exclude_flagged": True, "min_agreement": 0.6, "rank_by": "quality", "min_quality": 1.0}
+RANDOM = {"rank_by": "random", "min_quality": 1.0}
 
 
 def held_out_snapshot(out: Path) -> Path:

@@ -53,7 +53,7 @@ from generators.evol_prompts import (
 )
 from generators.filters import asks_for_code, instruction_rejection
 from generators.prompts import TEMPLATES
-from generators.quality_checks import instance_quality_rejection
+from generators.quality_checks import instance_quality_rejection, instruction_quality_rejection
 from generators.rounds import RoundResult
 from generators.self_instruct import DEFAULT_QUALITY, classify
 
@@ -153,8 +153,13 @@ def screen_evolutions(
     rules: InstructionRules,
     elimination: Elimination,
     screen: DuplicateScreen,
+    quality: QualityRules = DEFAULT_QUALITY,
 ) -> tuple[list[Evolution], list[Rejection]]:
-    """Parse and screen each rewritten task, greedy in order: a kept one blocks its duplicates after it."""
+    """Parse and screen each rewritten task, greedy in order: a kept one blocks its duplicates after it.
+
+    A rewrite must still ask for something (`not_a_task`, as for self-instruct's instructions): the 135M
+    model sometimes "rewrites" a task into a reply ("I'm glad you asked, but I'm not sure ...").
+    """
     kept: list[Evolution] = []
     rejections: list[Rejection] = []
     for (parent, operator), completion in zip(picks, completions, strict=True):
@@ -168,7 +173,10 @@ def screen_evolutions(
         kept_input = new_input if operator == "complicate_input" else (None if operator == "breadth" else parent.input)
         evolution = Evolution(parent=parent, operator=operator, instruction=text, input=kept_input)
         verdict = (reason, {"completion": completion.text[:500]}) if reason else None
-        verdict = verdict or _task_rejection(evolution, rules, elimination) or _duplicate(evolution, screen)
+        verdict = verdict or _task_rejection(evolution, rules, elimination)
+        if verdict is None and not quality.record_only:
+            verdict = instruction_quality_rejection(text, quality)
+        verdict = verdict or _duplicate(evolution, screen)
         if verdict:
             rejections.append(Rejection(reason=verdict[0], instruction=text, detail={**lineage, **verdict[1]}))
             continue
@@ -271,7 +279,7 @@ async def run_evol_round(
     """One round; `provenance` (job, model, round ...) goes into every accepted task's, with its lineage."""
     picks = pick_parents(pool, rng, config)
     prompts, written = await write_evolutions(engine, picks, sampling, seed) if picks else ([], [])
-    kept, rejections = screen_evolutions(picks, written, rules, config.elimination, screen)
+    kept, rejections = screen_evolutions(picks, written, rules, config.elimination, screen, quality)
     flags = await classify(engine, [e.instruction for e in kept], seed) if kept else []
     answer_sampling = msgspec.structs.replace(sampling, max_tokens=config.answer_max_tokens)
     answers = await write_answers(engine, kept, flags, pool, rng, answer_sampling, seed) if kept else []

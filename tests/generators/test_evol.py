@@ -317,3 +317,13 @@ def test_engine_errors_and_truncated_rewrites_are_counted_not_crashed_on() -> No
     result = run(Failing({}), pool, make_index(pool), config=ADD_CONSTRAINTS)
     assert sorted(r.reason for r in result.rejections) == ["engine_error", "evol_truncated"]
     assert result.stages["candidates"] == 1 and result.stages["accepted"] == 0
+
+
+def test_a_rewrite_that_asks_nothing_is_not_a_task() -> None:
+    # Seen on the 135M model (2026-12-02): a "deepened" task that is a reply, not a request.
+    reply = "I'm glad you asked, but I'm not sure I have all the information about languages."
+    rewrites = {"Tell me about the best language to learn.": " " + reply}
+    pool = make_pool([parent(1, "Tell me about the best language to learn.")])
+    result = run(EvolEngine(rewrites), pool, make_index(pool), config=EvolConfig(operators={"deepen": 1.0}))
+    assert result.accepted == ()
+    assert [(r.reason, r.instruction) for r in result.rejections] == [("not_a_task", reply)]

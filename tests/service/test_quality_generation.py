@@ -76,7 +76,7 @@ def test_an_evol_job_keeps_lineage_and_counts_every_rule(server: Server, dataset
     body = {"dataset_id": dataset_id, "method": "evol", "target": 1000, "seed": 5,
             "evol": {"parents_per_round": 6, "max_rounds_without_accept": 50}}  # fmt: skip
     job = httpx.post(f"{server.url}/v1/jobs", json=body).json()
-    server.wait_job(job["id"], lambda j: j["progress"]["rounds"] >= 1, timeout=900)
+    server.wait_job(job["id"], lambda j: j["progress"]["rounds"] >= 2, timeout=1200)
     httpx.post(f"{server.url}/v1/jobs/{job['id']}/cancel")
     done = server.wait_job(job["id"], lambda j: j["status"] == "cancelled", timeout=900)
     stages, reasons = done["progress"]["stages"], done["rejections_by_reason"]
