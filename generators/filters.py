@@ -44,8 +44,12 @@ def asks_for_code(text: str) -> bool:
     return _CODE_REQUEST.search(text) is not None
 
 
-# A field that holds the prompt's own labels is the model echoing the template, not an answer.
-_TEMPLATE_LABEL = re.compile(r"(^|\n)\s*(Task|Input|Output|Class label)\s*:", re.IGNORECASE)
+# A field that holds the prompt's own labels is the model echoing the template, not an answer; so is one that
+# holds the instance templates' own note on inputs ("None when the task needs no input": seen as an input on a
+# real job, 2026-12-02).
+_TEMPLATE_LABEL = re.compile(
+    r"(^|\n)\s*(Task|Input|Output|Class label)\s*:|when the task needs no input", re.IGNORECASE
+)
 
 
 def instance_rejection(input_text: str, output_text: str) -> str | None:

@@ -63,6 +63,9 @@ def test_rules_are_settings() -> None:
         ("Output:", "24", "template_echo"),
         ("a list", "Output:\nOutput:\nOutput", "template_echo"),
         ("", "The output: a number", None),
+        ("None when the task needs no input", "None", "template_echo"),  # the templates' note, as an input
+        ("", "A walk (None when the task needs no input).", "template_echo"),
+        ("The task needs an input file.", "Attach it.", None),
     ],
 )
 def test_instance_rules(input_text: str, output_text: str, reason: str | None) -> None:
