@@ -259,9 +259,9 @@ def placeholder_output(output: str) -> dict[str, Any] | None:
     """`placeholder_output`: the whole output is a placeholder ("None", "N/A", "null", "...", "-").
 
     Why: the instance templates say an input is "None when the task needs no input", and the 135M model
-    writes "None" as the answer too: 25 of 400 records (6%) of a record-only job on the default seeds
-    (2026-12-02), to questions such as "Which is the largest city in the world?". No output of the 335
-    human-written seeds is a placeholder. Trained on, such pairs teach a model to answer nothing.
+    writes "None" as the answer too: 27 of 400 records (7%) of a record-only job on the default seeds
+    (2026-12-02), to questions such as "Which is the largest city in the world?". None of the 345 seed
+    instances (human-written) has a placeholder output. Trained on, such pairs teach a model to answer nothing.
     Missed: an extraction whose true answer is "none" (no entity in the input) is rejected with the rest;
     longer evasions ("There is no answer to this") are not placeholders and pass.
     """
