@@ -39,8 +39,8 @@ def test_a_code_job_keeps_only_tasks_whose_tests_pass(server: Server) -> None:
     # own tests in a few percent of candidates (bench/code_job_bench.py), and this test is about the pipeline,
     # not the model. The strength of the tests is still measured and stored (weak_tests: tests/generators).
     # Short prompts (two worked examples) and answers (256 tokens) keep a round cheap: with these settings
-    # on the 2-core machine (2026-12-02) a round of 16 prompts took about 35 s and 2 of the first 64
-    # candidates passed, so the wait below covers some 40 rounds where about 3 are expected.
+    # on the 2-core machine (2026-12-02) a round of 16 prompts took about 25-35 s and 16 of 640 candidates
+    # passed (one every 2.5 rounds), so the wait below covers some 40 rounds.
     body = {"dataset_id": dataset_id, "method": "code", "target": 1, "seed": 11, "sampling": {"temperature": 0.2},
             "code": {"prompts_per_round": 16, "examples_per_prompt": 2, "max_tokens": 256, "min_tests": 1,
                      "max_rounds_without_accept": 60, "min_kill_rate": None}}  # fmt: skip
