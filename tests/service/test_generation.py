@@ -84,28 +84,38 @@ def test_a_job_on_the_embedded_engine(tmp_path: Path, default_model_dir: Path, s
 
 
 def test_a_killed_service_resumes_its_job_without_loss_or_duplicates(tmp_path: Path, vllm_server, seed_bytes) -> None:
-    """SIGKILL mid-job, restart: the job finishes by itself with exactly its target, nothing twice."""
+    """SIGKILL mid-job, restart: the job goes on by itself from what it had committed, nothing lost or twice.
+
+    The target is far out of reach so the kill always lands mid-job (CI once saw a target of 8 reached between
+    two polls); after the restart the job is cancelled once it has committed more. Reaching a target exactly
+    is `test_a_job_on_the_embedded_engine`'s and the worker tests' business.
+    """
     env = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": vllm_server.base_url}
     first = Server(tmp_path / "data", free_port(), env)
-    first.wait_ready()
-    first.wait_engine()
-    dataset_id = upload_seeds(first.url, seed_bytes)
-    body = {"dataset_id": dataset_id, "target": 8, "seed": 2, "config": {**SMALL_ROUNDS, "prompts_per_round": 4}}
-    job = httpx.post(f"{first.url}/v1/jobs", json=body).json()
-    midway = first.wait_job(job["id"], lambda j: j["accepted"] >= 1, timeout=600)
-    assert midway["accepted"] < 8, "the job finished before the kill: make rounds smaller"
-    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+    try:
+        first.wait_ready()
+        first.wait_engine()
+        dataset_id = upload_seeds(first.url, seed_bytes)
+        config = {**SMALL_ROUNDS, "prompts_per_round": 4}
+        body = {"dataset_id": dataset_id, "target": 1000, "seed": 2, "config": config}
+        job = httpx.post(f"{first.url}/v1/jobs", json=body).json()
+        midway = first.wait_job(job["id"], lambda j: j["accepted"] >= 1, timeout=600)
+    finally:  # a failed wait must not leave the server running into the next test
+        killed = first.stop(signal.SIGKILL)
+    assert killed == -signal.SIGKILL
 
     second = Server(tmp_path / "data", free_port(), env)
     try:
         second.wait_ready()
         assert httpx.get(f"{second.url}/v1/jobs/{job['id']}").json()["accepted"] >= midway["accepted"]
-        done = second.wait_job(job["id"], lambda j: j["status"] == "succeeded", timeout=600)
-        assert done["accepted"] == 8 and done["progress"]["rounds"] > midway["progress"]["rounds"]
+        later = second.wait_job(job["id"], lambda j: j["accepted"] > midway["accepted"], timeout=600)
+        assert later["progress"]["rounds"] > midway["progress"]["rounds"]
+        httpx.post(f"{second.url}/v1/jobs/{job['id']}/cancel")
+        done = second.wait_job(job["id"], lambda j: j["status"] == "cancelled", timeout=600)
         records = generated_records(second.url, dataset_id)
-        assert len(records) == 8 and {r["provenance"]["job_id"] for r in records} == {job["id"]}
-        assert len({fingerprint(r["instruction"]) for r in records}) == 8
+        assert len(records) == done["accepted"] and {r["provenance"]["job_id"] for r in records} == {job["id"]}
+        assert len({fingerprint(r["instruction"]) for r in records}) == done["accepted"]
         stats = httpx.get(f"{second.url}/v1/datasets/{dataset_id}/stats").json()
-        assert stats["by_source"] == {"seed": 175, "generated": 8}
+        assert stats["by_source"] == {"seed": 175, "generated": done["accepted"]}
     finally:
         second.stop(signal.SIGTERM)
