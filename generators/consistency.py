@@ -35,6 +35,7 @@ from domain.job_spec import ConsistencyConfig, Sampling
 from domain.records import Instance, NewTask, Rejection
 from generators.answer_values import AnswerKind, answer_kind, normalise, normalise_short, off_list
 from generators.engine import CompletionEngine
+from generators.quality_checks import placeholder_output
 from generators.templating import load_template
 
 TEMPLATE = "answer.v1"
@@ -106,10 +107,15 @@ def judge(
 
     An answer that cannot be right is no vote (None in `values`): a label the instruction does not offer, a
     "number" without one ("None"), or an answer of the prompt's examples that the task does not mention (the
-    135M model copies them: "negative" x5).
+    135M model copies them: "negative" x5), or a placeholder ("None", "N/A": on a real job 3 of 5 samples
+    said "None" and outvoted a real answer, after the model-free checks had passed the original).
     """
+    texts = (item.output, *(text for text, _ in samples))
     read = (normalise(kind, item.output), *(normalise(kind, text) if usable else None for text, usable in samples))
-    rejected = [v is not None and invalid_answer(item, kind, v) for v in read]
+    rejected = [
+        v is not None and (invalid_answer(item, kind, v) or placeholder_output(text) is not None)
+        for v, text in zip(read, texts, strict=True)
+    ]
     values = tuple(None if bad else v for v, bad in zip(read, rejected, strict=True))
     share, majority = agreement(values)
     replaced = majority is not None and values[0] != majority

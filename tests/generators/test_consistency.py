@@ -18,6 +18,7 @@ from generators.consistency import (
     agreement,
     apply_results,
     judge,
+    passes,
     render_answer_prompt,
     resample_answers,
 )
@@ -190,6 +191,14 @@ def test_an_example_answer_of_the_prompt_is_no_vote_unless_the_task_mentions_it(
     largest = AnswerItem(instruction="Name the largest planet.", input="", output="Jupiter")
     nothing = judge(largest, "short", [(" Jupiter", True)])
     assert (nothing.agreement, nothing.invalid, nothing.replaced) == (0.0, 2, False)  # the price: right, not counted
+
+
+def test_a_placeholder_answer_is_no_vote_and_never_replaces_a_real_one() -> None:
+    """Seen on a real job: 3 of 5 samples said "None" and replaced the original after the checks had passed it."""
+    recipe = AnswerItem(instruction="Can you help me create a new recipe?", input="", output="Yes, here is one.")
+    result = judge(recipe, "short", [(" None", True), (" N/A", True), (" none", True), (" Yes, here is one.", True)])
+    assert (result.invalid, result.votes, result.replaced, result.answer) == (3, 2, False, "Yes, here is one.")
+    assert not passes(result, ConsistencyConfig(enabled=True))  # two votes are too few to keep it either
 
 
 def test_a_number_answer_without_a_number_counts_against_agreement() -> None:
