@@ -25,7 +25,10 @@ from generators.filters import instance_rejection
 # Rule 4: the paper's own words, then the labels of generators/templates/evol_*.v1.txt.
 _PAPER_PROMPT_WORDS = r"#[^#\n]{0,20}prompt#|\b(?:given|rewritten|created)\s+prompt\b"
 _TEMPLATE_LABELS = r"\b(?:original\s+task|rewritten\s+task|rewritten\s+input|new\s+task)\s*:"
-_COPIED = re.compile(f"{_PAPER_PROMPT_WORDS}|{_TEMPLATE_LABELS}", re.IGNORECASE)
+# ... and the templates' name for the parent, in a sentence: "... the two numbers given by the original task." (seen
+# on a real evol run, 2026-12-06); a task of its own has no "original task" to point at.
+_TEMPLATE_WORDS = r"\b(?:the|this|that)\s+original\s+task\b"
+_COPIED = re.compile(f"{_PAPER_PROMPT_WORDS}|{_TEMPLATE_LABELS}|{_TEMPLATE_WORDS}", re.IGNORECASE)
 
 # Rule 2: phrases of a model that declines; "sorry" is the paper's marker.
 _REFUSAL = re.compile(

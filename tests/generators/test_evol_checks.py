@@ -81,6 +81,7 @@ def test_no_gain_counts_the_input_with_the_instruction() -> None:
         ("#Created Prompt# Describe a fox.", "#Created Prompt#"),
         ("Describe a fox. Rewritten task: Describe a wolf.", "Rewritten task:"),
         ("Original task: Describe a fox.", "Original task:"),
+        ("Determine the largest of the two numbers given by the original task.", "the original task"),
     ],
 )
 def test_copied_prompt_words(text: str, phrase: str) -> None:
