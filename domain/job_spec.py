@@ -250,6 +250,24 @@ class CategoryConfig(Config, kw_only=True):
     min_label_confidence: Annotated[float, Meta(ge=0.0, le=1.0)] = 0.5
 
 
+# http(s) only, with a host: the service POSTs to it (case-insensitive scheme, no whitespace anywhere).
+WEBHOOK_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]*@?[^\s/?#@]+(?:[/?#]\S*)?$"
+
+
+class Webhook(Config, kw_only=True):
+    """Where a job's status changes are POSTed (`service.webhooks`), signed with HMAC-SHA256 under `secret`.
+
+    The secret is kept with the job (it signs every delivery) and never shown: answers replace it.
+    """
+
+    url: Annotated[str, Meta(min_length=8, max_length=2048, pattern=WEBHOOK_URL_PATTERN)]
+    secret: Annotated[str, Meta(min_length=1, max_length=256)]
+
+    def __post_init__(self) -> None:
+        if self.url != self.url.strip():  # the pattern's `$` lets one trailing newline through
+            raise ValueError("webhook.url must not end with whitespace")
+
+
 class JobSpec(Config, kw_only=True):
     """A generation job as it was asked for: `POST /v1/jobs`'s body, the stored job, what the worker runs."""
 
@@ -272,6 +290,7 @@ class JobSpec(Config, kw_only=True):
     endpoints: Endpoints | None = None
     # self_instruct: target shares per category (normalised); prompts favour the categories that lag
     category_targets: Annotated[dict[CategoryName, Share], Meta(max_length=256)] | None = None
+    webhook: Webhook | None = None  # POSTed each status change: running, then the end
 
 
 class JobProgress(msgspec.Struct, frozen=True, kw_only=True):

@@ -46,6 +46,12 @@ def packaged_gguf() -> Path:
     )
 
 
+def data_dir_cache(data_dir: Path) -> Path:
+    """The cache folder of a data dir (INSTRUCTFORGE_DATA_DIR): the engine converts the model into it, and the
+    trainer, given the same data dir, finds that conversion there instead of making its own."""
+    return data_dir / "cache"
+
+
 def default_model_dir(cache_dir: Path) -> Path:
     return cache_dir / "models" / DEFAULT_MODEL_NAME
 

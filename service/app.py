@@ -7,30 +7,39 @@ import contextlib
 import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers import BaseRouteHandler
-from litestar.openapi import OpenAPIConfig
+from litestar.middleware import DefineMiddleware
 
 from generators.sandbox import Sandbox, SandboxLimits
 from service import __version__
 from service.bodies import ServiceRequest
+from service.compression import GzipMiddleware
 from service.controllers.benchmarks import BenchmarkController
 from service.controllers.code import CodeController
+from service.controllers.composition import composition
+from service.controllers.dashboard import dashboard_asset, dashboard_page
 from service.controllers.datasets import DatasetController
 from service.controllers.engine import engine_status
 from service.controllers.health import health, ready
-from service.controllers.jobs import JobController
+from service.controllers.jobs import JobController, job_out
 from service.controllers.records import RecordController
 from service.controllers.snapshots import DatasetSnapshotController, SnapshotController
 from service.defaults import ensure_default_dataset
 from service.dependencies import DEPENDENCIES
 from service.engine_holder import EngineHolder
 from service.errors import EXCEPTION_HANDLERS, CodedHTTPException
+from service.logging_setup import RequestIds
+from service.metrics import instrument, metrics_route
+from service.openapi import API_KEY_SECURITY, openapi_config
+from service.schema_viewers import schema_asset
 from service.settings import SandboxSettings, Settings
+from service.webhooks import WebhookDeliverer
 from service.worker import JobWorker
 from store import Store
 from store.dedup.shared_screen import ScreenCache
@@ -89,12 +98,15 @@ def _lifespan(settings: Settings):
         app.state.sandbox = worker.sandbox  # one sandbox (one max_parallel) for code jobs and /v1/code/verify
         holder.start()
         worker_task = asyncio.create_task(worker.run(), name="job-worker")
+        deliverer = WebhookDeliverer(store, settings.webhooks, partial(job_out, store))
+        webhooks_task = asyncio.create_task(deliverer.run(), name="webhooks")  # never waited on by a job
         try:
             yield
         finally:
-            worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker_task
+            for task in (worker_task, webhooks_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await holder.stop()
             store.close()
 
@@ -112,17 +124,25 @@ def create_app(settings: Settings) -> Litestar:
             SnapshotController,
             BenchmarkController,
             CodeController,
+            composition,
             engine_status,
         ],
         guards=[require_api_key],
+        security=API_KEY_SECURITY,  # documents the guard: every /v1 operation names both schemes
     )
-    return Litestar(
-        route_handlers=[health, ready, v1],
+    # /metrics reveals counts only, yet with keys set it needs one unless INSTRUCTFORGE_METRICS_PUBLIC is true.
+    metrics = metrics_route(guards=[] if settings.server.metrics_public else [require_api_key])
+    app = Litestar(
+        route_handlers=[health, ready, metrics, dashboard_page, dashboard_asset, schema_asset, v1],
         request_class=ServiceRequest,
+        middleware=[DefineMiddleware(GzipMiddleware, level=settings.server.gzip_level)],  # service.compression
         lifespan=[_lifespan(settings)],
         state=State({"settings": settings}),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.limits.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="InstructForge", version=__version__, path="/schema"),
+        openapi_config=openapi_config(__version__),
     )
+    # Around the router, so every request is counted and gets an id, 404s too (app middleware runs per route).
+    app.asgi_handler = RequestIds(instrument(app))
+    return app

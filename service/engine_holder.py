@@ -170,11 +170,12 @@ class EngineHolder:
         return self.data_dir / "logs" / name
 
     async def _start_embedded(self) -> tuple[str, str]:
-        from generators.model import resolve_model
+        from generators.model import data_dir_cache, resolve_model
         from generators.vllm_server import VLLMServer
 
         self.detail = "preparing the model"
-        model_path = await anyio.to_thread.run_sync(resolve_model, self.settings.model, self.data_dir / "cache")
+        cache = data_dir_cache(self.data_dir)
+        model_path = await anyio.to_thread.run_sync(resolve_model, self.settings.model, cache)
         self.detail = f"starting vLLM with {model_path}"
         self._starts += 1
         self._server = VLLMServer(

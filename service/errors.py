@@ -6,13 +6,14 @@ Every error body is `{"status_code": int, "code": str, "detail": str, "extra": {
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from msgspec import Meta
 
 from domain.errors import ConflictError, InstructForgeError, InvalidInputError, NotFoundError
 
@@ -91,26 +92,38 @@ class CodedHTTPException(HTTPException):
 
 
 class ErrorBody(msgspec.Struct, frozen=True, kw_only=True):
-    """The one error shape, as the OpenAPI document describes it for every status below."""
+    """The one error shape, as the OpenAPI document describes it under every error status of every route."""
 
-    status_code: int
-    code: str
-    detail: str
-    extra: dict[str, Any]
+    status_code: Annotated[int, Meta(description="the HTTP status, repeated")]
+    code: Annotated[str, Meta(description="stable and machine-readable: `dataset_not_found`, `invalid_request` ...")]
+    detail: Annotated[str, Meta(description="for people: what was wrong")]
+    extra: Annotated[
+        dict[str, Any], Meta(description="details by code: `errors` (bad lines or fields), `missing`, `line` ...")
+    ]
 
 
 _ERROR_STATUSES = {
     400: "invalid request: a parameter, body or upload the service cannot take",
-    401: "a valid API key is required (INSTRUCTFORGE_API_KEYS)",
+    401: "a valid API key is required (INSTRUCTFORGE_API_KEYS), with `WWW-Authenticate: Bearer`",
     404: "the id or name names nothing",
-    405: "method not allowed (see the Allow header)",
     409: "the request clashes with the state (a name taken, a finished job, no engine)",
     413: "the body is larger than INSTRUCTFORGE_MAX_BODY_BYTES",
     415: "an upload media type the service does not read",
     503: "not ready: the engine is starting or failed, or the database does not answer",
 }
-# Every handler documents every error status: any of them can answer any route (auth, limits, routing).
-ERROR_RESPONSES = {
-    status: ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
-    for status, description in _ERROR_STATUSES.items()
-}
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers a route documents: the one error body (`ErrorBody`) under each status it can return.
+
+    Each route names its own: 401 for every /v1 route (the API key guard), 400 where it takes parameters or a
+    body, 404 where a path names something, 413 where it reads a body, 409/415/503 where it raises them.
+    """
+    return {
+        status: ResponseSpec(data_container=ErrorBody, description=_ERROR_STATUSES[status], generate_examples=False)
+        for status in sorted(statuses)
+    }
+
+
+# For a route that has not named its own: every error status but /ready's 503.
+ERROR_RESPONSES = error_responses(400, 401, 404, 409, 413, 415)

@@ -8,11 +8,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from domain.job_spec import JobProgress, JobSpec
+from domain.job_spec import JobProgress, JobSpec, Webhook
 from domain.names import Name
 from domain.quality import Judgement, MutationScore
 from domain.records import Source
-from domain.redaction import redact_url
+from domain.redaction import REDACTED, redact_url
+from service.openapi import COUNTS_DOC, MANIFEST_DOC, PROVENANCE_DOC
 from store.jobs import JobRecord
 from store.records import Dataset, TaskRecord
 from store.snapshots.snapshot import SNAPSHOT_DOCUMENTS, Snapshot
@@ -67,7 +68,7 @@ class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
     category: str
     is_classification: bool
     instances: list[InstanceOut]
-    provenance: dict[str, Any]
+    provenance: Annotated[dict[str, Any], PROVENANCE_DOC]  # the stored document; its keys in the schema
     created_at: datetime
     code: CodeCheckOut | None = None  # code tasks: the solution, its tests and the sandbox run that passed
     category_confidence: float | None = None  # generated labels: how sure the labeller was
@@ -136,7 +137,10 @@ class JobOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def public_spec(spec: JobSpec) -> JobSpec:
-    """The spec as answers show it: endpoint URLs without their credentials."""
+    """The spec as answers show it: endpoint and webhook URLs without their credentials, no webhook secret."""
+    if spec.webhook is not None:
+        webhook = Webhook(url=redact_url(spec.webhook.url), secret=REDACTED)
+        spec = msgspec.structs.replace(spec, webhook=webhook)
     if spec.endpoints is None:
         return spec
     return msgspec.structs.replace(spec, endpoints=[redact_url(e) for e in spec.endpoints])
@@ -145,6 +149,22 @@ def public_spec(spec: JobSpec) -> JobSpec:
 class JobList(msgspec.Struct, frozen=True, kw_only=True):
     items: list[JobOut]
     next: str | None
+
+
+class WebhookDeliveryOut(msgspec.Struct, frozen=True, kw_only=True):
+    """One attempt to deliver one of a job's webhook events (`event_id`: the same in every retry)."""
+
+    event_id: int
+    event: Literal["status", "end"]
+    attempt: int
+    status_code: int | None  # None: no answer; `error` says why
+    error: str | None
+    duration_s: float
+    attempted_at: datetime
+
+
+class WebhookDeliveryList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[WebhookDeliveryOut]
 
 
 class SnapshotFileOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -169,8 +189,8 @@ class SnapshotOut(msgspec.Struct, frozen=True, kw_only=True):
     content_sha256: str
     files: list[SnapshotFileOut]  # the data, with the hashes the manifest holds
     documents: list[SnapshotDocumentOut]  # manifest, LLaMA-Factory entry, data card: with `files`, the folder
-    counts: dict[str, Any]
-    manifest: dict[str, Any]
+    counts: Annotated[dict[str, Any], COUNTS_DOC]
+    manifest: Annotated[dict[str, Any], MANIFEST_DOC]  # manifest.json as stored, its shape documented
 
     @classmethod
     def of(cls, snapshot: Snapshot) -> SnapshotOut:

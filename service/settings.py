@@ -25,6 +25,11 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     port: Port = 8000
     api_keys: tuple[str, ...] = ()  # empty: the API is open
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line, with request and job ids
+    metrics_public: bool = False  # with API keys set, /metrics needs one too unless this is true
+    # gzip for clients that accept it (service.compression); 0: off. On export lines level 1 ran at 96 MB/s of
+    # one core's CPU time against 20 MB/s for zlib's default 6, for 16% more bytes (2.31x vs 2.69x smaller).
+    gzip_level: Annotated[int, Meta(ge=0, le=9)] = 1
 
 
 class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -101,12 +106,23 @@ class SandboxSettings(SandboxLimits, frozen=True, kw_only=True, forbid_unknown_f
     max_parallel: Annotated[int, Meta(ge=1, le=256)] = 2
 
 
+class WebhookSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Job webhooks (`service.webhooks`): tries per event, each try's timeout, the back-off between tries."""
+
+    max_attempts: Annotated[int, Meta(ge=1, le=50)] = 6
+    timeout_s: Annotated[float, Meta(gt=0, le=300)] = 10.0
+    # After try n the wait is random in [0, backoff_s * 2**(n-1)] (full jitter), capped at backoff_max_s.
+    backoff_s: Annotated[float, Meta(ge=0, le=600)] = 1.0
+    backoff_max_s: Annotated[float, Meta(ge=0, le=3600)] = 60.0
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
     store: StoreSettings = StoreSettings()
     limits: LimitsSettings = LimitsSettings()
     engine: EngineSettings = EngineSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    webhooks: WebhookSettings = WebhookSettings()
 
 
 class SettingsError(ValueError):
@@ -119,6 +135,9 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "PORT": ("server", "port"),
     "API_KEYS": ("server", "api_keys"),
     "LOG_LEVEL": ("server", "log_level"),
+    "GZIP_LEVEL": ("server", "gzip_level"),
+    "LOG_FORMAT": ("server", "log_format"),
+    "METRICS_PUBLIC": ("server", "metrics_public"),
     "DATA_DIR": ("store", "data_dir"),
     "DATABASE": ("store", "database"),
     "DUCKDB_THREADS": ("store", "duckdb_threads"),
@@ -140,6 +159,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "JUDGE_ENDPOINTS": ("engine", "judge_endpoints"),
     "JUDGE_MODEL": ("engine", "judge_model"),
     **{f"SANDBOX_{name.upper()}": ("sandbox", name) for name in SandboxSettings.__struct_fields__},
+    **{f"WEBHOOK_{name.upper()}": ("webhooks", name) for name in WebhookSettings.__struct_fields__},
 }
 _LIST_FIELDS = {"api_keys", "endpoints", "judge_endpoints"}
 

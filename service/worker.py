@@ -20,6 +20,7 @@ from generators.judge_stage import judge_round
 from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
 from service.engine_holder import EngineHolder
+from service.logging_setup import bind_job_id
 from service.methods import GenerationMethod, open_method
 from store import Store
 from store.dedup.shared_screen import ScreenCache
@@ -101,6 +102,7 @@ class JobWorker:
             else:
                 await self.run_job(jobs[0])
 
+    @bind_job_id  # what the job logs carries its id
     async def run_job(self, job: JobRecord) -> None:
         try:
             spec = job.spec

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Literal
 
+import msgspec
 import pyarrow as pa
 
 from store.database import Store
@@ -29,29 +30,52 @@ _EXPRESSIONS = {
     "PROMPT": "CASE WHEN i.input = '' THEN t.instruction ELSE t.instruction || chr(10) || chr(10) || i.input END",
 }
 
-# Each format is compact JSON text with $NAME where a JSON string of that expression goes.
+# Each format is compact JSON text with $NAME where a JSON string of that expression goes, and %SYSTEM% where a
+# chat format's optional system turn goes (snapshots only). ShareGPT keeps its own from/value and human/gpt, as
+# LLaMA-Factory's and axolotl's sharegpt readers expect; `messages` is the role/content form chat templates read.
 _TEMPLATES: dict[str, str] = {
     "alpaca": '{"instruction":$INSTRUCTION,"input":$INPUT,"output":$OUTPUT}',
-    "sharegpt": '{"conversations":[{"from":"human","value":$PROMPT},{"from":"gpt","value":$OUTPUT}]}',
-    "messages": '{"messages":[{"role":"user","content":$PROMPT},{"role":"assistant","content":$OUTPUT}]}',
+    "sharegpt": '{"conversations":[%SYSTEM%{"from":"human","value":$PROMPT},{"from":"gpt","value":$OUTPUT}]}',
+    "messages": '{"messages":[%SYSTEM%{"role":"user","content":$PROMPT},{"role":"assistant","content":$OUTPUT}]}',
     # TRL's conversational prompt/completion: the loss falls on the completion only.
-    "prompt_completion": '{"prompt":[{"role":"user","content":$PROMPT}],'
+    "prompt_completion": '{"prompt":[%SYSTEM%{"role":"user","content":$PROMPT}],'
     '"completion":[{"role":"assistant","content":$OUTPUT}]}',
 }
 EXPORT_FORMATS: tuple[str, ...] = tuple(_TEMPLATES)
+SYSTEM_SLOT = "%SYSTEM%"
+# The system turn in each format that has one (the first turn of the conversation); alpaca has none.
+_SYSTEM_TURNS = {
+    "sharegpt": '{"from":"system","value":%s},',
+    "messages": '{"role":"system","content":%s},',
+    "prompt_completion": '{"role":"system","content":%s},',
+}
+CHAT_FORMATS: tuple[str, ...] = tuple(_SYSTEM_TURNS)
 
 
-def line_sql(template: str) -> str:
-    """SQL that renders one JSON line from a template: literals quoted, $NAME as to_json(expression)."""
+def line_sql(template: str, system_turn: str = "") -> str:
+    """SQL that renders one JSON line from a template: literals quoted, $NAME as to_json(expression).
+
+    `system_turn` (JSON text) replaces %SYSTEM% after the split on "$", so a "$" in it stays text.
+    """
     parts = []
     for n, piece in enumerate(template.split("$")):
         if n:
             name = next(key for key in _EXPRESSIONS if piece.startswith(key))
             parts.append(f"to_json({_EXPRESSIONS[name]})")
             piece = piece[len(name) :]
+        piece = piece.replace(SYSTEM_SLOT, system_turn)
         if piece:
             parts.append("'" + piece.replace("'", "''") + "'")
     return " || ".join([*parts, "chr(10)"])
+
+
+def format_line_sql(fmt: str, system_prompt: str | None = None) -> str:
+    """The line SQL of a format, with `system_prompt` as the conversation's first (system) turn when given."""
+    if system_prompt is None:
+        return LINE_SQL[fmt]
+    if fmt not in _SYSTEM_TURNS:
+        raise ValueError(f"the {fmt!r} format has no system turn")
+    return line_sql(_TEMPLATES[fmt], _SYSTEM_TURNS[fmt] % msgspec.json.encode(system_prompt).decode())
 
 
 LINE_SQL = {name: line_sql(template) for name, template in _TEMPLATES.items()}

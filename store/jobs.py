@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
+import duckdb
 import msgspec
 
 from domain.errors import ConflictError, NotFoundError
@@ -19,6 +20,7 @@ from store.datasets import require_dataset
 from store.quality import insert_judgements
 from store.records import AddResult
 from store.tasks import insert_batch, insert_rejections, prepare_batch
+from store.webhooks import WebhookEventKind, queue_webhook
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 FINISHED: tuple[JobStatus, ...] = ("succeeded", "failed", "cancelled")
@@ -63,15 +65,55 @@ def new_job_id() -> str:
     return f"job_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(4)}"
 
 
+def _insert_job(cur: duckdb.DuckDBPyConnection, job_id: str, spec: JobSpec) -> None:
+    require_dataset(cur, spec.dataset_id)
+    cur.execute(
+        "INSERT INTO jobs (id, dataset_id, method, status, params) VALUES (?, ?, ?, 'queued', ?)",
+        [job_id, spec.dataset_id, spec.method, _json.encode(spec).decode()],
+    )
+
+
+def _queue_webhook(cur: duckdb.DuckDBPyConnection, job_id: str, event: WebhookEventKind) -> None:
+    """After a status change, in its transaction: the job as it now is, for its webhook if it has one."""
+    job = _row_to_job(cur.execute(_SELECT + " WHERE id = ?", [job_id]).fetchall()[0])
+    if job.spec.webhook is not None:
+        queue_webhook(cur, job_id, event, job.status, _json.encode(job).decode())
+
+
 def create_job(store: Store, spec: JobSpec) -> JobRecord:
     job_id = new_job_id()
     with store.write() as cur:
-        require_dataset(cur, spec.dataset_id)
-        cur.execute(
-            "INSERT INTO jobs (id, dataset_id, method, status, params) VALUES (?, ?, ?, 'queued', ?)",
-            [job_id, spec.dataset_id, spec.method, _json.encode(spec).decode()],
-        )
+        _insert_job(cur, job_id, spec)
     return get_job(store, job_id)
+
+
+def create_job_once(store: Store, spec: JobSpec, key: str, request_sha256: str) -> tuple[JobRecord, bool]:
+    """The job an idempotency key names, and whether it existed: made at the key's first use, found after.
+
+    The key's primary key settles a race: the request that commits second fails the insert, rolls back its
+    job with it, and answers the job the first one made. The same key with another request is a conflict.
+    """
+    job_id = new_job_id()
+    try:
+        with store.write() as cur:
+            cur.execute(
+                "INSERT INTO job_idempotency_keys (key, job_id, request_sha256) VALUES (?, ?, ?)",
+                [key, job_id, request_sha256],
+            )
+            _insert_job(cur, job_id, spec)
+        return get_job(store, job_id), False
+    except duckdb.ConstraintException:
+        pass
+    with store.read() as cur:
+        job_id, stored_sha256 = cur.execute(
+            "SELECT job_id, request_sha256 FROM job_idempotency_keys WHERE key = ?", [key]
+        ).fetchall()[0]
+    if stored_sha256 != request_sha256:
+        raise ConflictError(
+            "this Idempotency-Key was used with a different request", code="idempotency_key_reused",
+            extra={"job_id": job_id},
+        )  # fmt: skip
+    return get_job(store, job_id), True
 
 
 def get_job(store: Store, job_id: str) -> JobRecord:
@@ -114,16 +156,21 @@ def request_cancel(store: Store, job_id: str) -> JobRecord:
                WHERE id = ?""",
             [job_id],
         )
+        if rows[0][0] == "queued":
+            _queue_webhook(cur, job_id, "end")
     return get_job(store, job_id)
 
 
 def mark_running(store: Store, job_id: str) -> None:
     with store.write() as cur:
+        before = cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchall()[0][0]
         cur.execute(
             """UPDATE jobs SET status = 'running', started_at = coalesce(started_at, current_timestamp),
                    updated_at = current_timestamp WHERE id = ?""",
             [job_id],
         )
+        if before != "running":  # a job resumed after a restart was running already: one event per change
+            _queue_webhook(cur, job_id, "status")
 
 
 def finish_job(store: Store, job_id: str, status: JobStatus, *, stop_reason: str, error: str | None = None) -> None:
@@ -133,6 +180,7 @@ def finish_job(store: Store, job_id: str, status: JobStatus, *, stop_reason: str
                    updated_at = current_timestamp WHERE id = ?""",
             [status, stop_reason, error, job_id],
         )
+        _queue_webhook(cur, job_id, "end")
 
 
 def commit_round(

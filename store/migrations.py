@@ -194,6 +194,51 @@ _VALID_BENCHMARK_NAMES = (
        WHERE NOT regexp_full_match(name, '[A-Za-z0-9][A-Za-z0-9._-]{0,99}')""",
 )
 
+# Idempotency keys of `POST /v1/jobs` (`store.jobs.create_job_once`): the primary key makes a key name one
+# job, even for two requests that race; the request's hash tells a retry from a different request.
+_IDEMPOTENCY_KEYS = (
+    """
+    CREATE TABLE job_idempotency_keys (
+        key            VARCHAR PRIMARY KEY,
+        job_id         VARCHAR NOT NULL,
+        request_sha256 VARCHAR NOT NULL,
+        created_at     TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+    """,
+)
+
+# Job webhooks (`store.webhooks`, `service.webhooks`): an outbox written in the same transaction as the
+# status change it reports, so no change is lost to a crash, and every delivery attempt with its outcome.
+_WEBHOOKS = (
+    "CREATE SEQUENCE webhook_event_ids START 1",
+    """
+    CREATE TABLE webhook_events (
+        id          BIGINT NOT NULL DEFAULT nextval('webhook_event_ids'),
+        job_id      VARCHAR NOT NULL,
+        event       VARCHAR NOT NULL CHECK (event IN ('status', 'end')),
+        job_status  VARCHAR NOT NULL,
+        job         JSON NOT NULL,
+        state       VARCHAR NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+        body        VARCHAR,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+        finished_at TIMESTAMPTZ
+    )
+    """,
+    """
+    CREATE TABLE webhook_deliveries (
+        event_id     BIGINT NOT NULL,
+        job_id       VARCHAR NOT NULL,
+        event        VARCHAR NOT NULL,
+        attempt      INTEGER NOT NULL,
+        status_code  INTEGER,
+        error        VARCHAR,
+        duration_s   DOUBLE NOT NULL,
+        attempted_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", _INITIAL_SCHEMA),
     Migration(3, "code_checks_and_snapshots", _CODE_AND_SNAPSHOTS),
@@ -201,6 +246,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "whole_job_specs", _WHOLE_JOB_SPECS),
     Migration(6, "quality_signals", _QUALITY),
     Migration(7, "valid_benchmark_names", _VALID_BENCHMARK_NAMES),
+    Migration(8, "idempotency_keys", _IDEMPOTENCY_KEYS),
+    Migration(9, "webhooks", _WEBHOOKS),
 )
 
 _LEDGER = """

@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import msgspec
 import typer
 
-from trainer.evaluate import EvalSettings, EvaluationError
+from trainer.base_model import COMPARE_BASE, COMPARE_NONE, PACKAGED, PACKAGED_HELP, comparison_model, resolve_base_model
+from trainer.evaluate import EvalSettings, EvaluationError, check_settings
 from trainer.finetune import FinetuneSettings
 from trainer.formats import FormatError
 from trainer.modeling import ModelError
-from trainer.snapshot import SnapshotError
+from trainer.snapshot import SnapshotError, load_snapshot
 
 cli = typer.Typer(help="Fine-tune and evaluate models on exported InstructForge snapshots.", no_args_is_help=True)
 _TUNE = FinetuneSettings()
 _EVAL = EvalSettings()
 _THREADS_HELP = "torch CPU threads (0: one per core); 1 is much faster on cores other processes keep busy."
 _USER_ERRORS = (SnapshotError, FormatError, EvaluationError, ModelError)
+_MODEL_HELP = f"A fine-tune's output folder (adapter), its merged/ folder, any model folder, or '{PACKAGED}'."
+_COMPARE_HELP = (
+    f"Model to compare against, writing comparison.{{json,md,png}}: '{COMPARE_BASE}' is the one --model was "
+    f"fine-tuned from (train_config.json), else the packaged model; '{COMPARE_NONE}' evaluates --model alone; "
+    f"'{PACKAGED}' or a folder (or hub id)."
+)
 
 
 @cli.command()
 def finetune(
     snapshot: Annotated[Path, typer.Option(help="Snapshot folder (with manifest.json).")],
-    base_model: Annotated[str, typer.Option(help="Base model: a Hugging Face folder (or hub id).")],
     out: Annotated[Path, typer.Option(help="Output folder: adapter or model, training_log.json, train_config.json.")],
+    base_model: Annotated[
+        str, typer.Option(help=f"Model to fine-tune: {PACKAGED_HELP}; or a Hugging Face folder (or hub id).")
+    ] = PACKAGED,
     epochs: Annotated[float, typer.Option(help="Passes over the train split.")] = _TUNE.epochs,
     max_steps: Annotated[
         int, typer.Option(help="Stop after this many steps (> 0 overrides epochs).")
@@ -55,7 +65,9 @@ def finetune(
         logging_steps=logging_steps, threads=threads, full=full, merge=merge,
     )  # fmt: skip
     try:
-        result = run_finetune(snapshot, base_model, out, settings)
+        load_snapshot(snapshot, verify=False)  # a wrong folder fails before any model conversion
+        base = _resolve("base model", base_model)
+        result = run_finetune(snapshot, base, out, settings)
     except _USER_ERRORS as exc:
         _fail(exc)
     typer.echo(msgspec.json.format(msgspec.json.encode(result)))
@@ -64,10 +76,8 @@ def finetune(
 @cli.command()
 def evaluate(
     snapshot: Annotated[Path, typer.Option(help="Snapshot folder (with manifest.json).")],
-    model: Annotated[Path, typer.Option(help="A model folder, a merged folder, or a fine-tune's adapter folder.")],
-    compare: Annotated[
-        Path | None, typer.Option(help="A base model to compare against: writes comparison.{json,md,png}.")
-    ] = None,
+    model: Annotated[str, typer.Option(help=_MODEL_HELP)],
+    compare: Annotated[str, typer.Option(help=_COMPARE_HELP)] = COMPARE_BASE,
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("evaluation"),
     samples: Annotated[int, typer.Option(help="Sampled answers per code task (n of pass@k).")] = _EVAL.samples,
     k: Annotated[str, typer.Option(help="Comma-separated k values of pass@k.")] = ",".join(map(str, _EVAL.k)),
@@ -91,10 +101,26 @@ def evaluate(
         max_length=max_length, batch_size=batch_size, seed=seed, threads=threads,
     )  # fmt: skip
     try:
-        report = run_evaluation(snapshot, model, out, settings, compare_path=compare)
+        check_settings(settings)
+        load_snapshot(snapshot, verify=False)  # a wrong folder fails before any model conversion
+        tuned = _resolve("model", model)
+        base = comparison_model(compare, tuned, os.environ, _announce_conversion)
+        typer.echo(f"compared with: {base or 'nothing (evaluating --model alone)'}", err=True)
+        report = run_evaluation(snapshot, Path(tuned), out, settings, compare_path=None if base is None else Path(base))
     except _USER_ERRORS as exc:
         _fail(exc)
     typer.echo(_summary(report))
+
+
+def _resolve(role: str, setting: str) -> str:
+    """The model a setting names, converting the packaged one on first use; says which on stderr."""
+    path = resolve_base_model(setting, os.environ, _announce_conversion)
+    typer.echo(f"{role}: {path}", err=True)
+    return path
+
+
+def _announce_conversion(target: Path) -> None:
+    typer.echo(f"converting the packaged model into {target} (once, about 20 s)", err=True)
 
 
 def _summary(report: dict) -> str:

@@ -45,13 +45,17 @@ class EvalSettings(msgspec.Struct, frozen=True, kw_only=True):
     threads: int = 0  # torch CPU threads; 0: one per core
 
 
+def check_settings(settings: EvalSettings) -> None:
+    too_large = [k for k in settings.k if k > settings.samples]
+    if too_large:
+        raise EvaluationError(f"pass@{too_large[0]} needs --samples >= {too_large[0]} (got {settings.samples})")
+
+
 def run_evaluation(
     snapshot_path: Path, model_path: Path, out: Path, settings: EvalSettings, compare_path: Path | None = None
 ) -> dict[str, Any]:
     """Evaluate `model_path` (against `compare_path` as the base when given); write the report files into `out`."""
-    too_large = [k for k in settings.k if k > settings.samples]
-    if too_large:
-        raise EvaluationError(f"pass@{too_large[0]} needs --samples >= {too_large[0]} (got {settings.samples})")
+    check_settings(settings)
     snapshot = load_snapshot(snapshot_path)
     out.mkdir(parents=True, exist_ok=True)
     set_threads(settings.threads)

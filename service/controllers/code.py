@@ -26,6 +26,7 @@ from generators.code_verification import (
     VerificationInputError,
     verify,
 )
+from service.errors import error_responses
 
 MAX_SOLUTION_BYTES = 100_000
 MAX_TESTS = 50
@@ -74,7 +75,7 @@ class CodeController(Controller):
     path = "/code"
     tags = ["code"]
 
-    @post("/verify", status_code=200, sync_to_thread=True)
+    @post("/verify", status_code=200, sync_to_thread=True, responses=error_responses(400, 401, 413))
     def verify_code(self, state: State, data: JSONBody[CodeVerifyRequest]) -> CodeVerifyResponse:
         """Verdict per test, kill rate and surviving mutants of a solution and its assert tests."""
         try:

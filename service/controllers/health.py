@@ -9,19 +9,19 @@ from __future__ import annotations
 from litestar import Request, get
 
 from service.dependencies import StoreDep
-from service.errors import ERROR_RESPONSES, CodedHTTPException
+from service.errors import CodedHTTPException, error_responses
 from service.schemas import HealthOut, ReadyOut
 
 RETRY_AFTER_S = "5"
 
 
-@get("/health", tags=["health"], responses=ERROR_RESPONSES)
+@get("/health", tags=["health"])
 async def health() -> HealthOut:
     """Liveness: the process answers HTTP. Its database and engine are `/ready`'s business."""
     return HealthOut(status="ok")
 
 
-@get("/ready", sync_to_thread=True, tags=["health"], responses=ERROR_RESPONSES)
+@get("/ready", sync_to_thread=True, tags=["health"], responses=error_responses(503))
 def ready(store: StoreDep, request: Request) -> ReadyOut:
     """Readiness: 200 when the database answers and the engine is ready (or generation is off, `ENGINE=none`).
 

@@ -11,9 +11,9 @@ from litestar.response import Stream
 from domain.records import Source
 from service.bodies import upload_kind
 from service.dependencies import SettingsDep, StoreDep
-from service.errors import ERROR_RESPONSES
+from service.errors import error_responses
 from service.labels import label_report
-from service.openapi import SeedUploadOperation
+from service.openapi import ExportOperation, SeedUploadOperation
 from service.paging import page_size, task_cursor
 from service.params import (
     CategoryFilter,
@@ -69,7 +69,12 @@ class RecordController(Controller):
     path = "/datasets/{dataset_id:str}"
     tags = ["records"]
 
-    @post("/seeds", status_code=200, responses=ERROR_RESPONSES, operation_class=SeedUploadOperation)
+    @post(
+        "/seeds",
+        status_code=200,
+        responses=error_responses(400, 401, 404, 413, 415),
+        operation_class=SeedUploadOperation,
+    )
     async def upload_seeds(
         self, store: StoreDep, settings: SettingsDep, request: Request, dataset_id: DatasetId
     ) -> SeedReport:
@@ -82,7 +87,7 @@ class RecordController(Controller):
         screens = request.app.state.screens
         return await anyio.to_thread.run_sync(_ingest, store, screens, settings.limits, dataset_id, body, content_type)
 
-    @get("/records", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get("/records", sync_to_thread=True, responses=error_responses(400, 401, 404))
     def records(
         self,
         store: StoreDep,
@@ -106,7 +111,7 @@ class RecordController(Controller):
             items=[RecordOut.of(t) for t in page.items], next=None if page.next_after is None else str(page.next_after)
         )
 
-    @get("/stats", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get("/stats", sync_to_thread=True, responses=error_responses(400, 401, 404))
     def stats(
         self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId, balance: WithBalance = True
     ) -> DatasetStats:
@@ -117,7 +122,7 @@ class RecordController(Controller):
         )
         return msgspec.structs.replace(report, labels=label_report(store, dataset_id)) if balance else report
 
-    @get("/balance", sync_to_thread=True, responses=ERROR_RESPONSES)
+    @get("/balance", sync_to_thread=True, responses=error_responses(400, 401, 404))
     def balance(
         self, store: StoreDep, settings: SettingsDep, dataset_id: DatasetId,
         share_limit: ShareLimit = None,
@@ -125,7 +130,13 @@ class RecordController(Controller):
         """The balance report alone, with the verb analysis over a larger sample (20,000 instructions)."""
         return balance_report(store, dataset_id, share_limit=share_limit or settings.limits.balance_share_limit)
 
-    @get("/export", sync_to_thread=True, responses=ERROR_RESPONSES, media_type="application/x-ndjson")
+    @get(
+        "/export",
+        sync_to_thread=True,
+        responses=error_responses(400, 401, 404),
+        media_type="application/x-ndjson",
+        operation_class=ExportOperation,
+    )
     def export(
         self,
         store: StoreDep,

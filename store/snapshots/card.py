@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from store.snapshots.readers import EVIDENCE_LEGEND, readers_table
+
 _SEED_LICENCE = (
     "The seed tasks that ship with InstructForge (`default` dataset, packaged code seeds) were written for the "
     "project and are Apache-2.0. Uploaded seed sets keep their own licence (the self-instruct seed tasks are "
@@ -68,6 +70,18 @@ def _contamination(report: dict[str, Any], excluded: int) -> list[str]:
     ]
 
 
+def _loading(manifest: dict[str, Any]) -> list[str]:
+    """Which trainers read this format and with what option: the table in store/snapshots/readers.py."""
+    lines = ["## Loading", readers_table((manifest["format"],)), "", EVIDENCE_LEGEND]
+    system_prompt = manifest["spec"].get("system_prompt")
+    if system_prompt is not None:
+        lines += ["", f"Every conversation opens with this system turn: {system_prompt!r}."]
+    if not manifest["counts"]["validation"]["records"]:
+        lines += ["", "`validation.jsonl` is empty (validation_fraction 0, or no category with 2+ tasks): "
+                  "load `train.jsonl` alone."]  # fmt: skip
+    return lines
+
+
 def data_card(manifest: dict[str, Any]) -> str:
     spec, selection = manifest["spec"], manifest["selection"]
     filters = {k: spec[k] for k in ("source", "category", "is_classification", "verified_only") if spec[k]}
@@ -76,9 +90,11 @@ def data_card(manifest: dict[str, Any]) -> str:
         "",
         f"Instruction data generated and curated by InstructForge. Snapshot `{manifest['snapshot_id']}` of dataset "
         f"`{manifest['dataset_id']}`, created {manifest['created_at']}, format `{manifest['format']}` "
-        "(one JSON object per line; loads with `datasets.load_dataset('json', ...)` and TRL's SFTTrainer as is).",
+        "(one JSON object per line).",
         "",
         f"Content SHA-256: `{manifest['content_sha256']}` (over the data files' hashes, listed in `manifest.json`).",
+        "",
+        *_loading(manifest),
         "",
         "## Counts",
         *_counts(manifest),

@@ -10,7 +10,7 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
-from store.export import LINE_SQL, concatenated_lines
+from store.export import concatenated_lines, format_line_sql
 
 _CHUNK_TASKS = 20_000
 _LINES = """
@@ -38,10 +38,12 @@ def _chunks(ids: list[int]) -> list[pa.Table]:
     ]
 
 
-def write_split(cur: duckdb.DuckDBPyConnection, dataset_id: str, fmt: str, ids: list[int], path: Path) -> FileEntry:
+def write_split(
+    cur: duckdb.DuckDBPyConnection, dataset_id: str, fmt: str, ids: list[int], path: Path, system_prompt: str | None
+) -> FileEntry:
     """One JSONL line per instance of the given tasks, in id order; hashed while written."""
     digest, records, size = hashlib.sha256(), 0, 0
-    sql = _LINES.format(line=LINE_SQL[fmt])
+    sql = _LINES.format(line=format_line_sql(fmt, system_prompt))
     with path.open("wb") as out:
         for chunk in _chunks(ids):
             cur.register("snapshot_chunk", chunk)
@@ -84,18 +86,32 @@ def content_sha256(files: dict[str, FileEntry]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# LLaMA-Factory's dataset_info.json columns for each format it reads; prompt_completion has no mapping.
+# LLaMA-Factory's dataset_info.json columns for each format it reads; prompt_completion has no mapping. Given
+# `tags`, LLaMA-Factory (0.9.5, data/parser.py) sets every tag not named to None, so `system_tag` is named: else
+# it drops each record that opens with a system turn ("Invalid role tag").
 _LLAMA_FACTORY: dict[str, dict[str, Any]] = {
     "alpaca": {"columns": {"prompt": "instruction", "query": "input", "response": "output"}},
     "sharegpt": {
         "formatting": "sharegpt",
         "columns": {"messages": "conversations"},
-        "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        "tags": {
+            "role_tag": "from",
+            "content_tag": "value",
+            "user_tag": "human",
+            "assistant_tag": "gpt",
+            "system_tag": "system",
+        },
     },
     "messages": {
         "formatting": "sharegpt",
         "columns": {"messages": "messages"},
-        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant"},
+        "tags": {
+            "role_tag": "role",
+            "content_tag": "content",
+            "user_tag": "user",
+            "assistant_tag": "assistant",
+            "system_tag": "system",
+        },
     },
 }
 

@@ -18,24 +18,26 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from domain.errors import NotFoundError
+from domain.errors import ConflictError, NotFoundError
 from domain.names import Name
 from domain.quality import SCALE_MAX, SCALE_MIN
 from domain.records import Source
-from domain.redaction import redact_url
+from domain.redaction import REDACTED, redact_url
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 from store.balance.report import DEFAULT_SHARE_LIMIT, balance_report
 from store.contamination.check import find_contamination
 from store.database import Store
 from store.datasets import get_dataset, require_dataset
 from store.dedup.near_duplicates import NearDuplicateIndex
-from store.export import ExportFormat
+from store.export import CHAT_FORMATS, ExportFormat
 from store.quality import SCORES
 from store.records import RecordFilter
 from store.snapshots.files import FileEntry, content_sha256, write_code_tests, write_split
 from store.snapshots.publish import SPLITS, partial_folder, publish, sync_files
 from store.snapshots.splits import SplitRow, cap_per_category, separate_near_duplicates, stratified_split, take_best
 from store.tasks import filter_clause
+
+SYSTEM_PROMPT_MAX_CHARS = 4000  # a system prompt, not a document: it is repeated in every record
 
 
 class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -61,10 +63,18 @@ class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     benchmarks: Annotated[list[Name], Meta(max_length=1000)] | None = None
     near_duplicate_threshold: Annotated[float, Meta(gt=0, le=1)] = NEAR_DUPLICATE_THRESHOLD
     balance_share_limit: Annotated[float, Meta(gt=0, le=1)] = DEFAULT_SHARE_LIMIT
+    # The first turn of every conversation (chat formats only). Without it, chat templates that add a default
+    # system prompt (SmolLM2's "You are a helpful AI assistant named SmolLM...") add theirs when training.
+    system_prompt: Annotated[str, Meta(min_length=1, max_length=SYSTEM_PROMPT_MAX_CHARS)] | None = None
 
     def __post_init__(self) -> None:
         if self.benchmarks is not None and len(set(self.benchmarks)) != len(self.benchmarks):
             raise ValueError("benchmarks must not name a benchmark twice")
+        if self.system_prompt is not None:
+            if self.format not in CHAT_FORMATS:
+                raise ValueError(f"system_prompt needs a chat format ({', '.join(CHAT_FORMATS)}), not {self.format}")
+            if not self.system_prompt.strip():
+                raise ValueError("system_prompt must not be blank")
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -150,8 +160,10 @@ def _generation(store: Store, dataset_id: str, ids: list[int]) -> dict[str, Any]
 
 
 def _public_params(params: str) -> dict[str, Any]:
-    """A job's request as a manifest shows it: endpoint URLs without their credentials."""
+    """A job's request as a manifest shows it: endpoint and webhook URLs without credentials, no webhook secret."""
     decoded = msgspec.json.decode(params)
+    if decoded.get("webhook"):
+        decoded["webhook"] = {"url": redact_url(decoded["webhook"]["url"]), "secret": REDACTED}
     if decoded.get("endpoints"):
         decoded["endpoints"] = [redact_url(e) for e in decoded["endpoints"]]
     return decoded
@@ -177,7 +189,8 @@ def _write_files(store: Store, dataset_id: str, spec: SnapshotSpec, sides: dict[
     with store.read() as cur:
         for split in SPLITS:
             ids = sorted(t for t, side in sides.items() if side == split)
-            files[f"{split}.jsonl"] = write_split(cur, dataset_id, spec.format, ids, folder / f"{split}.jsonl")
+            path = folder / f"{split}.jsonl"
+            files[path.name] = write_split(cur, dataset_id, spec.format, ids, path, spec.system_prompt)
         code = write_code_tests(cur, dataset_id, sides, folder / "code_tests.jsonl")
     if code is not None:
         files["code_tests.jsonl"] = code
@@ -194,6 +207,8 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
     rows, capped = cap_per_category(rows, spec.per_category_cap, spec.seed)
     ranked = take_best(rows, spec.max_tasks, spec.rank_by, spec.seed)
     cut, rows = len(rows) - len(ranked), ranked
+    if not rows:
+        raise _empty_selection(spec, matched=len(texts), excluded=len(excluded))
     sides, moved = _split(rows, texts, spec)
     snapshot_id = new_snapshot_id()
     work = partial_folder(root, snapshot_id)
@@ -219,6 +234,17 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
         shutil.rmtree(work, ignore_errors=True)
         raise
     return get_snapshot(store, snapshot_id)
+
+
+def _empty_selection(spec: SnapshotSpec, *, matched: int, excluded: int) -> ConflictError:
+    """Nothing to write: refused before any file exists (an empty train.jsonl is a file no loader reads)."""
+    why = "no task of the dataset matches the filters (or the dataset has none)"
+    if matched:
+        why = f"all {matched} matching tasks are contaminated (exclude_contaminated is on)"
+    return ConflictError(
+        f"empty selection: {why}; nothing was written", code="empty_selection",
+        extra={"matched": matched, "excluded_contaminated": excluded, "format": spec.format},
+    )  # fmt: skip
 
 
 def _row_to_snapshot(row: tuple) -> Snapshot:

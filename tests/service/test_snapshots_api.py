@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 from litestar.testing import TestClient
 
+from service.settings import Settings
 from tests.service.conftest import assert_error
 
 
@@ -94,3 +96,38 @@ def test_registered_benchmarks_keep_contaminated_tasks_out_of_snapshots(
 
     assert client.delete("/v1/benchmarks/bench").status_code == 204
     assert_error(client.get("/v1/benchmarks/bench"), 404, "benchmark_not_found")
+
+
+def test_an_empty_selection_is_refused_and_changes_nothing(
+    client: TestClient, dataset_id: str, settings: Settings
+) -> None:
+    url = f"/v1/datasets/{dataset_id}/snapshots"
+    body = assert_error(client.post(url, json={"format": "messages"}), 409, "empty_selection")
+    assert body["extra"] == {"matched": 0, "excluded_contaminated": 0, "format": "messages"}
+    upload(client, dataset_id, b'{"instruction": "List five birds that cannot fly.", "output": "Emu, kiwi..."}\n')
+    assert_error(client.post(url, json={"category": "no-such-category"}), 409, "empty_selection")
+    assert assert_error(client.post(url, json={"source": "generated"}), 409, "empty_selection")["extra"]["matched"] == 0
+    assert client.get(url).json() == {"items": []}
+    snapshots = Path(settings.store.data_dir) / "snapshots"
+    assert not snapshots.exists() or not any(snapshots.iterdir())
+    assert client.post(url, json={}).json()["number"] == 1  # the numbers were not used up by the refusals
+
+
+def test_a_system_prompt_opens_every_conversation(client: TestClient, dataset_id: str) -> None:
+    upload(client, dataset_id, b'{"instruction": "List five birds that cannot fly.", "output": "Emu, kiwi..."}\n')
+    url = f"/v1/datasets/{dataset_id}/snapshots"
+    snap = client.post(url, json={"format": "sharegpt", "system_prompt": "Answer in one line."})
+    assert snap.status_code == 201, snap.text
+    train = next(f for f in snap.json()["files"] if f["name"] == "train.jsonl")
+    first = json.loads(client.get(train["url"]).content.splitlines()[0])
+    assert first["conversations"][0] == {"from": "system", "value": "Answer in one line."}
+    assert client.get(f"/v1/snapshots/{snap.json()['id']}/files/manifest.json").json()["spec"]["system_prompt"] == (
+        "Answer in one line."
+    )
+    bad_bodies = [
+        {"format": "alpaca", "system_prompt": "x"}, {"format": "messages", "system_prompt": "  "},
+        {"format": "messages", "system_prompt": "x" * 4001}, {"system_prompt": None, "system": "x"},
+    ]  # fmt: skip
+    for bad in bad_bodies:
+        assert_error(client.post(url, json=bad), 400, "invalid_request")
+    assert len(client.get(url).json()["items"]) == 1

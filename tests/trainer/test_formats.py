@@ -97,3 +97,21 @@ def test_training_rows_pass_trl_formats_through() -> None:
 def test_training_rows_convert_in_memory_otherwise(fmt: Any) -> None:
     rows, mask = training_rows([RECORDS[fmt]], fmt, template_marks_assistant=False)
     assert (rows, mask) == ([EXPECTED], "completion")
+
+
+SYSTEM_TURN = {"role": "system", "content": "Be brief."}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "record"),
+    [
+        ("sharegpt", {"conversations": [{"from": "system", "value": "Be brief."},
+                                        *RECORDS["sharegpt"]["conversations"]]}),
+        ("messages", {"messages": [SYSTEM_TURN, *RECORDS["messages"]["messages"]]}),
+        ("prompt_completion", {**EXPECTED, "prompt": [SYSTEM_TURN, *EXPECTED["prompt"]]}),
+    ],
+)  # fmt: skip
+def test_a_snapshots_system_turn_stays_at_the_head_of_the_prompt(fmt: Any, record: dict[str, Any]) -> None:
+    rows, mask = training_rows([record], fmt, template_marks_assistant=False)
+    assert mask == "completion" and rows[0]["completion"] == EXPECTED["completion"]
+    assert rows[0]["prompt"] == [SYSTEM_TURN, *EXPECTED["prompt"]]

@@ -131,7 +131,8 @@ def test_sharegpt_snapshots_come_with_a_llama_factory_entry(store: Store, seeded
     info = json.loads((Path(snap.path) / "dataset_info.json").read_text())
     assert info["test_snapshot1_train"] == {
         "file_name": "train.jsonl", "formatting": "sharegpt", "columns": {"messages": "conversations"},
-        "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
+        "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                 "system_tag": "system"},
     }  # fmt: skip
     assert set(lines(Path(snap.path) / "train.jsonl")[0]) == {"conversations"}
 
