@@ -23,6 +23,9 @@ class Store:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
         self._connection = connection
         self._write_lock = threading.Lock()
+        # DuckDB 2 refuses a second concurrent call on one connection ("connection is busy with another call")
+        # rather than waiting, and cursor() is such a call: threads take their cursors one at a time.
+        self._connection_lock = threading.Lock()
         self.path = path
         with self.read() as cur:
             self._next_task_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM tasks").fetchall()[0][0]
@@ -42,13 +45,14 @@ class Store:
         return cls(connection, path)
 
     def close(self) -> None:
-        with self._write_lock:
+        with self._write_lock, self._connection_lock:
             self._connection.close()
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of its own for the calling thread (DuckDB cursors are not shared across threads)."""
-        cursor = self._connection.cursor()
+        with self._connection_lock:
+            cursor = self._connection.cursor()
         try:
             yield cursor
         finally:
