@@ -2,7 +2,9 @@
 
 Top level: `database` (Store: one connection, a read cursor per thread, one writer), `migrations`,
 `records` (what reads answer with), `datasets`, `tasks` (batch ingest with exact dedup, paged reads),
-`jobs` (job state, committed a round at a time), `code_checks` (sandbox proofs), `stats`, `export`.
+`jobs` (job state, committed a round at a time), `code_checks` (sandbox proofs), `stats`, `export`,
+`quality` (judgements), `composition` (the dashboard's histograms and verb sunburst), `metrics` (the figures
+/metrics reads), `webhooks` (the delivery outbox and its attempts).
 Sub-packages: `ingest/` (seed upload formats and the upload use case), `dedup/` (near-duplicate index: MinHash
 LSH + exact ROUGE-L, the optional semantic tier, and loading a dataset's screen), `balance/` (the balance
 report and its verb parser), `contamination/` (benchmark registry and n-gram decontamination), `snapshots/`
