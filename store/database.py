@@ -11,6 +11,9 @@ import duckdb
 
 from store.migrations import apply_migrations
 
+# How long close() waits for reads in flight (a poll of a background task) before closing regardless.
+CLOSE_WAIT_S = 30.0
+
 
 class Store:
     """Owns one DuckDB database file for the life of the process.
@@ -23,9 +26,12 @@ class Store:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
         self._connection = connection
         self._write_lock = threading.Lock()
-        # DuckDB 2 refuses a second concurrent call on one connection ("connection is busy with another call")
-        # rather than waiting, and cursor() is such a call: threads take their cursors one at a time.
-        self._connection_lock = threading.Lock()
+        # DuckDB 2 refuses a concurrent call on one connection ("connection is busy with another call") rather
+        # than waiting: cursor() is such a call, and close() is refused while any cursor of it is in use (seen in
+        # CI: a lifespan closing the store while a background poll still read). Cursors are taken one at a time
+        # and counted; close() waits for the count to reach zero.
+        self._connection_lock = threading.Condition()
+        self._open_cursors, self._closing = 0, False
         self.path = path
         with self.read() as cur:
             self._next_task_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM tasks").fetchall()[0][0]
@@ -46,17 +52,25 @@ class Store:
 
     def close(self) -> None:
         with self._write_lock, self._connection_lock:
+            self._closing = True  # no new cursor from here: a poll that comes now fails as after the close
+            self._connection_lock.wait_for(lambda: self._open_cursors == 0, timeout=CLOSE_WAIT_S)
             self._connection.close()
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of its own for the calling thread (DuckDB cursors are not shared across threads)."""
         with self._connection_lock:
+            if self._closing:
+                raise duckdb.ConnectionException("Connection Error: the store is closed")
             cursor = self._connection.cursor()
+            self._open_cursors += 1
         try:
             yield cursor
         finally:
-            cursor.close()
+            with self._connection_lock:
+                cursor.close()
+                self._open_cursors -= 1
+                self._connection_lock.notify_all()
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
