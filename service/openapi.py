@@ -41,12 +41,13 @@ _INSTANCE = Schema(
     type=OpenAPIType.OBJECT,
     required=["output"],
     properties={"input": _TEXT, "output": _TEXT},
-    additional_properties=False,
+    description="other fields of an instance are ignored (named in provenance `ignored_fields`)",
 )
 SEED_RECORD = Schema(
     type=OpenAPIType.OBJECT,
-    description="a self-instruct record (`instances`) or an Alpaca record (`input`, `output`)",
-    one_of=[
+    description="a self-instruct record (`instances`) or an Alpaca record (`input`, `output`); other fields are kept "
+    "as the record's provenance `metadata` and counted in the answer's `extra_fields`",
+    any_of=[
         Schema(
             type=OpenAPIType.OBJECT,
             required=["instruction", "instances"],
@@ -58,7 +59,6 @@ SEED_RECORD = Schema(
                 "id": Schema(one_of=[_TEXT, Schema(type=OpenAPIType.INTEGER)]),
                 "name": _TEXT,
             },  # fmt: skip
-            additional_properties=False,
         ),
         Schema(
             type=OpenAPIType.OBJECT,
@@ -70,7 +70,6 @@ SEED_RECORD = Schema(
                 "category": _TEXT,
                 "is_classification": Schema(type=OpenAPIType.BOOLEAN),
             },  # fmt: skip
-            additional_properties=False,
         ),
     ],
 )
@@ -257,6 +256,9 @@ PROVENANCE = Schema(
                               properties={"samples": _INT, "kind": _TEXT, "agreement": _NUMBER}),
         "parent_id": Schema(one_of=[_ID, Schema(type=OpenAPIType.NULL)]), "parent_instruction": _TEXT,
         "operator": _TEXT, "evol_depth": _INT,
+        "metadata": Schema(type=OpenAPIType.OBJECT, description="a seed record's fields beyond its format's, as sent"),
+        "ignored_fields": Schema(type=OpenAPIType.ARRAY, items=_TEXT,
+                                 description="seed fields not kept (an instance's; metadata over the bound)"),
     },
 )  # fmt: skip
 MANIFEST_DOC = _documented("the snapshot's manifest.json, as stored", SNAPSHOT_MANIFEST)

@@ -1,6 +1,10 @@
 """Parse seed-task uploads (self-instruct or Alpaca records, as JSON Lines or a JSON array).
 
 Pure functions: bytes in, `NewTask`s out, or one `InvalidInputError` listing every bad line.
+Fields a record carries beyond its format's (the self-instruct paper's own files hold `motivation_app`, for one)
+are data, never a reason to refuse it: they are kept in the task's provenance as `metadata` (up to
+`max_metadata_chars` of JSON), and what is not kept (fields of an instance, metadata over the bound) is named in
+provenance `ignored_fields`. The upload's answer counts both.
 """
 
 from __future__ import annotations
@@ -23,14 +27,15 @@ class SeedLimits(msgspec.Struct, frozen=True, kw_only=True):
     max_text_chars: int = 100_000
     max_instances: int = 64
     max_category_chars: int = 64
+    max_metadata_chars: int = 16_000  # a record's extra fields, as JSON, kept with it up to this size
 
 
-class _InstanceIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class _InstanceIn(msgspec.Struct, frozen=True):
     output: str
     input: str = ""
 
 
-class _SelfInstructSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _SelfInstructSeed(msgspec.Struct, frozen=True, kw_only=True):
     """The self-instruct paper's seed format (`id` and `name` are kept as provenance)."""
 
     instruction: str
@@ -41,7 +46,7 @@ class _SelfInstructSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     name: str | None = None
 
 
-class _AlpacaSeed(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class _AlpacaSeed(msgspec.Struct, frozen=True, kw_only=True):
     instruction: str
     output: str
     input: str = ""
@@ -69,6 +74,20 @@ def _content_problems(
     return problems
 
 
+_INSTANCE_FIELDS = frozenset(_InstanceIn.__struct_fields__)
+
+
+def extra_fields(obj: dict[str, Any], known: tuple[str, ...], limits: SeedLimits) -> dict[str, Any]:
+    """Provenance entries for the fields of `obj` beyond `known`: `metadata` kept, `ignored_fields` named."""
+    extras = {key: value for key, value in obj.items() if key not in known}
+    instances = obj.get("instances")
+    ignored = sorted({f"instances[].{key}" for item in (instances if isinstance(instances, list) else [])
+                      if isinstance(item, dict) for key in item if key not in _INSTANCE_FIELDS})  # fmt: skip
+    if extras and len(msgspec.json.encode(extras)) > limits.max_metadata_chars:
+        ignored, extras = sorted(extras) + ignored, {}
+    return ({"metadata": extras} if extras else {}) | ({"ignored_fields": ignored} if ignored else {})
+
+
 def parse_seed_record(obj: Any, limits: SeedLimits, provenance: dict[str, Any]) -> NewTask:
     """One decoded JSON value -> a NewTask; raises ValueError with a readable reason."""
     if not isinstance(obj, dict):
@@ -85,6 +104,7 @@ def parse_seed_record(obj: Any, limits: SeedLimits, provenance: dict[str, Any]) 
             provenance = {"format": "alpaca", **provenance}
     except msgspec.ValidationError as exc:
         raise ValueError(str(exc)) from None
+    provenance |= extra_fields(obj, type(seed).__struct_fields__, limits)
     problems = _content_problems(seed.instruction, instances, seed.category, limits)
     if problems:
         raise ValueError("; ".join(problems))

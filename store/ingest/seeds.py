@@ -8,7 +8,8 @@ rejected: seeds come from people, and the report lets them decide.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 import msgspec
 
@@ -47,6 +48,10 @@ class SeedReport(msgspec.Struct, frozen=True, kw_only=True):
     duplicate_positions: list[int]  # 1-based lines (JSONL) or items (JSON array), first 100
     near_duplicates: int | None  # None: not checked (dataset too large)
     near_duplicate_examples: list[NearDuplicateSeed]  # first 100
+    # Fields beyond the format's, by name: how many records keep each as provenance `metadata`, and how many
+    # had each ignored (an instance's extra fields; metadata over the size bound). Never a reason to refuse.
+    extra_fields: dict[str, int] = {}
+    ignored_fields: dict[str, int] = {}
 
 
 def ingest_seeds(
@@ -85,7 +90,14 @@ def ingest_seeds(
         duplicate_positions=list(result.duplicate_positions),
         near_duplicates=None if near is None else len(near),
         near_duplicate_examples=(near or [])[:_MAX_REPORTED],
+        extra_fields=_field_counts(seed.provenance.get("metadata", {}) for seed in seeds),
+        ignored_fields=_field_counts(seed.provenance.get("ignored_fields", []) for seed in seeds),
     )
+
+
+def _field_counts(per_record: Iterable[Iterable[str]]) -> dict[str, int]:
+    """How many records name each field, most common first."""
+    return dict(Counter(name for names in per_record for name in names).most_common())
 
 
 def near_duplicate_seeds(screen: DuplicateScreen, seeds: list[NewTask]) -> list[NearDuplicateSeed]:

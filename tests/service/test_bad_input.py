@@ -27,7 +27,7 @@ def assert_unchanged(client: TestClient, dataset_id: str) -> None:
         (GOOD + b"\n{broken json\n", 2, "invalid JSON: "),
         (GOOD + b'\n{"output": "no instruction"}', 2, "Object missing required field `instruction`"),
         (b'{"instruction": ["a"], "output": "x"}\n' + GOOD, 1, "Expected `str`, got `array` - at `$.instruction`"),
-        (GOOD + b'\n{"instruction": "Good", "output": "x", "rating": 5}', 2, "Object contains unknown field `rating`"),
+        (GOOD + b'\n{"instruction": "Good", "output": "x", "is_classification": "yes"}', 2, "Expected `bool`"),
         (
             GOOD + b'\n{"instruction": "Name one", "instances": [{"input": "a", "output": 5}]}',
             2,

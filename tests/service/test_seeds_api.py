@@ -163,3 +163,20 @@ def test_near_duplicate_checks_stop_past_the_configured_size(tmp_path: Path, see
         dataset_id = client.post("/v1/datasets", json={"name": "big"}).json()["id"]
         answer = client.post(f"/v1/datasets/{dataset_id}/seeds", content=seed_bytes, headers=NDJSON).json()
     assert answer["added"] == 175 and answer["near_duplicates"] is None
+
+
+def test_extra_fields_are_kept_and_counted_in_the_answer(client: TestClient, dataset_id: str) -> None:
+    """The self-instruct paper's user-oriented file layout (`id`, `motivation_app`) uploads as it is."""
+    lines = [
+        {"id": "user_oriented_task_0", "motivation_app": "Grammarly", "instruction": "Fix the grammar.",
+         "instances": [{"input": "he go home", "output": "He goes home.", "note": "ignored"}]},
+        {"id": "user_oriented_task_1", "motivation_app": "Spotify", "instruction": "Name a song for a rainy day.",
+         "instances": [{"input": "", "output": "Riders on the Storm"}]},
+    ]  # fmt: skip
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    answer = client.post(f"/v1/datasets/{dataset_id}/seeds", content=body, headers=NDJSON).json()
+    assert (answer["added"], answer["extra_fields"], answer["ignored_fields"]) == (
+        2, {"motivation_app": 2}, {"instances[].note": 1})  # fmt: skip
+    records = client.get(f"/v1/datasets/{dataset_id}/records").json()["items"]
+    assert [r["provenance"]["metadata"] for r in records] == [{"motivation_app": "Grammarly"},
+                                                              {"motivation_app": "Spotify"}]  # fmt: skip

@@ -62,7 +62,7 @@ def test_every_bad_line_is_reported() -> None:
             b"{not json",
             b'{"instruction": 7, "output": "x"}',
             b'["a list"]',
-            b'{"instruction": "Extra", "output": "x", "score": 3}',
+            b'{"instruction": "Listed output", "output": ["x"]}',
             b'{"instruction": "Empty output", "output": "   "}',
             b'{"instruction": "?!", "output": "x"}',
             b'{"instruction": "Too many", "instances": [{"output": "a"}, {"output": "b"}, {"output": "c"}, '
@@ -78,7 +78,7 @@ def test_every_bad_line_is_reported() -> None:
     assert reasons[1].startswith("invalid JSON")
     assert reasons[2] == "Expected `str`, got `int` - at `$.instruction`"
     assert reasons[3] == "expected a JSON object, got list"
-    assert reasons[4] == "Object contains unknown field `score`"
+    assert reasons[4] == "Expected `str`, got `array` - at `$.output`"
     assert reasons[5] == "instances[0].output is empty"
     assert reasons[6] == "instruction has no letters or digits"
     assert reasons[7] == "instances must hold between 1 and 3 items"
@@ -103,3 +103,20 @@ def test_the_real_seed_file_parses(seed_bytes: bytes) -> None:
     seeds = parse_seed_upload(seed_bytes, "jsonl", SeedLimits(), "up")
     assert len(seeds) == 175
     assert sum(s.is_classification for s in seeds) == 26
+
+
+def test_extra_fields_are_kept_as_metadata_never_a_reason_to_refuse() -> None:
+    """The self-instruct paper's own files carry `id`, `motivation_app`, ...: such uploads were refused whole."""
+    body = b"\n".join([
+        b'{"id": "user_oriented_task_0", "motivation_app": "Grammarly", "instruction": "Fix the grammar.", '
+        b'"instances": [{"input": "he go home", "output": "He goes home.", "note": "x"}]}',
+        b'{"instruction": "Say hello.", "output": "Hello!", "source": "dolly", "tags": ["greeting"]}',
+        b'{"instruction": "Say goodbye.", "output": "Bye!", "blob": "' + b"x" * 60 + b'"}',
+    ])  # fmt: skip
+    first, second, third = parse_seed_upload(body, "jsonl", SeedLimits(max_metadata_chars=50), "up")
+    assert first.provenance["metadata"] == {"motivation_app": "Grammarly"}  # `id` is the format's own: seed_id
+    assert first.provenance["seed_id"] == "user_oriented_task_0"
+    assert first.provenance["ignored_fields"] == ["instances[].note"]  # an instance's extras are not kept
+    assert second.provenance["metadata"] == {"source": "dolly", "tags": ["greeting"]}
+    assert "metadata" not in third.provenance and third.provenance["ignored_fields"] == ["blob"]  # over the bound
+    assert [t.instances[0].output for t in (first, second, third)] == ["He goes home.", "Hello!", "Bye!"]
