@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -84,6 +85,22 @@ def fake_server(behaviour: Behaviour) -> Iterator[tuple[str, list[dict]]]:
 
 def ok(text: str) -> tuple[int, dict]:
     return 200, {"choices": [{"text": text, "finish_reason": "stop"}], "usage": {"completion_tokens": 3}}
+
+
+def self_instruct_script(tasks: list[str]) -> Behaviour:
+    """Answers to self-instruct's three prompts: the next of `tasks` (in turn, shared by every server the
+    behaviour is given to), "No" to classification, and one careful answer with no input for an instance."""
+    counter = itertools.count()
+
+    def scripted(_number: int, body: dict) -> tuple[int, dict]:
+        prompt = body["prompt"].rstrip()
+        if prompt.endswith("Classification:"):
+            return ok(" No")
+        if prompt.endswith("Input:"):
+            return ok(" None\nOutput: A careful answer.")
+        return ok(" " + tasks[next(counter) % len(tasks)])
+
+    return scripted
 
 
 def complete(engine: OpenAICompletionsEngine, prompts: list[str], **kwargs):

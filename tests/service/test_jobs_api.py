@@ -63,26 +63,16 @@ def test_the_default_dataset_holds_the_packaged_seeds(settings) -> None:
 
 def test_a_job_may_narrow_the_remote_endpoints(settings) -> None:
     """Two scripted OpenAI-compatible servers on 127.0.0.1; the job names one, and only that one works."""
-    import itertools
     import time
 
-    from tests.generators.test_engine import fake_server, ok
+    from tests.generators.test_engine import fake_server, self_instruct_script
 
-    counter = itertools.count()
-    distinct = [
+    scripted = self_instruct_script([
         "Explain how tides depend on the moon.", "Suggest names for a bakery in Lisbon.",
         "Compare electric scooters with bicycles for commuting.", "Summarize the plot of Hamlet briefly.",
         "Convert ninety minutes into hours and minutes.", "Recommend stretches after a long run.",
         "Translate good morning into Spanish and Italian.", "Outline a budget for a weekend camping trip.",
-    ]  # fmt: skip
-
-    def scripted(n: int, body: dict):
-        prompt = body["prompt"].rstrip()
-        if prompt.endswith("Classification:"):
-            return ok(" No")
-        if prompt.endswith("Input:"):
-            return ok(" None\nOutput: A careful answer.")
-        return ok(" " + distinct[next(counter) % len(distinct)])
+    ])  # fmt: skip
 
     with fake_server(scripted) as (first, first_seen), fake_server(scripted) as (second, second_seen):
         remote = EngineSettings(kind="remote", endpoints=(first, second), default_dataset=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
 import threading
 import time
@@ -18,7 +17,7 @@ from litestar.testing import TestClient
 from service.app import create_app
 from service.schemas import JobOut
 from service.settings import EngineSettings, Settings, WebhookSettings
-from tests.generators.test_engine import fake_server, ok
+from tests.generators.test_engine import fake_server, self_instruct_script
 from tests.service.conftest import assert_error
 from tests.service.servers import free_port
 
@@ -85,19 +84,10 @@ def ended_deliveries(client: TestClient, job_id: str) -> list[dict] | None:
 
 def test_a_running_job_posts_signed_status_changes_retried_after_a_500(settings: Settings) -> None:
     """The receiver answers 500 once, then 200: the `status` event takes two tries, `end` one."""
-    counter = itertools.count()
-    tasks = [
+    scripted = self_instruct_script([
         "Explain how tides depend on the moon.", "Suggest names for a bakery in Lisbon.",
         "Compare electric scooters with bicycles for commuting.", "Summarize the plot of Hamlet briefly.",
-    ]  # fmt: skip
-
-    def scripted(n: int, body: dict):
-        prompt = body["prompt"].rstrip()
-        if prompt.endswith("Classification:"):
-            return ok(" No")
-        if prompt.endswith("Input:"):
-            return ok(" None\nOutput: A careful answer.")
-        return ok(" " + tasks[next(counter) % len(tasks)])
+    ])  # fmt: skip
 
     with fake_server(scripted) as (engine, _), receiver(lambda n: 500 if n == 1 else 200) as (url, got):
         with TestClient(app=create_app(app_settings(settings, (engine,)))) as client:
