@@ -30,7 +30,6 @@ from rich.console import Console
 from rich.live import Live
 
 from domain.job_spec import JobSpec, Method
-from domain.records import Source
 from service import client_views as views
 from service.client import APIError, Client, IntegrityError, UnreachableError
 from service.client.core import API_KEY_ENV, DEFAULT_URL, URL_ENV
@@ -258,7 +257,7 @@ def export(
     dataset: DatasetArg,
     output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False, help="The NDJSON file to write.")],
     export_format: Format = "alpaca",
-    source: Annotated[Source | None, typer.Option(help="Only seed or only generated tasks.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only tasks of this source: seed, generated or an import's name.")] = None,
     category: str | None = None,
     min_quality: Annotated[float | None, typer.Option(help="Only tasks the judge scored at least this.")] = None,
     url: Url = DEFAULT_URL, api_key: ApiKey = None, as_json: AsJson = False,

@@ -16,7 +16,6 @@ from litestar.params import PathParameter, QueryParameter
 
 from domain.names import MAX_NAME_CHARS, NAME_DESCRIPTION, NAME_PATTERN
 from domain.quality import SCALE_MAX, SCALE_MIN
-from domain.records import Source
 from service.settings import MAX_PAGE_SIZE_BOUND
 
 MAX_ID_CHARS = 64  # dataset, job and snapshot ids are 23-27 characters
@@ -44,7 +43,13 @@ JobCursor = Annotated[
 ]
 DatasetIdFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=MAX_ID_CHARS)]
 CategoryFilter = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]
-SourceFilter = Annotated[Source | None, QueryParameter()]
+SourceFilter = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN,
+        description="seed, generated, or an import's source name",
+    ),
+]
 ClassificationFilter = Annotated[bool | None, QueryParameter()]
 # The judge's score, on its fixed scale: only tasks whose current score is at least this.
 MinQualityFilter = Annotated[float | None, QueryParameter(ge=SCALE_MIN, le=SCALE_MAX)]

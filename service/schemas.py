@@ -11,7 +11,7 @@ from msgspec import Meta
 from domain.job_spec import JobProgress, JobSpec, Webhook
 from domain.names import Name
 from domain.quality import Judgement, MutationScore
-from domain.records import Source
+from domain.records import Conversation, Source
 from domain.redaction import REDACTED, redact_url
 from service.openapi import COUNTS_DOC, MANIFEST_DOC, PROVENANCE_DOC
 from store.jobs import JobRecord
@@ -73,6 +73,9 @@ class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
     code: CodeCheckOut | None = None  # code tasks: the solution, its tests and the sandbox run that passed
     category_confidence: float | None = None  # generated labels: how sure the labeller was
     judgement: Judgement | None = None  # the latest judge reading (its score is the task's quality)
+    # A whole chat (imports of ShareGPT / messages files): every turn; `instruction` and `instances` are its first
+    # exchange. A record with no instances has no answer yet (an `annotate` job writes one).
+    conversation: Conversation | None = None
 
     @classmethod
     def of(cls, task: TaskRecord) -> RecordOut:
@@ -88,6 +91,7 @@ class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
             code=None if task.code is None else CodeCheckOut(**msgspec.structs.asdict(task.code)),
             category_confidence=task.category_confidence,
             judgement=task.judgement,
+            conversation=task.conversation,
         )
 
 

@@ -18,7 +18,7 @@ _SELECT_DATASETS = """
            (SELECT count(*) FROM instances i WHERE i.dataset_id = d.id) AS instances
     FROM datasets d
 """
-_OWNED_TABLES = ("instances", "code_checks", "tasks", "rejections", "jobs")
+_OWNED_TABLES = ("instances", "code_checks", "conversations", "annotations", "tasks", "rejections", "jobs", "imports")
 
 
 def new_dataset_id() -> str:

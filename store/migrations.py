@@ -239,6 +239,105 @@ _WEBHOOKS = (
     """,
 )
 
+# Imports of open datasets (`store.ingest.imports`). A task's `source` becomes any source name ("seed",
+# "generated", or an import's name: `domain.records.Source`) and points at its import; DuckDB cannot drop a CHECK,
+# so the table is rebuilt (same columns, same order, same unique key). A chat is kept whole beside its first
+# exchange; an import is staged (a file streams through, its rows land here chunk by chunk) and moves into
+# `tasks` in one transaction, so it is all or nothing even for a 1 GB file; `annotations` keeps each answer an
+# `annotate` job replaced, with what wrote the new one.
+_IMPORTS = (
+    """
+    CREATE TABLE tasks_v10 (
+        id                  BIGINT NOT NULL,
+        dataset_id          VARCHAR NOT NULL,
+        instruction         VARCHAR NOT NULL,
+        fingerprint         BIGINT NOT NULL,
+        is_classification   BOOLEAN NOT NULL,
+        category            VARCHAR NOT NULL,
+        source              VARCHAR NOT NULL CHECK (length(source) BETWEEN 1 AND 100),
+        job_id              VARCHAR,
+        provenance          JSON NOT NULL,
+        instruction_chars   INTEGER NOT NULL,
+        text_chars          BIGINT NOT NULL,
+        created_at          TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+        category_confidence DOUBLE,
+        import_id           VARCHAR,
+        UNIQUE (dataset_id, fingerprint)
+    )
+    """,
+    """INSERT INTO tasks_v10 SELECT id, dataset_id, instruction, fingerprint, is_classification, category, source,
+           job_id, provenance, instruction_chars, text_chars, created_at, category_confidence, NULL FROM tasks""",
+    "DROP TABLE tasks",
+    "ALTER TABLE tasks_v10 RENAME TO tasks",
+    """
+    CREATE TABLE conversations (
+        task_id    BIGINT NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        system     VARCHAR,
+        turns      STRUCT(role VARCHAR, content VARCHAR)[] NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE imports (
+        id          VARCHAR PRIMARY KEY,
+        dataset_id  VARCHAR NOT NULL,
+        source      VARCHAR NOT NULL,
+        license     VARCHAR NOT NULL,
+        url         VARCHAR,
+        layout      VARCHAR NOT NULL,
+        file_format VARCHAR NOT NULL,
+        options     JSON NOT NULL,
+        status      VARCHAR NOT NULL CHECK (status IN ('staging', 'succeeded', 'failed')),
+        rows        BIGINT NOT NULL DEFAULT 0,
+        added       BIGINT NOT NULL DEFAULT 0,
+        bytes       BIGINT NOT NULL DEFAULT 0,
+        report      JSON,
+        error       VARCHAR,
+        created_at  TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+        finished_at TIMESTAMPTZ
+    )
+    """,
+    # A staged row is either a task to add (reason NULL) or a rejection (its reason and detail) of the import.
+    """
+    CREATE TABLE import_staged_tasks (
+        import_id         VARCHAR NOT NULL,
+        position          BIGINT NOT NULL,
+        instruction       VARCHAR NOT NULL,
+        fingerprint       BIGINT NOT NULL,
+        is_classification BOOLEAN NOT NULL,
+        category          VARCHAR NOT NULL,
+        provenance        JSON NOT NULL,
+        text_chars        BIGINT NOT NULL,
+        reason            VARCHAR,
+        detail            JSON
+    )
+    """,
+    """
+    CREATE TABLE import_staged_instances (
+        import_id VARCHAR NOT NULL, position BIGINT NOT NULL, n INTEGER NOT NULL, input VARCHAR NOT NULL,
+        output VARCHAR NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE import_staged_conversations (
+        import_id VARCHAR NOT NULL, position BIGINT NOT NULL, system VARCHAR,
+        turns STRUCT(role VARCHAR, content VARCHAR)[] NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE annotations (
+        task_id    BIGINT NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        job_id     VARCHAR NOT NULL,
+        model      VARCHAR NOT NULL,
+        template   VARCHAR NOT NULL,
+        reason     VARCHAR NOT NULL CHECK (reason IN ('no_answer', 'failed_checks')),
+        previous   JSON NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial_schema", _INITIAL_SCHEMA),
     Migration(3, "code_checks_and_snapshots", _CODE_AND_SNAPSHOTS),
@@ -248,6 +347,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "valid_benchmark_names", _VALID_BENCHMARK_NAMES),
     Migration(8, "idempotency_keys", _IDEMPOTENCY_KEYS),
     Migration(9, "webhooks", _WEBHOOKS),
+    Migration(10, "imports", _IMPORTS),
 )
 
 _LEDGER = """

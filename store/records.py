@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from domain.quality import Judgement
-from domain.records import CodeCheck, Instance, Source
+from domain.records import CodeCheck, Conversation, Instance, Source
 
 
 class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,6 +23,7 @@ class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
     code: CodeCheck | None = None
     category_confidence: float | None = None
     judgement: Judgement | None = None  # the latest judgement of the task, if it was judged
+    conversation: Conversation | None = None  # the whole chat, when one was kept (imports)
 
 
 class Dataset(msgspec.Struct, frozen=True, kw_only=True):

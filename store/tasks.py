@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from domain.fingerprint import fingerprint
 from domain.quality import Judgement, MutationScore
-from domain.records import CodeCheck, Instance, NewTask, Rejection, Source
+from domain.records import CodeCheck, Conversation, Instance, NewTask, Rejection, Source, Turn
 from store.database import Store
 from store.datasets import require_dataset
 from store.quality import SCORES, insert_judgements, latest_judgements
@@ -42,6 +42,10 @@ _INSERT_CODE_CHECKS = """
            kill_rate, strength
     FROM incoming_code_checks
 """
+_INSERT_CONVERSATIONS = """
+    INSERT INTO conversations (task_id, dataset_id, system, turns)
+    SELECT $1 + position, $2, system, turns FROM incoming_conversations
+"""
 _INSERT_REJECTIONS = """
     INSERT INTO rejections (dataset_id, job_id, stage, reason, instruction, detail)
     SELECT ?, ?, ?, reason, instruction, detail FROM incoming_rejections
@@ -51,10 +55,11 @@ _PAGE = """
            list({{'input': i.input, 'output': i.output}} ORDER BY i.position) FILTER (WHERE i.task_id IS NOT NULL),
            any_value(c.entry_point), any_value(c.solution), any_value(c.tests), any_value(c.status),
            any_value(c.tests_passed), any_value(c.tests_total), any_value(c.duration_s), any_value(c.error),
-           any_value(c.strength), t.category_confidence
+           any_value(c.strength), t.category_confidence, any_value(v.system), any_value(v.turns)
     FROM (SELECT * FROM tasks WHERE dataset_id = ? AND id > ? {filters} ORDER BY id LIMIT ?) t
     LEFT JOIN instances i ON i.task_id = t.id AND i.dataset_id = t.dataset_id
     LEFT JOIN code_checks c ON c.task_id = t.id AND c.dataset_id = t.dataset_id
+    LEFT JOIN conversations v ON v.task_id = t.id AND v.dataset_id = t.dataset_id
     GROUP BY ALL
     ORDER BY t.id
 """
@@ -141,6 +146,26 @@ def _code_table(tasks: Sequence[NewTask], firsts: list[int]) -> pa.Table | None:
     return pa.table(columns)
 
 
+TURNS_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+
+
+def conversation_columns(conversations: Sequence[Conversation]) -> dict[str, pa.Array]:
+    """The `system` and `turns` columns of conversations, as the `conversations` table holds them."""
+    return {
+        "system": pa.array([c.system for c in conversations], pa.string()),
+        "turns": pa.array([[{"role": t.role, "content": t.content} for t in c.turns] for c in conversations],
+                          TURNS_TYPE),  # fmt: skip
+    }
+
+
+def _conversation_table(tasks: Sequence[NewTask], firsts: list[int]) -> pa.Table | None:
+    positions = [p for p in firsts if tasks[p].conversation is not None]
+    if not positions:
+        return None
+    columns = conversation_columns([tasks[p].conversation for p in positions])  # type: ignore[misc]
+    return pa.table({"position": pa.array(positions, pa.int64()), **columns})
+
+
 class PreparedBatch(msgspec.Struct, frozen=True):
     """A batch with its fingerprints and Arrow tables computed: everything that needs no lock."""
 
@@ -149,12 +174,16 @@ class PreparedBatch(msgspec.Struct, frozen=True):
     task_table: pa.Table
     instance_table: pa.Table
     code_table: pa.Table | None = None
+    conversation_table: pa.Table | None = None
 
 
 def prepare_batch(tasks: Sequence[NewTask]) -> PreparedBatch:
     prints = [fingerprint(task.instruction) for task in tasks]
     firsts, repeats = _split_duplicates(prints)
-    return PreparedBatch(tasks, repeats, *_candidate_tables(tasks, firsts, prints), _code_table(tasks, firsts))
+    return PreparedBatch(
+        tasks, repeats, *_candidate_tables(tasks, firsts, prints), _code_table(tasks, firsts),
+        _conversation_table(tasks, firsts),
+    )  # fmt: skip
 
 
 def insert_batch(
@@ -174,6 +203,10 @@ def insert_batch(
         cur.register("incoming_code_checks", _without(batch.code_table, stored))
         cur.execute(_INSERT_CODE_CHECKS, [first_id, dataset_id])
         cur.unregister("incoming_code_checks")
+    if batch.conversation_table is not None:
+        cur.register("incoming_conversations", _without(batch.conversation_table, stored))
+        cur.execute(_INSERT_CONVERSATIONS, [first_id, dataset_id])
+        cur.unregister("incoming_conversations")
     judged = [(first_id + p, batch.tasks[p].judgement) for p in batch.task_table["position"].to_pylist()
               if p not in stored and batch.tasks[p].judgement is not None]  # fmt: skip
     insert_judgements(cur, dataset_id, job_id, judged)
@@ -258,7 +291,14 @@ def _row_to_task(row: tuple, judgement: Judgement | None) -> TaskRecord:
         code=_row_to_code_check(row[8:17]),
         category_confidence=row[17],
         judgement=judgement,
+        conversation=_row_to_conversation(row[18], row[19]),
     )
+
+
+def _row_to_conversation(system: str | None, turns: list[dict] | None) -> Conversation | None:
+    if turns is None:
+        return None
+    return Conversation(system=system, turns=tuple(Turn(role=t["role"], content=t["content"]) for t in turns))
 
 
 def _row_to_code_check(columns: tuple) -> CodeCheck | None:

@@ -8,6 +8,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
+from domain.names import check_name
 from domain.records import Source
 from service.bodies import upload_kind
 from service.dependencies import SettingsDep, StoreDep
@@ -60,7 +61,7 @@ def record_filter(
     source: Source | None, category: str | None, classification: bool | None, min_quality: float | None = None
 ) -> RecordFilter:
     return RecordFilter(
-        source=source, category=category.strip().lower() if category else None, is_classification=classification,
+        source=check_name(source, "source") if source is not None else None, category=category.strip().lower() if category else None, is_classification=classification,
         min_quality=min_quality,
     )  # fmt: skip
 
