@@ -28,8 +28,9 @@ FileFormat = Literal["jsonl", "json", "parquet"]
 # Multi-turn chats: kept whole ("all") or cut to their first exchange ("first").
 TurnPolicy = Literal["all", "first"]
 # Near-duplicates of what the dataset holds (any source) or of earlier rows of the same file: left out (each kept
-# as a rejection with its match) or added and only reported.
-NearDuplicatePolicy = Literal["skip", "keep"]
+# as a rejection with its match), added and only reported, or not looked for ("off": exact duplicates are still
+# left out; the fastest, and memory stays flat whatever the file's size, since no index of the file is built).
+NearDuplicatePolicy = Literal["skip", "keep", "off"]
 
 # An SPDX licence id or expression as people write them ("Apache-2.0", "CC-BY-NC-4.0", "MIT OR Apache-2.0"), or
 # SPDX's NOASSERTION when the importer does not say.
