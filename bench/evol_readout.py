@@ -2,8 +2,12 @@
 
     .venv/bin/python bench/evol_readout.py http://127.0.0.1:8791 DATASET_ID JOB_ID[,JOB_ID...]
 """
-import collections, statistics, sys, json
+import collections
+import statistics
+import sys
+
 import httpx
+
 URL, DS, JOBS = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 items = httpx.get(f"{URL}/v1/datasets/{DS}/records", params={"source": "generated", "limit": 1000}, timeout=60).json()["items"]
 ev = [r for r in items if r["provenance"].get("job_id") in JOBS]

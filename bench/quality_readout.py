@@ -3,8 +3,13 @@ top and bottom 10, self-consistency agreement, categories. Figures and examples,
 
     .venv/bin/python bench/quality_readout.py http://127.0.0.1:8791 DATASET_ID JOB_ID
 """
-import collections, json, sys, statistics
+import collections
+import json
+import statistics
+import sys
+
 import httpx
+
 URL, DS, JOB = sys.argv[1], sys.argv[2], sys.argv[3]
 items, cursor = [], None
 while True:

@@ -13,9 +13,10 @@ import msgspec
 from msgspec import Meta
 
 from domain.quality import SCALE_MAX, SCALE_MIN
+from domain.records import Source
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 
-Method = Literal["self_instruct", "code", "evol", "judge"]
+Method = Literal["self_instruct", "code", "evol", "judge", "annotate"]
 # Evol-Instruct's operators: five in depth (a harder version of the task) and one in breadth (a new task).
 Operator = Literal["add_constraints", "deepen", "concretize", "increase_reasoning", "complicate_input", "breadth"]
 Overall = Literal["min", "mean"]  # how a judge's criteria make its overall score
@@ -178,6 +179,20 @@ class JudgeConfig(Config, kw_only=True):
     overall: Overall = "min"
 
 
+class AnnotateConfig(Config, kw_only=True):
+    """An `annotate` job (`generators.annotate`): which stored tasks it answers, and how many a round.
+
+    It answers tasks that have none (`no_answer`: imported instructions) and tasks whose answer fails the
+    model-free checks (`failed_checks`: provenance `quality_flags` not empty), each task once, in id order; the
+    instance prompt and its knobs (`config.instance_max_tokens`, `config.instances_per_task`), the quality
+    checks, the judge and self-consistency are the generation ones. The job's `target` counts answers written.
+    """
+
+    batch: Annotated[int, Meta(ge=1, le=4096)] = 16  # tasks a round
+    targets: Literal["no_answer", "failed_checks", "both"] = "both"
+    source: Source | None = None  # only this source's tasks (an import's name, "seed" or "generated")
+
+
 class Elimination(Config, kw_only=True):
     """Thresholds of the elimination rules (see the module docstring for where each comes from)."""
 
@@ -282,7 +297,8 @@ class JobSpec(Config, kw_only=True):
     # evol jobs (a factory: the operator weights are a dict, and litestar hashes plain defaults)
     evol: EvolConfig = msgspec.field(default_factory=EvolConfig)
     judge: JudgeConfig = JudgeConfig()
-    consistency: ConsistencyConfig = ConsistencyConfig()  # self_instruct jobs
+    consistency: ConsistencyConfig = ConsistencyConfig()  # self_instruct and annotate jobs
+    annotate: AnnotateConfig = AnnotateConfig()  # annotate jobs (their `target`: answers written)
     categories: CategoryConfig = CategoryConfig()
     quality: QualityRules = QualityRules()  # model-free checks of instructions and answers (generators.quality_checks)
     model: Annotated[str, Meta(min_length=1, max_length=256)] | None = None  # remote: the model to ask for

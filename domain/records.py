@@ -16,7 +16,9 @@ from domain.quality import Judgement, MutationScore
 # Where a task came from: "seed" (uploaded seeds), "generated" (a job), or the source name of an import ("alpaca",
 # "dolly-15k"): a `domain.names.Name` other than the two reserved ones. One column, so filters, the balance report
 # and mixing recipes treat every origin alike.
-Source = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN, description=NAME_DESCRIPTION)]
+Source = Annotated[
+    str, Meta(min_length=1, max_length=MAX_NAME_CHARS, pattern=NAME_PATTERN, description=NAME_DESCRIPTION)
+]
 SEED_SOURCE = "seed"
 GENERATED_SOURCE = "generated"
 RESERVED_SOURCES = frozenset({SEED_SOURCE, GENERATED_SOURCE})

@@ -43,6 +43,7 @@ DEFAULT_QUALITY = QualityRules()
 NO_CONSISTENCY = ConsistencyConfig()  # off: a job turns self-consistency on in its config
 _CLASSIFY = Sampling(temperature=0.0, top_p=1.0, max_tokens=8)
 _INSTANCE_EXAMPLES = 2
+INSTANCE_STOP = ("\nTask:", "\n\n")  # an instance ends where the next task would start
 
 
 class Pool(msgspec.Struct, kw_only=True):
@@ -128,14 +129,22 @@ async def write_instances(
     per_task: int,
 ) -> list[list[Completion]]:
     """`per_task` instance completions for each instruction, each prompt with its own few-shot sample."""
+    prompts = instance_prompts(instructions, flags, pool, rng, per_task)
+    flat = await engine.complete(prompts, sampling=sampling, stop=list(INSTANCE_STOP), seed=seed)
+    return [flat[n : n + per_task] for n in range(0, len(flat), per_task)]
+
+
+def instance_prompts(
+    instructions: list[str], flags: list[bool], pool: Pool, rng: random.Random, per_task: int
+) -> list[str]:
+    """`per_task` instance prompts for each instruction (output-first for classification), in order."""
     prompts = []
     for instruction, is_classification in zip(instructions, flags, strict=True):
         same_kind = [e for e in pool.examples if e.is_classification == is_classification] or pool.examples
         for _ in range(per_task):
             examples = rng.sample(same_kind, min(_INSTANCE_EXAMPLES, len(same_kind)))
             prompts.append(render_instance_prompt(instruction, examples, output_first=is_classification))
-    flat = await engine.complete(prompts, sampling=sampling, stop=["\nTask:", "\n\n"], seed=seed)
-    return [flat[n : n + per_task] for n in range(0, len(flat), per_task)]
+    return prompts
 
 
 def _judge_instance(
@@ -157,7 +166,7 @@ def _judge_instance(
     return (None if reason else parsed), reason, detail
 
 
-def _accept(
+def accept_instances(
     instruction: str,
     is_classification: bool,
     completions: list[Completion],
@@ -224,7 +233,8 @@ async def run_round(
     for instruction, is_classification, completion in zip(kept, flags, written, strict=True):
         label = categorize(instruction)  # the guess and its confidence stay, to re-threshold later
         category_note = {"category": {"guess": label.guess, "confidence": label.confidence}}
-        outcome = _accept(instruction, is_classification, completion, {**meta, **category_note}, label, quality)
+        notes = {**meta, **category_note}
+        outcome = accept_instances(instruction, is_classification, completion, notes, label, quality)
         if isinstance(outcome, NewTask):
             accepted.append(outcome)
         else:

@@ -27,9 +27,11 @@ from service.controllers.dashboard import dashboard_asset, dashboard_page
 from service.controllers.datasets import DatasetController
 from service.controllers.engine import engine_status
 from service.controllers.health import health, ready
+from service.controllers.imports import ImportController
 from service.controllers.jobs import JobController, job_out
 from service.controllers.records import RecordController
 from service.controllers.snapshots import DatasetSnapshotController, SnapshotController
+from service.controllers.sources import sources
 from service.defaults import ensure_default_dataset
 from service.dependencies import DEPENDENCIES
 from service.engine_holder import EngineHolder
@@ -43,6 +45,7 @@ from service.webhooks import WebhookDeliverer
 from service.worker import JobWorker
 from store import Store
 from store.dedup.shared_screen import ScreenCache
+from store.imports import settle_imports
 from store.snapshots.publish import settle_snapshots
 
 _CHALLENGE = 'Bearer realm="instructforge"'
@@ -89,6 +92,7 @@ def _lifespan(settings: Settings):
             memory_limit=settings.store.duckdb_memory_limit,
         )
         settle_snapshots(store, Path(settings.store.data_dir) / "snapshots")  # after a crash: no half snapshot
+        settle_imports(store, Path(settings.store.data_dir) / "imports")  # after a crash: no half import
         if settings.engine.default_dataset:
             ensure_default_dataset(store)
         holder = EngineHolder(settings.engine, Path(settings.store.data_dir))
@@ -119,12 +123,14 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             DatasetController,
             RecordController,
+            ImportController,
             JobController,
             DatasetSnapshotController,
             SnapshotController,
             BenchmarkController,
             CodeController,
             composition,
+            sources,
             engine_status,
         ],
         guards=[require_api_key],

@@ -29,6 +29,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from domain.imports import ImportSpec
 from domain.job_spec import JobSpec, Method
 from service import client_views as views
 from service.client import APIError, Client, IntegrityError, UnreachableError
@@ -53,7 +54,9 @@ Format = Annotated[ExportFormat, typer.Option("--format", help="Record format.")
 
 EXIT_CODES = "Exit codes: 0 done, 1 the service answered an error, 2 usage error, 3 cannot connect, 4 the watched job failed or was cancelled, 5 a download failed its SHA-256 check."  # noqa: E501
 datasets_app = typer.Typer(help="Create and list datasets.", no_args_is_help=True, epilog=EXIT_CODES)
-seeds_app = typer.Typer(help="Add seed tasks to a dataset.", no_args_is_help=True, epilog=EXIT_CODES)
+seeds_app = typer.Typer(
+    help="Add seed tasks, or import a file of an open dataset.", no_args_is_help=True, epilog=EXIT_CODES
+)
 jobs_app = typer.Typer(
     help="Create, watch, list, show and cancel generation jobs.", no_args_is_help=True, epilog=EXIT_CODES
 )
@@ -158,6 +161,34 @@ def seeds_add(
     emit(report, as_json, views.seed_report)
 
 
+@seeds_app.command("import")
+def seeds_import(
+    dataset: DatasetArg,
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, a JSON array or Parquet.")],
+    source: Annotated[str, typer.Option(help="The records' source name, e.g. alpaca (not seed or generated).")],
+    license: Annotated[str | None, typer.Option(help="SPDX id, e.g. CC-BY-NC-4.0.")] = None,  # noqa: A002
+    source_url: Annotated[str | None, typer.Option("--source-url", help="Where the file comes from.")] = None,
+    layout: Annotated[str | None, typer.Option(help="alpaca, dolly, self_instruct, sharegpt, messages, "
+                                                    "prompt_completion; detected if absent.")] = None,
+    mapping: Annotated[str | None, typer.Option(help='JSON: {"instruction": "question", "output": "answer"}.')] = None,
+    turns: Annotated[str | None, typer.Option(help="all (default) or first: chats cut to one exchange.")] = None,
+    near_duplicates: Annotated[str | None, typer.Option(help="skip (default), keep or off.")] = None,
+    url: Url = DEFAULT_URL, api_key: ApiKey = None, as_json: AsJson = False,
+) -> None:  # fmt: skip
+    """Import FILE, a file of an open dataset, into DATASET (all or nothing; streamed, however large)."""
+    fields = {"source": source, "license": license, "url": source_url, "layout": layout, "turns": turns,
+              "near_duplicates": near_duplicates}  # fmt: skip
+    if mapping is not None:
+        try:
+            fields["mapping"] = json.loads(mapping)
+        except ValueError as exc:
+            raise typer.BadParameter(f"--mapping is not JSON: {exc}") from None
+    spec = _convert({k: v for k, v in fields.items() if v is not None}, ImportSpec, "import options")
+    with session(url, api_key, as_json) as client:
+        report = client.imports.upload(client.datasets.resolve(dataset).id, file, spec)
+    emit(report, as_json, views.import_report)
+
+
 # jobs
 
 
@@ -257,7 +288,7 @@ def export(
     dataset: DatasetArg,
     output: Annotated[Path, typer.Option("--output", "-o", dir_okay=False, help="The NDJSON file to write.")],
     export_format: Format = "alpaca",
-    source: Annotated[str | None, typer.Option(help="Only tasks of this source: seed, generated or an import's name.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source: seed, generated or an import's.")] = None,
     category: str | None = None,
     min_quality: Annotated[float | None, typer.Option(help="Only tasks the judge scored at least this.")] = None,
     url: Url = DEFAULT_URL, api_key: ApiKey = None, as_json: AsJson = False,

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from service.client import ExportResult, PullResult
 from service.schemas import DatasetOut, JobOut, SnapshotOut
+from store.ingest.imports import ImportReport
 from store.ingest.seeds import SeedReport
 from store.stats import DatasetStats
 
@@ -56,6 +57,20 @@ def seed_report(report: SeedReport) -> Text:
     )
 
 
+def import_report(report: ImportReport) -> Table:
+    table = Table("", "", title=f"import {report.import_id}: {report.source} ({report.license})", title_justify="left")
+    for name, value in (
+        ("layout / format", f"{report.layout} / {report.file_format}, {report.bytes:,} bytes"),
+        ("rows read", f"{report.rows:,} ({report.rows_per_second:,.0f} rows/s, {report.seconds:.1f} s)"),
+        ("added", f"{report.added:,} ({report.unanswered:,} without an answer, {report.conversations:,} chats)"),
+        ("left out", f"{report.exact_duplicates:,} exact duplicates, {report.near_duplicates:,} near-duplicates"),
+        ("benchmark overlap", f"{report.contaminated:,} records"),
+        *(("overlap", o.summary) for o in report.overlap),
+    ):
+        table.add_row(name, value)
+    return table
+
+
 def _funnel(job: JobOut) -> Table:
     """The acceptance funnel: each stage's count and its share of the candidates, then every rejection reason."""
     stages = job.progress.stages
@@ -101,6 +116,19 @@ def _counts(title: str, counts: dict[str, int], total: int, limit: int = 25) -> 
     return table
 
 
+def _sources(stats: DatasetStats, limit: int = 25) -> Table:
+    """Tasks per source with their instances and the tasks still without an answer (imports wait for annotate)."""
+    if not stats.sources:  # a server from before per-source counts
+        return _counts("by source", stats.by_source, stats.tasks, limit)
+    table = Table("", "count", "share", "instances", "no answer", title="by source", title_justify="left")
+    for source, counts in list(stats.sources.items())[:limit]:  # largest first, as the server orders them
+        share = f"{counts.tasks / stats.tasks:.1%}" if stats.tasks else ""
+        table.add_row(source, str(counts.tasks), share, str(counts.instances), str(counts.unanswered))
+    if len(stats.sources) > limit:
+        table.add_row(f"... {len(stats.sources) - limit} more", "", "", "", "")
+    return table
+
+
 def stats_view(stats: DatasetStats) -> Group:
     overview = Table("tasks", "instances", "with input", "classification", "duplicates skipped", "rejections",
                      title=f"dataset {stats.dataset_id}", title_justify="left")  # fmt: skip
@@ -113,7 +141,7 @@ def stats_view(stats: DatasetStats) -> Group:
             lengths.add_row(field, *(str(v) for v in (summary.min, summary.p50, summary.p90, summary.p99,
                                                       summary.max)), f"{summary.mean:.1f}")  # fmt: skip
     parts: list[RenderableType] = [
-        overview, _counts("by source", stats.by_source, stats.tasks), _counts("by category", stats.by_category,
+        overview, _sources(stats), _counts("by category", stats.by_category,
         stats.tasks), lengths, _counts("rejections by reason", stats.rejections_by_reason, stats.rejections),
     ]  # fmt: skip
     if stats.balance is not None and stats.balance.warnings:

@@ -19,6 +19,7 @@ import msgspec
 
 from domain.records import DEFAULT_CATEGORY, CodeExample, NewTask, Rejection
 from domain.screening import DuplicateScreen
+from generators.annotate import AnnotateSettings, annotate_round
 from generators.categories import CategoryModel, mix_report, normalised_targets, pick_focus
 from generators.code_tasks import CodePool, run_code_round, to_task
 from generators.engine import CompletionEngine
@@ -28,6 +29,7 @@ from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
 from generators.self_instruct import Pool, run_round
 from store import Store
+from store.annotations import answered_examples, tasks_to_annotate
 from store.code_checks import code_examples
 from store.dedup.screen import open_screen
 from store.dedup.shared_screen import ScreenCache
@@ -256,6 +258,40 @@ class JudgeMethod(_Plain):
         return RoundResult(accepted=(), rejections=(), stages=stages, tokens=0, judged=judged)
 
 
+class AnnotateMethod(_Plain):
+    """An `annotate` job: each round answers the next stored tasks (by id, each once) that have no answer or one
+    that fails the checks (`generators.annotate`); the judge engine judges the answers when the job asks."""
+
+    def __init__(self, store: Store, job: JobRecord) -> None:
+        self.store, self.job, s = store, job, job.spec
+        self.max_rounds_without_accept = s.config.max_rounds_without_accept
+        # Few-shot examples: the dataset's seeds, else its answered tasks (an import-only dataset has no seeds).
+        examples = seed_examples(store, job.dataset_id) or answered_examples(store, job.dataset_id)
+        self.pool = Pool(seeds=[], generated=[], examples=examples)
+        self.settings = AnnotateSettings(config=s.config, sampling=s.sampling, quality=s.quality,
+                                         consistency=s.consistency, judge=s.judge)  # fmt: skip
+        self.after = 0  # the last task id handed to a round: rounds in flight never answer the same tasks
+        self.claim = anyio.Lock()
+
+    async def round(
+        self,
+        engine: CompletionEngine,
+        rng: random.Random,
+        seed: int,
+        provenance: dict[str, Any],
+        judge: CompletionEngine | None = None,
+    ) -> RoundResult:
+        config = self.job.spec.annotate
+        async with self.claim:
+            batch = await anyio.to_thread.run_sync(functools.partial(
+                tasks_to_annotate, self.store, self.job.dataset_id, targets=config.targets, source=config.source,
+                after=self.after, limit=config.batch,
+            ))  # fmt: skip
+            self.after = batch[-1].task_id if batch else self.after
+        self.exhausted = self.exhausted or not batch
+        return await annotate_round(engine, judge or engine, batch, self.pool, rng, settings=self.settings, seed=seed)
+
+
 def open_method(store: Store, job: JobRecord, sandbox: Sandbox, screens: ScreenCache | None = None) -> GenerationMethod:
     """The job's method with its pool loaded (blocking: call from a worker thread).
 
@@ -266,6 +302,8 @@ def open_method(store: Store, job: JobRecord, sandbox: Sandbox, screens: ScreenC
     """
     if job.method == "judge":
         return JudgeMethod(store, job)
+    if job.method == "annotate":
+        return AnnotateMethod(store, job)
     rules = job.spec.rules
     catch_up: Callable[[], object] = _no_catch_up
     if screens is not None and rules.semantic_threshold is None:

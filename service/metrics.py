@@ -24,6 +24,7 @@ from litestar.types import ASGIApp, Guard, Message, Receive, Scope, Send
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from domain.records import GENERATED_SOURCE, SEED_SOURCE
 from service.engine_holder import EngineStatus
 from service.errors import CodedHTTPException, error_responses
 from store.code_checks import EXECUTION_FAILURES
@@ -38,7 +39,13 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # Seconds; exports and snapshot downloads may stream for a minute.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _OUTCOMES = ("scored", "unreadable", "engine_error")
-_SOURCES = ("seed", "generated")
+# The tasks gauge's `source` label: seed and generated always (0 when none), then import sources, whose names
+# users choose. Each label value is a series Prometheus keeps, so only the `_TOP_SOURCES` largest imports are
+# labelled by name and the rest are summed under `OTHER_SOURCES`; a source name starts with a letter or digit,
+# so that label never collides with one. Which imports are named can change between scrapes as counts move.
+_SOURCES = (SEED_SOURCE, GENERATED_SOURCE)
+_TOP_SOURCES = 20
+OTHER_SOURCES = "_other"
 
 
 class HTTPMetrics:
@@ -103,7 +110,7 @@ class StoreCollector:
             GaugeMetricFamily("instructforge_running_jobs_tokens_per_second",
                               "Tokens per second of the running jobs, summed", value=figures.running_tokens_per_s),
             CounterMetricFamily("instructforge_candidates_accepted", "Generated candidates accepted into the store",
-                                value=figures.tasks.get("generated", 0)),
+                                value=figures.tasks.get(GENERATED_SOURCE, 0)),
             _rejections(figures.rejections),
             _labelled(CounterMetricFamily, "instructforge_judgements", "Judge readings by outcome", "outcome",
                       _filled(figures.judgements, _OUTCOMES)),
@@ -114,13 +121,22 @@ class StoreCollector:
             GaugeMetricFamily("instructforge_store_database_bytes", "Size of the database file and its WAL",
                               value=figures.database_bytes),
             _labelled(GaugeMetricFamily, "instructforge_store_tasks", "Tasks in the store by source", "source",
-                      _filled(figures.tasks, _SOURCES)),
+                      source_labels(figures.tasks)),
         ]  # fmt: skip
 
 
 def _filled(counts: dict[str, int], names: tuple[str, ...]) -> dict[str, int]:
     """Every known label present (0 when none yet), so a series exists before its first event."""
     return {name: counts.get(name, 0) for name in names} | counts
+
+
+def source_labels(tasks: dict[str, int], top: int = _TOP_SOURCES) -> dict[str, int]:
+    """Tasks by source label: seed and generated, the `top` largest others, the rest under `OTHER_SOURCES`."""
+    imported = sorted((key for key in tasks if key not in _SOURCES), key=lambda key: (-tasks[key], key))
+    labels = {name: tasks.get(name, 0) for name in _SOURCES} | {key: tasks[key] for key in imported[:top]}
+    if len(imported) > top:
+        labels[OTHER_SOURCES] = sum(tasks[key] for key in imported[top:])
+    return labels
 
 
 def _labelled(family: type, name: str, documentation: str, label: str, values: dict[str, float]) -> Metric:

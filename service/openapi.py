@@ -21,6 +21,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import (
     Components,
+    OpenAPIFormat,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -99,8 +100,28 @@ class ExportOperation(Operation):
             content={"application/x-ndjson": _JSON_LINES},
             headers={"Content-Disposition": OpenAPIHeader(
                 schema=_TEXT, description='`attachment; filename="DATASET-FORMAT.jsonl"`',
+            ), "X-Conversations-Cut": OpenAPIHeader(
+                schema=Schema(type=OpenAPIType.INTEGER, minimum=0),
+                description="multi-turn records the format cut to their first exchange (alpaca holds one; the "
+                "chat formats keep every turn, so 0)",
             )},
         )}  # fmt: skip
+
+
+@dataclass
+class ImportUploadOperation(Operation):
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            description="the file itself: JSON Lines, a JSON array or Parquet (streamed to disk, never held whole)",
+            content={
+                "application/x-ndjson": _JSON_LINES,
+                "application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.ARRAY, items=Schema(
+                    type=OpenAPIType.OBJECT, description="a record in one of the layouts"))),
+                "application/vnd.apache.parquet": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING,
+                                                                                 format=OpenAPIFormat.BINARY)),
+            },
+        )  # fmt: skip
 
 
 @dataclass
@@ -197,8 +218,11 @@ _COUNT_BY_NAME = Schema(type=OpenAPIType.OBJECT, additional_properties=_INT)
 _SPLIT_COUNTS = Schema(
     type=OpenAPIType.OBJECT,
     required=["tasks", "records", "by_category"],
-    properties={"tasks": _INT, "records": _INT, "by_category": _COUNT_BY_NAME},
-    description="tasks and records (lines) in one split, and tasks by category",
+    properties={"tasks": _INT, "records": _INT, "by_category": _COUNT_BY_NAME, "multi_turn_records": _INT,
+                "turns": _INT, "conversations_cut_to_first_exchange": _INT},
+    description="tasks and records (lines) in one split, and tasks by category; the records with more than one "
+    "exchange, the user and assistant turns written, and the multi-turn records cut to their first exchange "
+    "(alpaca)",
 )
 SNAPSHOT_COUNTS = Schema(
     type=OpenAPIType.OBJECT, required=["train", "validation"],
@@ -233,12 +257,20 @@ SNAPSHOT_MANIFEST = Schema(
         "content_sha256": Schema(type=OpenAPIType.STRING, description="over the data files' hashes"),
         "counts": SNAPSHOT_COUNTS,
         "selection": Schema(type=OpenAPIType.OBJECT, description="how many tasks matched, and why some were left out",
-                            properties={"matched": _INT, "excluded_contaminated": _INT,
+                            properties={"matched": _INT, "unanswered": _INT, "excluded_contaminated": _INT,
                                         "capped_by_category": _COUNT_BY_NAME, "cut_by_max_tasks": _INT,
+                                        "cut_by_mix": _INT,
                                         "moved_to_train_near_duplicates": _INT}),
         "contamination": Schema(type=OpenAPIType.OBJECT, description="overlap with the registered benchmarks"),
         "balance": Schema(type=OpenAPIType.OBJECT, description="the balance report over the snapshot's tasks"),
         "generation": _GENERATION,
+        "sources": Schema(type=OpenAPIType.ARRAY, items=_OBJECT, description="per source in the snapshot: tasks, "
+                          "instances, share, licences and URLs of its imports (GET /v1/datasets/{id}/sources)"),
+        "licence_warnings": Schema(type=OpenAPIType.ARRAY, items=_OBJECT,
+                                   description="licence notes on the mix: code, message, sources (not legal advice)"),
+        "licence_note": _TEXT,
+        "mix": Schema(one_of=[_OBJECT, Schema(type=OpenAPIType.NULL)], description="the mixing recipe, and per "
+                      "source and category its requested and achieved shares (null: no recipe)"),
         "created_at": Schema(type=OpenAPIType.STRING, format="date-time"),  # type: ignore[arg-type]
     },
 )  # fmt: skip
@@ -264,7 +296,8 @@ PROVENANCE = Schema(
 MANIFEST_DOC = _documented("the snapshot's manifest.json, as stored", SNAPSHOT_MANIFEST)
 COUNTS_DOC = _documented("tasks and records per split", SNAPSHOT_COUNTS)
 PROVENANCE_DOC = _documented(
-    "where the task came from: the upload and its line (seeds), or the job, model, round and prompt templates "
-    "(generated), with each method's notes; keys vary by source and method",
+    "where the task came from: the upload and its line (seeds), the import, its line and layout (an import's "
+    "source), or the job, model, round and prompt templates (generated), with each method's notes; keys vary by "
+    "source and method",
     PROVENANCE,
 )

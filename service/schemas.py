@@ -14,6 +14,7 @@ from domain.quality import Judgement, MutationScore
 from domain.records import Conversation, Source
 from domain.redaction import REDACTED, redact_url
 from service.openapi import COUNTS_DOC, MANIFEST_DOC, PROVENANCE_DOC
+from store.imports import ImportRecord
 from store.jobs import JobRecord
 from store.records import Dataset, TaskRecord
 from store.snapshots.snapshot import SNAPSHOT_DOCUMENTS, Snapshot
@@ -93,6 +94,10 @@ class RecordOut(msgspec.Struct, frozen=True, kw_only=True):
             judgement=task.judgement,
             conversation=task.conversation,
         )
+
+
+class ImportList(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[ImportRecord]  # a dataset's imports, oldest first
 
 
 class RecordList(msgspec.Struct, frozen=True, kw_only=True):

@@ -43,6 +43,9 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         return self.database or os.path.join(self.data_dir, "instructforge.duckdb")
 
 
+MAX_IMPORT_BYTES_BOUND = 2**40
+
+
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     max_body_bytes: Annotated[int, Meta(ge=1024, le=2**31)] = 64 * 1024 * 1024
     default_page_size: Annotated[int, Meta(ge=1, le=MAX_PAGE_SIZE_BOUND)] = 100
@@ -56,6 +59,12 @@ class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     near_duplicate_threshold: Annotated[float, Meta(gt=0, le=1)] = NEAR_DUPLICATE_THRESHOLD
     # Seed uploads are checked for near-duplicates while the dataset plus the upload stay within this size.
     seed_near_duplicate_check_max: Annotated[int, Meta(ge=0, le=100_000_000)] = 200_000
+    # Imports (`POST /v1/datasets/{id}/imports`) stream to a file under <data_dir>/imports first: at most this size.
+    max_import_bytes: Annotated[int, Meta(ge=1024, le=MAX_IMPORT_BYTES_BOUND)] = 8 * 1024**3
+    # An import's near-duplicate check covers rows while the dataset plus the file's rows stay within this many
+    # tasks (its index grows with them, and a row costs 1-2.5 ms there: bench/import_bench.py); beyond, exact
+    # duplicates only, and the answer says how many rows were checked.
+    import_near_duplicate_max_tasks: Annotated[int, Meta(ge=0, le=100_000_000)] = 200_000
 
     def __post_init__(self) -> None:
         if self.default_page_size > self.max_page_size:

@@ -35,9 +35,10 @@ def _progress(job: JobRecord, result: RoundResult, accepted: int, elapsed: float
     tokens = before.tokens + result.tokens
     rate = accepted / elapsed * 60 if elapsed > 0 else 0.0
     remaining = max(job.spec.target - accepted, 0)
+    produced = result.accepted or result.judged or result.annotated  # tasks, judgements or answers
     return JobProgress(
         rounds=before.rounds + 1,
-        rounds_without_accept=0 if result.accepted or result.judged else before.rounds_without_accept + 1,
+        rounds_without_accept=0 if produced else before.rounds_without_accept + 1,
         stages=stages,
         tokens=tokens,
         elapsed_s=round(elapsed, 1),
@@ -171,6 +172,8 @@ class JobWorker:
             rng = random.Random(round_seed)
             if run.method_name == "judge":
                 result = await run.method.round(judge, rng, round_seed, provenance)
+            elif run.method_name == "annotate":  # it writes with the engine and judges its answers itself
+                result = await run.method.round(engine, rng, round_seed, provenance, judge=judge)
             else:
                 result = await run.method.round(engine, rng, round_seed, provenance)
             if run.spec.judge.enabled and run.method_name != "judge":
@@ -186,14 +189,16 @@ class JobWorker:
         keep = max(run.spec.target - job.accepted, 0)
         accepted, surplus = list(result.accepted[:keep]), result.accepted[keep:]
         judged = result.judged[:keep]  # a judge job's readings, cut at its target like tasks
+        annotated = result.annotated[:keep]  # an annotate job's answers, likewise
         over = [
             Rejection(reason="target_reached", instruction=t.instruction, detail=_surplus_detail(t)) for t in surplus
-        ]
+        ] + [Rejection(reason="target_reached", instruction=a.instruction, detail={"task_id": a.task_id})
+             for a in result.annotated[keep:]]  # fmt: skip
         run.method.note_committed(accepted)
-        done = job.accepted + len(accepted) + len(judged)
+        done = job.accepted + len(accepted) + len(judged) + len(annotated)
         progress = _progress(job, result, done, run.elapsed(), run.method.mix())
         rejections = [*result.rejections, *over]
-        commit = partial(commit_round, self.store, job, accepted, rejections, progress, judged)
+        commit = partial(commit_round, self.store, job, accepted, rejections, progress, judged, annotated)
         await anyio.to_thread.run_sync(commit)
 
     @staticmethod

@@ -182,8 +182,10 @@ _MOVE_REJECTIONS = """
 
 _ADDED = """
     SELECT count(*),
-           count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.task_id = t.id AND i.dataset_id = t.dataset_id)),
-           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.task_id = t.id AND c.dataset_id = t.dataset_id))
+           count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM instances i
+                                               WHERE i.task_id = t.id AND i.dataset_id = t.dataset_id)),
+           count(*) FILTER (WHERE EXISTS (SELECT 1 FROM conversations c
+                                           WHERE c.task_id = t.id AND c.dataset_id = t.dataset_id))
     FROM tasks t WHERE t.import_id = ?
 """
 
@@ -202,7 +204,8 @@ def commit_import(store: Store, import_id: str, dataset_id: str, source: str, ma
     """Move the staged import into the dataset in one transaction: all of it or (on any error) nothing."""
     with store.write() as cur:
         require_dataset(cur, dataset_id)
-        overlap = cur.sql(_EXACT_OVERLAP, params={"dataset": dataset_id, "import": import_id, "source": source}).to_arrow_table()
+        keys = {"dataset": dataset_id, "import": import_id, "source": source}
+        overlap = cur.sql(_EXACT_OVERLAP, params=keys).to_arrow_table()
         cur.register("exact_overlap", overlap)
         first = store.allocate_task_ids(max_line + 1)
         named = {"first": first, "dataset": dataset_id, "import": import_id}
@@ -211,13 +214,14 @@ def commit_import(store: Store, import_id: str, dataset_id: str, source: str, ma
         cur.execute(_MOVE_CONVERSATIONS, named)
         added, unanswered, chats = cur.execute(_ADDED, [import_id]).fetchall()[0]
         cur.execute(_MOVE_REJECTIONS, {"dataset": dataset_id, "import": import_id})
-        near = dict(cur.execute(_NEAR_OVERLAP, {"import": import_id, "dataset": dataset_id, "source": source}).fetchall())
+        near = dict(cur.execute(_NEAR_OVERLAP, keys).fetchall())
         cur.unregister("exact_overlap")
         _drop_staged(cur, import_id)
     exact: dict[str, int] = {}
     for name in overlap.column("source").to_pylist():
         exact[name] = exact.get(name, 0) + 1
-    return MoveResult(added=added, unanswered=unanswered, conversations=chats, first_id=first, last_id=first + max_line, exact_overlap=exact, near_overlap=near)
+    return MoveResult(added=added, unanswered=unanswered, conversations=chats, first_id=first,
+                      last_id=first + max_line, exact_overlap=exact, near_overlap=near)  # fmt: skip
 
 
 def finish_import(store: Store, import_id: str, *, status: ImportStatus, rows: int, added: int,
@@ -251,7 +255,8 @@ def settle_imports(store: Store, spool: Path | None = None) -> int:
             _drop_staged(cur, import_id)
         orphans = "SELECT id FROM imports WHERE status = 'staging'"
         for table in _STAGED_TABLES:  # rows of an import whose row is gone (its dataset was deleted)
-            cur.execute(f"DELETE FROM {table} WHERE import_id NOT IN (SELECT id FROM imports) OR import_id IN ({orphans})")
+            cur.execute(f"DELETE FROM {table} WHERE import_id NOT IN (SELECT id FROM imports)"
+                        f" OR import_id IN ({orphans})")  # fmt: skip
     return len(pending)
 
 

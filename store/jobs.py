@@ -11,10 +11,12 @@ from typing import Literal
 import duckdb
 import msgspec
 
+from domain.annotations import Answer
 from domain.errors import ConflictError, NotFoundError
 from domain.job_spec import JobProgress, JobSpec
 from domain.quality import Judgement
-from domain.records import Example, NewTask, Rejection
+from domain.records import GENERATED_SOURCE, SEED_SOURCE, Example, NewTask, Rejection
+from store.annotations import write_answers
 from store.database import Store
 from store.datasets import require_dataset
 from store.quality import insert_judgements
@@ -47,8 +49,9 @@ class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
 _COLUMNS = (
     "id, dataset_id, method, status, params, progress, cancel_requested, stop_reason, error, created_at, started_at,"
     " finished_at, updated_at,"
-    # What a job produced: tasks, or for a judge job the judgements it wrote.
+    # What a job produced: tasks, or for a judge job the judgements it wrote, for an annotate job its answers.
     " CASE WHEN j.method = 'judge' THEN (SELECT count(*) FROM judgements g WHERE g.job_id = j.id)"
+    " WHEN j.method = 'annotate' THEN (SELECT count(*) FROM annotations a WHERE a.job_id = j.id)"
     " ELSE (SELECT count(*) FROM tasks t WHERE t.job_id = j.id) END"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM jobs j"
@@ -190,8 +193,10 @@ def commit_round(
     rejections: Sequence[Rejection],
     progress: JobProgress,
     judged: Sequence[tuple[int, Judgement]] = (),
+    annotated: Sequence[Answer] = (),
 ) -> AddResult:
-    """One round, all or nothing: its tasks (or a judge job's judgements), its rejections and the progress.
+    """One round, all or nothing: its tasks (or a judge job's judgements, an annotate job's answers), its
+    rejections and the progress. An answer to a task that another job answered meanwhile is a rejection.
 
     A crash before the commit loses only the round in flight; after it, the round is whole in the file.
     """
@@ -199,7 +204,10 @@ def commit_round(
     with store.write() as cur:
         result = insert_batch(cur, store, job.dataset_id, batch, source="generated", stage=job.method, job_id=job.id)
         insert_judgements(cur, job.dataset_id, job.id, judged)
-        insert_rejections(cur, job.dataset_id, job.id, job.method, rejections)
+        skipped = write_answers(cur, job.dataset_id, job.id, annotated)
+        late = [Rejection(reason="already_answered", instruction=a.instruction, detail={"task_id": a.task_id})
+                for a in skipped]  # fmt: skip
+        insert_rejections(cur, job.dataset_id, job.id, job.method, [*rejections, *late])
         cur.execute(
             "UPDATE jobs SET progress = ?, updated_at = current_timestamp WHERE id = ?",
             [_json.encode(progress).decode(), job.id],
@@ -245,12 +253,17 @@ _NOT_PROVEN_CODE = "NOT EXISTS (SELECT 1 FROM code_checks c WHERE c.task_id = t.
 
 
 def bootstrap_tasks(store: Store, dataset_id: str) -> list[tuple[str, str, str]]:
-    """(instruction, source, category) in arrival order of the tasks self-instruct may show as examples."""
+    """(instruction, source, category) in arrival order of the tasks self-instruct may show as examples.
+
+    Seed and generated tasks only: imported records are training data, not few-shot examples (and a large
+    import would otherwise be read into memory at every job start to be dropped).
+    """
     with store.read() as cur:
         require_dataset(cur, dataset_id)
         return cur.execute(
             f"""SELECT instruction, source, category FROM tasks t
-               WHERE dataset_id = ? AND {_NOT_PROVEN_CODE} ORDER BY id""",
+               WHERE dataset_id = ? AND source IN ('{SEED_SOURCE}', '{GENERATED_SOURCE}') AND {_NOT_PROVEN_CODE}
+               ORDER BY id""",
             [dataset_id],
         ).fetchall()
 

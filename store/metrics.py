@@ -45,7 +45,7 @@ class StoreFigures(msgspec.Struct, frozen=True, kw_only=True):
     jobs: dict[str, int]  # status -> jobs
     tokens: int  # tokens generated, summed over every job's progress
     running_tokens_per_s: float  # the running jobs' rates, summed
-    tasks: dict[str, int]  # source (seed, generated) -> tasks; generated ones are the accepted candidates
+    tasks: dict[str, int]  # source (seed, generated, an import's) -> tasks; generated: the accepted candidates
     rejections: dict[tuple[str, str], int]  # (stage, reason) -> rejected candidates
     judgements: dict[str, int]  # outcome (scored, unreadable, engine_error) -> judgements
     sandbox: dict[str, int]  # verdict (passed, tests_failed, tests_timeout, tests_crashed) -> sandbox runs

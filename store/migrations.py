@@ -288,6 +288,7 @@ _IMPORTS = (
         file_format VARCHAR NOT NULL,
         options     JSON NOT NULL,
         status      VARCHAR NOT NULL CHECK (status IN ('staging', 'succeeded', 'failed')),
+        progress    JSON NOT NULL DEFAULT '{}',
         rows        BIGINT NOT NULL DEFAULT 0,
         added       BIGINT NOT NULL DEFAULT 0,
         bytes       BIGINT NOT NULL DEFAULT 0,

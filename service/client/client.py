@@ -14,6 +14,7 @@ from service.client.core import Core
 from service.client.errors import APIError
 from service.client.events import OnUpdate, wait_for_job
 from service.client.files import ExportResult, PullResult, export_to_file, pull_snapshot
+from service.client.imports import Imports
 from service.schemas import DatasetList, DatasetOut, JobList, JobOut, SnapshotList, SnapshotOut
 from store.export import ExportFormat
 from store.ingest.seeds import SeedReport
@@ -139,6 +140,7 @@ class Client:
         self.url = self._core.url
         self.datasets = Datasets(self._core)
         self.seeds = Seeds(self._core)
+        self.imports = Imports(self._core)
         self.jobs = Jobs(self._core)
         self.snapshots = Snapshots(self._core)
 

@@ -101,9 +101,9 @@ class ImportController(Controller):
                                               description="the records' source name (not seed or generated)")],
         license: _Text = None,  # noqa: A002 - the query parameter's name
         url: _Text = None,
-        layout: Annotated[str | None, QueryParameter(description=f"one of {', '.join(LAYOUTS)}; detected if absent")] = None,
+        layout: Annotated[str | None, QueryParameter(description=f"{', '.join(LAYOUTS)}; detected if absent")] = None,
         mapping: _Text = None,
-        file_format: Annotated[str | None, QueryParameter(description="jsonl, json or parquet; sniffed if absent")] = None,
+        file_format: Annotated[str | None, QueryParameter(description="jsonl, json or parquet; else sniffed")] = None,
         turns: Annotated[str | None, QueryParameter(description="all (default) or first")] = None,
         near_duplicates: Annotated[str | None, QueryParameter(description="skip (default), keep or off")] = None,
         default_category: Annotated[str | None, QueryParameter(min_length=1, max_length=64)] = None,

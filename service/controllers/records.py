@@ -61,7 +61,8 @@ def record_filter(
     source: Source | None, category: str | None, classification: bool | None, min_quality: float | None = None
 ) -> RecordFilter:
     return RecordFilter(
-        source=check_name(source, "source") if source is not None else None, category=category.strip().lower() if category else None, is_classification=classification,
+        source=check_name(source, "source") if source is not None else None,
+        category=category.strip().lower() if category else None, is_classification=classification,
         min_quality=min_quality,
     )  # fmt: skip
 
@@ -149,7 +150,10 @@ class RecordController(Controller):
         classification: ClassificationFilter = None,
         min_quality: MinQualityFilter = None,
     ) -> Stream:
-        """The dataset as JSON Lines, streamed in constant memory; one line per instance."""
+        """The dataset as JSON Lines, streamed in constant memory; one line per answered instance.
+
+        `X-Conversations-Cut` says how many multi-turn records the format cut to their first exchange (alpaca).
+        """
         chunks = open_export(
             store,
             dataset_id,
@@ -161,5 +165,6 @@ class RecordController(Controller):
         return Stream(
             prefetch(chunks),
             media_type="application/x-ndjson",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                     "X-Conversations-Cut": str(chunks.conversations_cut)},  # fmt: skip
         )

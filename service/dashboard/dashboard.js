@@ -99,6 +99,12 @@ async function selectDataset(id) {
   await loadDataset(id);
 }
 
+// Imported instructions wait for an annotate job: say how many, and from which sources.
+function unansweredBySource(stats) {
+  return Object.entries(stats.sources).filter(([, c]) => c.unanswered > 0).map(([s, c]) => `${s} ${c.unanswered}`)
+    .join(", ");
+}
+
 async function loadDataset(id) {
   const base = `/v1/datasets/${encodeURIComponent(id)}`;
   const [dataset, stats, composition, snapshots] = await Promise.all([
@@ -111,6 +117,7 @@ async function loadDataset(id) {
   document.getElementById("dataset-title").textContent = `${dataset.name} (${dataset.id})`;
   document.getElementById("summary").textContent =
     `${stats.tasks} tasks, ${stats.instances} instances (${stats.instances_with_input} with an input), ` +
+    (stats.unanswered ? `${stats.unanswered} tasks with no answer yet (${unansweredBySource(stats)}), ` : "") +
     `${stats.rejections} rejections; verbs read from ${composition.verb_sample} instructions, ` +
     `${composition.verb_found} with a root verb.`;
   await drawCharts(stats, composition);

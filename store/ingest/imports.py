@@ -47,8 +47,9 @@ class ImportLimits(msgspec.Struct, frozen=True, kw_only=True):
     records: SeedLimits = SeedLimits()
     chunk_rows: int = 5_000  # rows staged per transaction (and per progress update)
     # The near-duplicate check covers rows while the dataset plus the file's rows so far stay within this many
-    # tasks: its index grows with them (about 1 KB a task). Beyond, exact duplicates only; the answer says where.
-    near_duplicate_max_tasks: int = 1_000_000
+    # tasks: its index grows with them, and a row costs 1-2.5 ms there (bench/import_bench.py). Beyond, exact
+    # duplicates only; the answer says how many rows were checked.
+    near_duplicate_max_tasks: int = 200_000
 
 
 class SourceOverlap(msgspec.Struct, frozen=True, kw_only=True):
@@ -214,9 +215,11 @@ def _stage_file(store: Store, import_id: str, path: Path, file_format: str, layo
 
 
 def _count_task(counted: _Pass, task: Any) -> None:
-    counted.cut_turns += task.provenance.get("cut_turns", 0)
-    counted.extra.update(task.provenance.get("metadata", {}))
-    counted.ignored.update(task.provenance.get("ignored_fields", []))
+    provenance = task.provenance
+    if len(provenance) > 3:  # import, line, layout: anything more is what these count (most rows have none)
+        counted.cut_turns += provenance.get("cut_turns", 0)
+        counted.extra.update(provenance.get("metadata", ()))
+        counted.ignored.update(provenance.get("ignored_fields", ()))
 
 
 def _invalid(counted: _Pass) -> InvalidInputError:
@@ -227,7 +230,9 @@ def _invalid(counted: _Pass) -> InvalidInputError:
     )
 
 
-def _report(store: Store, record: ImportRecord, layout: str, counted: _Pass, moved: MoveResult, started: float) -> ImportReport:
+def _report(
+    store: Store, record: ImportRecord, layout: str, counted: _Pass, moved: MoveResult, started: float
+) -> ImportReport:
     contamination = find_contamination(store, record.dataset_id, range(moved.first_id, moved.last_id + 1))
     per_benchmark = {b.benchmark: b.tasks for b in contamination.benchmarks if b.tasks}
     rows = counted.rows

@@ -10,13 +10,23 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
-from store.export import concatenated_lines, format_line_sql
+from store.export import CHAT_FORMATS, CHATS, MULTI_TURN, concatenated_lines, format_line_sql
 
 _CHUNK_TASKS = 20_000
-_LINES = """
-    SELECT {line} AS line FROM tasks t JOIN instances i ON i.task_id = t.id AND i.dataset_id = t.dataset_id
+_LINES = f"""
+    SELECT {{line}} AS line FROM tasks t JOIN instances i ON i.task_id = t.id AND i.dataset_id = t.dataset_id
+    LEFT JOIN {CHATS} v ON v.task_id = t.id AND v.dataset_id = t.dataset_id
     WHERE t.dataset_id = ? AND t.id IN (SELECT task_id FROM snapshot_chunk)
     ORDER BY t.id, i.position
+"""
+# Per split: the lines, those whose chat has more than one exchange, and the user and assistant turns of the lines as
+# the chat formats render them (a first exchange, then the chat's later turns).
+_CHAT_COUNTS = f"""
+    SELECT s.split, count(*), count(*) FILTER (WHERE {MULTI_TURN}), coalesce(sum(2 + coalesce(len(v.later), 0)), 0)
+    FROM snapshot_sides s JOIN tasks t ON t.id = s.task_id AND t.dataset_id = ?
+    JOIN instances i ON i.task_id = t.id AND i.dataset_id = t.dataset_id
+    LEFT JOIN {CHATS} v ON v.task_id = t.id AND v.dataset_id = t.dataset_id
+    GROUP BY s.split
 """
 _CODE_TESTS = """
     SELECT c.task_id, t.instruction, c.entry_point, c.solution, c.tests FROM code_checks c
@@ -56,6 +66,29 @@ def write_split(
                 size += len(data)
                 out.write(data)
     return FileEntry(sha256=digest.hexdigest(), records=records, bytes=size)
+
+
+class ChatCounts(msgspec.Struct, frozen=True, kw_only=True):
+    multi_turn_records: int  # lines whose chat has more than one exchange
+    turns: int  # user and assistant turns in the file (the Alpaca format: 2 a line, its one exchange)
+    conversations_cut_to_first_exchange: int  # multi-turn lines the format cut to their first exchange (alpaca)
+
+
+def chat_counts(
+    cur: duckdb.DuckDBPyConnection, dataset_id: str, fmt: str, sides: dict[int, str], splits: tuple[str, ...]
+) -> dict[str, ChatCounts]:
+    """The multi-turn records and the turns of each split's file."""
+    ids = sorted(sides)
+    cur.register("snapshot_sides", pa.table({"task_id": pa.array(ids, pa.int64()),
+                                             "split": pa.array([sides[t] for t in ids], pa.string())}))  # fmt: skip
+    rows = {row[0]: row[1:] for row in cur.execute(_CHAT_COUNTS, [dataset_id]).fetchall()}
+    cur.unregister("snapshot_sides")
+    chat, counts = fmt in CHAT_FORMATS, {}
+    for split in splits:
+        lines, multi, turns = rows.get(split, (0, 0, 0))
+        counts[split] = ChatCounts(multi_turn_records=multi, turns=turns if chat else 2 * lines,
+                                   conversations_cut_to_first_exchange=0 if chat else multi)  # fmt: skip
+    return counts
 
 
 def write_code_tests(

@@ -2,7 +2,9 @@
 
 Every cell says whether the reader takes the files as they are, the option it needs otherwise, and which tokens
 carry the loss. How each cell is known (`evidence`):
-- `tested`: tests/store/snapshots/test_readers.py runs the real library on files the snapshot code wrote: one
+- `tested`: tests/store/snapshots/test_readers.py runs the real library on files the snapshot code wrote (single
+  exchanges, and a multi-turn chat with its own system prompt: TRL's loss on the last answer of a
+  `prompt_completion` record and on every answer of a `messages` one, LLaMA-Factory reading it whole): one
   SFTTrainer step on a tiny model (labels read from TRL's own collator), `datasets.load_dataset`, and
   LLaMA-Factory's own dataset_info parser and format converter (its loss masking, `train_on_prompt: false`, sits
   in modules that need torchaudio, so the "loss on the answer" part is its documented default, not run);

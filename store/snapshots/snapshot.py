@@ -32,9 +32,11 @@ from store.dedup.near_duplicates import NearDuplicateIndex
 from store.export import CHAT_FORMATS, ExportFormat
 from store.quality import SCORES
 from store.records import RecordFilter
-from store.snapshots.files import FileEntry, content_sha256, write_code_tests, write_split
+from store.snapshots.files import ChatCounts, FileEntry, chat_counts, content_sha256, write_code_tests, write_split
+from store.snapshots.mix import MixRecipe, check_names, mix_manifest, mix_rows
 from store.snapshots.publish import SPLITS, partial_folder, publish, sync_files
 from store.snapshots.splits import SplitRow, cap_per_category, separate_near_duplicates, stratified_split, take_best
+from store.sources import manifest_sources
 from store.tasks import filter_clause
 
 SYSTEM_PROMPT_MAX_CHARS = 4000  # a system prompt, not a document: it is repeated in every record
@@ -66,6 +68,8 @@ class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     # The first turn of every conversation (chat formats only). Without it, chat templates that add a default
     # system prompt (SmolLM2's "You are a helpful AI assistant named SmolLM...") add theirs when training.
     system_prompt: Annotated[str, Meta(min_length=1, max_length=SYSTEM_PROMPT_MAX_CHARS)] | None = None
+    # A mixing recipe: per-source and per-category weights or caps (`store.snapshots.mix`), after the filters.
+    mix: MixRecipe | None = None
 
     def __post_init__(self) -> None:
         if self.benchmarks is not None and len(set(self.benchmarks)) != len(self.benchmarks):
@@ -75,6 +79,8 @@ class SnapshotSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
                 raise ValueError(f"system_prompt needs a chat format ({', '.join(CHAT_FORMATS)}), not {self.format}")
             if not self.system_prompt.strip():
                 raise ValueError("system_prompt must not be blank")
+        if self.mix is not None and self.mix.total is not None and self.max_tasks is not None:
+            raise ValueError("give mix.total or max_tasks, not both")
 
 
 class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,8 +93,12 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
 
 
+# `answered`: a task with no instance (imported with no answer yet) renders no line, so it is left out and counted.
 _SELECT = f"""
-    SELECT t.id, t.category, t.fingerprint, t.instruction, s.score FROM tasks t LEFT JOIN {SCORES} s ON s.task_id = t.id
+    SELECT t.id, t.category, t.fingerprint, t.instruction, s.score,
+           EXISTS (SELECT 1 FROM instances i WHERE i.task_id = t.id AND i.dataset_id = t.dataset_id) AS answered,
+           t.source
+    FROM tasks t LEFT JOIN {SCORES} s ON s.task_id = t.id
     WHERE t.dataset_id = ? {{filters}} {{verified}} ORDER BY t.id
 """
 _UNFLAGGED = "AND coalesce(json_array_length(json_extract(t.provenance, '$.quality_flags')), 0) = 0"
@@ -108,7 +118,8 @@ def new_snapshot_id() -> str:
     return f"sn_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(4)}"
 
 
-def _select(store: Store, dataset_id: str, spec: SnapshotSpec) -> tuple[list[SplitRow], dict[int, str]]:
+def _select(store: Store, dataset_id: str, spec: SnapshotSpec) -> tuple[list[SplitRow], dict[int, str], int]:
+    """The answered tasks that match the spec's filters, their instructions, and how many matched unanswered."""
     record_filter = RecordFilter(source=spec.source, category=spec.category, is_classification=spec.is_classification,
                                  min_quality=spec.min_quality)  # fmt: skip
     filters, params = filter_clause(record_filter, alias="t")
@@ -125,7 +136,9 @@ def _select(store: Store, dataset_id: str, spec: SnapshotSpec) -> tuple[list[Spl
     with store.read() as cur:
         require_dataset(cur, dataset_id)
         rows = cur.execute(sql, [dataset_id, *params, *code_params]).fetchall()
-    return [SplitRow(r[0], r[1], r[2], r[4]) for r in rows], {r[0]: r[3] for r in rows}
+    answered = [r for r in rows if r[5]]
+    rows_out = [SplitRow(r[0], r[1], r[2], r[4], r[6]) for r in answered]
+    return rows_out, {r[0]: r[3] for r in answered}, len(rows) - len(answered)
 
 
 def _split(rows: list[SplitRow], texts: dict[int, str], spec: SnapshotSpec) -> tuple[dict[int, str], list[int]]:
@@ -169,7 +182,9 @@ def _public_params(params: str) -> dict[str, Any]:
     return decoded
 
 
-def _counts(rows: list[SplitRow], sides: dict[int, str], files: dict[str, FileEntry]) -> dict[str, Any]:
+def _counts(
+    rows: list[SplitRow], sides: dict[int, str], files: dict[str, FileEntry], chats: dict[str, ChatCounts]
+) -> dict[str, Any]:
     by_category: dict[str, dict[str, int]] = {split: {} for split in SPLITS}
     for row in rows:
         split_counts = by_category[sides[row.task_id]]
@@ -178,13 +193,16 @@ def _counts(rows: list[SplitRow], sides: dict[int, str], files: dict[str, FileEn
         split: {
             "tasks": sum(by_category[split].values()),
             "records": files[f"{split}.jsonl"].records,
+            **msgspec.to_builtins(chats[split]),
             "by_category": dict(sorted(by_category[split].items())),
         }  # fmt: skip
         for split in SPLITS
     }
 
 
-def _write_files(store: Store, dataset_id: str, spec: SnapshotSpec, sides: dict[int, str], folder: Path):
+def _write_files(
+    store: Store, dataset_id: str, spec: SnapshotSpec, sides: dict[int, str], folder: Path
+) -> tuple[dict[str, FileEntry], dict[str, ChatCounts]]:
     files: dict[str, FileEntry] = {}
     with store.read() as cur:
         for split in SPLITS:
@@ -192,41 +210,49 @@ def _write_files(store: Store, dataset_id: str, spec: SnapshotSpec, sides: dict[
             path = folder / f"{split}.jsonl"
             files[path.name] = write_split(cur, dataset_id, spec.format, ids, path, spec.system_prompt)
         code = write_code_tests(cur, dataset_id, sides, folder / "code_tests.jsonl")
+        chats = chat_counts(cur, dataset_id, spec.format, sides, SPLITS)
     if code is not None:
         files["code_tests.jsonl"] = code
-    return files
+    return files, chats
 
 
 def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Path) -> Snapshot:
     """Select, split and write a snapshot under `root/<id>/`; record it. Blocking: call from a thread."""
     dataset = get_dataset(store, dataset_id)
-    rows, texts = _select(store, dataset_id, spec)
+    if spec.mix is not None:
+        check_names(store, dataset_id, spec.mix)
+    rows, texts, unanswered = _select(store, dataset_id, spec)
     contamination = find_contamination(store, dataset_id, [r.task_id for r in rows], benchmarks=spec.benchmarks)
     excluded = set(contamination.contaminated_task_ids) if spec.exclude_contaminated else set()
     rows = [r for r in rows if r.task_id not in excluded]
     rows, capped = cap_per_category(rows, spec.per_category_cap, spec.seed)
+    mixed, plans = mix_rows(rows, spec.mix, spec.rank_by, spec.seed)
+    cut_by_mix, rows = len(rows) - len(mixed), mixed
     ranked = take_best(rows, spec.max_tasks, spec.rank_by, spec.seed)
     cut, rows = len(rows) - len(ranked), ranked
     if not rows:
-        raise _empty_selection(spec, matched=len(texts), excluded=len(excluded))
+        raise _empty_selection(spec, matched=len(texts) + unanswered, excluded=len(excluded), unanswered=unanswered)
     sides, moved = _split(rows, texts, spec)
     snapshot_id = new_snapshot_id()
     work = partial_folder(root, snapshot_id)
     work.mkdir(parents=True)
     try:
-        files = _write_files(store, dataset_id, spec, sides, work)
+        files, chats = _write_files(store, dataset_id, spec, sides, work)
         sync_files(work)  # the data on disk before the write lock is taken: under it, only small documents
         balance = balance_report(store, dataset_id, share_limit=spec.balance_share_limit, task_ids=sorted(sides))
         manifest: dict[str, Any] = {
             "snapshot_id": snapshot_id, "dataset_id": dataset_id, "dataset_name": dataset.name,
             "format": spec.format, "spec": msgspec.to_builtins(spec), "files": msgspec.to_builtins(files),
-            "content_sha256": content_sha256(files), "counts": _counts(rows, sides, files),
-            "selection": {"matched": len(rows) + len(excluded) + sum(capped.values()) + cut,
-                          "excluded_contaminated": len(excluded), "capped_by_category": capped,
-                          "cut_by_max_tasks": cut,
+            "content_sha256": content_sha256(files), "counts": _counts(rows, sides, files, chats),
+            "selection": {"matched": len(rows) + len(excluded) + sum(capped.values()) + cut + cut_by_mix + unanswered,
+                          "unanswered": unanswered, "excluded_contaminated": len(excluded),
+                          "capped_by_category": capped,
+                          "cut_by_max_tasks": cut, "cut_by_mix": cut_by_mix,
                           "moved_to_train_near_duplicates": len(moved)},
             "contamination": msgspec.to_builtins(contamination), "balance": msgspec.to_builtins(balance),
             "generation": _generation(store, dataset_id, sorted(sides)),
+            **manifest_sources(store, dataset_id, sorted(sides)),
+            "mix": None if spec.mix is None else mix_manifest(spec.mix, plans, rows),
             "created_at": datetime.now(UTC).isoformat(),
         }  # fmt: skip
         publish(store, manifest, work, root / snapshot_id)
@@ -236,11 +262,16 @@ def create_snapshot(store: Store, dataset_id: str, spec: SnapshotSpec, root: Pat
     return get_snapshot(store, snapshot_id)
 
 
-def _empty_selection(spec: SnapshotSpec, *, matched: int, excluded: int) -> ConflictError:
+def _empty_selection(spec: SnapshotSpec, *, matched: int, excluded: int, unanswered: int) -> ConflictError:
     """Nothing to write: refused before any file exists (an empty train.jsonl is a file no loader reads)."""
     why = "no task of the dataset matches the filters (or the dataset has none)"
-    if matched:
+    if matched and not unanswered:
         why = f"all {matched} matching tasks are contaminated (exclude_contaminated is on)"
+    elif matched:
+        why = (
+            f"of the {matched} matching tasks, {unanswered} have no answer yet (an `annotate` job answers them) "
+            f"and {excluded} are contaminated"
+        )
     return ConflictError(
         f"empty selection: {why}; nothing was written", code="empty_selection",
         extra={"matched": matched, "excluded_contaminated": excluded, "format": spec.format},

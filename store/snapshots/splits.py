@@ -21,6 +21,7 @@ class SplitRow(msgspec.Struct, frozen=True, array_like=True):
     category: str
     fingerprint: int
     score: float | None = None  # the judge's current score, when the task was judged
+    source: str = ""  # where the task came from (mixing recipes group by it)
 
 
 def rank_key(seed: int, fingerprint: int) -> bytes:

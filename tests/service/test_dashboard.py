@@ -3,7 +3,8 @@
 A real `instructforge serve` process with API keys on, a dataset holding the 175 seed tasks and a snapshot,
 and a real generation job: the engine is remote, a scripted OpenAI-compatible `/v1/completions` server in
 this process (`ScriptedEngine`), slow enough (a fixed delay per request) that the job runs for several
-seconds while the page polls it. Screenshots are kept under tests/artifacts/dashboard/.
+seconds while the page polls it. Screenshots are kept under tests/artifacts/dashboard/. A second, shorter
+test mixes seeds with an import whose rows partly have no answer yet (no engine).
 """
 
 from __future__ import annotations
@@ -279,5 +280,40 @@ def test_the_dashboard_in_a_real_browser(
         assert_charts_match(browser, stats, composition)
         assert console_errors(browser) == []
         browser.save_screenshot(artifacts / "04-after-the-job.png")
+    finally:
+        server.stop()
+
+
+def test_the_source_mix_shows_an_import_and_its_unanswered_tasks(
+    tmp_path: Path, seed_bytes: bytes, browser: webdriver.Chrome
+) -> None:
+    """Seeds and an Alpaca import of which two rows have no answer yet: the source pie and the summary say so."""
+    rows = [
+        {"instruction": "Give three tips for staying healthy.", "input": "", "output": "Sleep, eat well, move."},
+        {"instruction": "Explain why the sky looks blue by day.", "input": "", "output": "Rayleigh scattering."},
+        {"instruction": "Convert 25 degrees Celsius to Fahrenheit.", "input": "", "output": "77 F."},
+        {"instruction": "Name the largest planet in the solar system.", "input": "", "output": ""},
+        {"instruction": "Translate 'good morning' into Spanish.", "input": "", "output": ""},
+    ]
+    ndjson = {"content-type": "application/x-ndjson"}
+    server = Server(tmp_path / "data", free_port(), {"INSTRUCTFORGE_API_KEYS": KEY})
+    try:
+        server.wait_ready()
+        dataset = api(server, "POST", "/v1/datasets", json={"name": "mixed-sources"})["id"]
+        api(server, "POST", f"/v1/datasets/{dataset}/seeds", content=b"\n".join(seed_bytes.splitlines()[:4]) + b"\n",
+            headers=ndjson)  # fmt: skip
+        body = b"".join(json.dumps(row).encode() + b"\n" for row in rows)
+        api(server, "POST", f"/v1/datasets/{dataset}/imports", params={"source": "alpaca", "license": "CC-BY-NC-4.0"},
+            content=body, headers=ndjson)  # fmt: skip
+        stats, composition = figures(server, dataset)
+        assert stats["by_source"] == {"alpaca": 5, "seed": 4} and stats["unanswered"] == 2
+        assert stats["sources"]["alpaca"] == {"tasks": 5, "instances": 3, "unanswered": 2}
+
+        open_with_key(browser, server, tmp_path)
+        wait_for(loaded(browser, dataset, stats), 20, "the mixed dataset's figures")
+        assert_charts_match(browser, stats, composition)  # the pie: {"alpaca": 5, "seed": 4}
+        summary = browser.find_element(By.ID, "summary").text
+        assert summary.startswith("9 tasks, 7 instances (") and "2 tasks with no answer yet (alpaca 2), " in summary
+        assert console_errors(browser) == []
     finally:
         server.stop()

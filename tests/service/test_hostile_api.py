@@ -91,13 +91,13 @@ def test_cursors_page_through_everything_once(client: TestClient) -> None:
 OUT_OF_BOUNDS = [
     ("/v1/datasets", {"limit": "0"}), ("/v1/datasets", {"limit": "10001"}), ("/v1/datasets", {"limit": "1.5"}),
     ("/v1/jobs", {"limit": "-1"}), ("/v1/jobs", {"dataset_id": "x" * 65}), ("/v1/jobs", {"dataset_id": ""}),
-    ("/v1/datasets/{ds}/records", {"limit": "nan"}), ("/v1/datasets/{ds}/records", {"source": "both"}),
+    ("/v1/datasets/{ds}/records", {"limit": "nan"}), ("/v1/datasets/{ds}/records", {"source": "a b"}),
     ("/v1/datasets/{ds}/records", {"category": "c" * 65}), ("/v1/datasets/{ds}/records", {"category": ""}),
     ("/v1/datasets/{ds}/records", {"classification": "maybe"}), ("/v1/datasets/{ds}/stats", {"balance": "2"}),
     ("/v1/datasets/{ds}/balance", {"share_limit": "-5"}), ("/v1/datasets/{ds}/balance", {"share_limit": "99"}),
     ("/v1/datasets/{ds}/balance", {"share_limit": "inf"}), ("/v1/datasets/{ds}/balance", {"share_limit": "nan"}),
     ("/v1/datasets/{ds}/balance", {"share_limit": "0"}), ("/v1/datasets/{ds}/export", {"format": "csv"}),
-    ("/v1/datasets/{ds}/export", {"source": "x"}), ("/v1/datasets/{ds}/export", {"category": "c" * 65}),
+    ("/v1/datasets/{ds}/export", {"source": "../x"}), ("/v1/datasets/{ds}/export", {"category": "c" * 65}),
     ("/v1/datasets/" + "d" * 65, {}), ("/v1/jobs/" + "j" * 65, {}), ("/v1/snapshots/" + "s" * 65, {}),
     ("/v1/benchmarks/a%20b", {}), ("/v1/benchmarks/" + "b" * 101, {}),
 ]  # fmt: skip

@@ -36,7 +36,8 @@ def test_an_import_answers_its_report_and_is_listed(client: TestClient, dataset_
     report = response.json()
     assert (report["source"], report["layout"], report["rows"], report["added"]) == ("alpaca", "alpaca", 3, 3)
     listed = client.get(f"/v1/datasets/{dataset_id}/imports").json()["items"]
-    assert [(i["id"], i["status"], i["license"]) for i in listed] == [(report["import_id"], "succeeded", "CC-BY-NC-4.0")]
+    expected = [(report["import_id"], "succeeded", "CC-BY-NC-4.0")]
+    assert [(i["id"], i["status"], i["license"]) for i in listed] == expected
     one = client.get(f"/v1/datasets/{dataset_id}/imports/{report['import_id']}").json()
     assert one["report"]["added"] == 3 and one["url"] == "https://example.org/alpaca.json"
     records = client.get(f"/v1/datasets/{dataset_id}/records", params={"source": "alpaca"}).json()["items"]
@@ -45,7 +46,8 @@ def test_an_import_answers_its_report_and_is_listed(client: TestClient, dataset_
 
 def test_a_mapping_is_json_in_the_query(client: TestClient, dataset_id: str) -> None:
     rows = [{"q": "What is the boiling point of water at sea level?", "a": "100 C."}]
-    response = post(client, dataset_id, jsonl(rows), source="quiz", mapping=json.dumps({"instruction": "q", "output": "a"}))
+    mapping = json.dumps({"instruction": "q", "output": "a"})
+    response = post(client, dataset_id, jsonl(rows), source="quiz", mapping=mapping)
     assert response.status_code == 200, response.text
     assert response.json()["layout"] == "mapping"
 
@@ -53,8 +55,8 @@ def test_a_mapping_is_json_in_the_query(client: TestClient, dataset_id: str) -> 
 def test_parquet_bodies_are_read(client: TestClient, dataset_id: str) -> None:
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pylist(ROWS), buffer)
-    response = client.post(f"/v1/datasets/{dataset_id}/imports", params={"source": "alpaca"},
-                           content=buffer.getvalue(), headers={"content-type": "application/vnd.apache.parquet"})  # fmt: skip
+    response = client.post(f"/v1/datasets/{dataset_id}/imports", params={"source": "alpaca"}, content=buffer.getvalue(),
+                           headers={"content-type": "application/vnd.apache.parquet"})  # fmt: skip
     assert response.status_code == 200, response.text
     assert response.json()["file_format"] == "parquet"
 

@@ -10,10 +10,13 @@ from domain.job_spec import JobProgress, JobSpec
 from domain.quality import Judgement
 from domain.records import CodeCheck, Instance, NewTask, Rejection
 from service.app import create_app
+from service.metrics import OTHER_SOURCES, source_labels
 from store.code_checks import code_stats
 from store.jobs import commit_round, create_job, finish_job, get_job, job_rejections, list_jobs, mark_running
 from store.quality import add_judgements, quality_stats, tasks_to_judge
+from store.tasks import add_tasks
 from tests.service.conftest import assert_error
+from tests.store.conftest import task
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -153,3 +156,37 @@ def test_request_id_is_echoed_or_made(client: TestClient) -> None:
     made = client.get("/no/such/route", headers={"X-Request-ID": "bad id\twith spaces"}).headers["x-request-id"]
     assert made != "bad id\twith spaces" and len(made) == 32
     assert client.get("/health").headers["x-request-id"] != client.get("/health").headers["x-request-id"]
+
+
+def test_source_labels_name_seed_generated_and_the_top_imports_and_lump_the_rest() -> None:
+    assert source_labels({}) == {"seed": 0, "generated": 0}
+    assert source_labels({"alpaca": 5, "generated": 2}) == {"seed": 0, "generated": 2, "alpaca": 5}
+    tasks = {"seed": 1, "generated": 9, "alpaca": 50, "dolly": 40, "oasst": 40, "tiny": 1, "small": 2}
+    assert source_labels(tasks, top=2) == {
+        "seed": 1, "generated": 9, "alpaca": 50, "dolly": 40, OTHER_SOURCES: 43,  # oasst, small, tiny
+    }  # fmt: skip
+    assert sum(source_labels(tasks, top=2).values()) == sum(tasks.values())
+
+
+def test_the_tasks_gauge_covers_import_sources_with_bounded_labels(client: TestClient, dataset_id: str) -> None:
+    store = client.app.state.store
+    add_tasks(store, dataset_id, [task("Name a color.")], source="seed", stage="test")
+    add_tasks(store, dataset_id, [task(f"Alpaca task {n}.") for n in range(3)], source="alpaca", stage="test")
+    unanswered = [NewTask(instruction=f"Dolly question {n}?", instances=()) for n in range(2)]
+    add_tasks(store, dataset_id, unanswered, source="dolly-15k", stage="test")
+    samples = scrape(client)
+    gauge = {dict(labels)["source"]: value for (name, labels), value in samples.items()
+             if name == "instructforge_store_tasks"}  # fmt: skip
+    assert gauge == {"seed": 1, "generated": 0, "alpaca": 3, "dolly-15k": 2}
+    assert samples[("instructforge_candidates_accepted_total", ())] == 0  # imports are not accepted candidates
+
+    # 25 more import sources of 1 to 25 tasks: 20 import labels by size, the smallest lumped together
+    for n in range(1, 26):
+        add_tasks(store, dataset_id, [task(f"Source {n} task {k}.") for k in range(n)], source=f"src-{n:02d}",
+                  stage="test")  # fmt: skip
+    gauge = {dict(labels)["source"]: value for (name, labels), value in scrape(client).items()
+             if name == "instructforge_store_tasks"}  # fmt: skip
+    named = [f"src-{n:02d}" for n in range(25, 5, -1)]  # 25 .. 6 tasks; alpaca (3) and dolly-15k (2) fall out
+    assert set(gauge) == {"seed", "generated", *named, OTHER_SOURCES}
+    assert gauge[OTHER_SOURCES] == 3 + 2 + (1 + 2 + 3 + 4 + 5)
+    assert sum(gauge.values()) == 1 + 3 + 2 + sum(range(1, 26))

@@ -5,12 +5,14 @@ import json
 import pytest
 
 from domain.errors import NotFoundError
+from domain.records import Conversation, Instance, NewTask, Turn
 from store import Store
-from store.export import EXPORT_FORMATS, open_export
+from store.export import CHAT_FORMATS, EXPORT_FORMATS, open_export
 from store.records import RecordFilter
 from store.tasks import add_tasks
 from tests.expectations import expected_line
 from tests.store.conftest import task
+from tests.store.conversations import chat_tasks, expected_alpaca_lines, expected_chat_lines, expected_text
 
 ROWS = [
     ("Name a color.", "", "Blue"),
@@ -93,3 +95,46 @@ def test_line_sql_renders_literals_and_expressions() -> None:
 
     assert line_sql('{"a":$OUTPUT}') == "'{\"a\":' || to_json(i.output) || '}' || chr(10)"
     assert line_sql("{'x':$INPUT}") == "'{''x'':' || to_json(i.input) || '}' || chr(10)"
+
+
+@pytest.mark.parametrize("fmt", CHAT_FORMATS)
+def test_chat_formats_render_every_turn_and_the_records_own_system_prompt(
+    store: Store, dataset_id: str, fmt: str
+) -> None:
+    add_tasks(store, dataset_id, chat_tasks(), source="sharegpt-demo", stage="t")
+    stream = open_export(store, dataset_id, fmt, RecordFilter(), page_chars=20)
+    text = b"".join(stream).decode()
+    assert text == expected_text(expected_chat_lines(fmt))  # exact bytes; the two unanswered tasks have no line
+    assert text.splitlines() == text.split("\n")[:-1] and stream.conversations_cut == 0
+
+
+def test_alpaca_takes_the_first_exchange_and_counts_the_chats_it_cut(store: Store, dataset_id: str) -> None:
+    add_tasks(store, dataset_id, chat_tasks(), source="sharegpt-demo", stage="t")
+    stream = open_export(store, dataset_id, "alpaca", RecordFilter())
+    assert stream.conversations_cut == 1  # the three-exchange chat; the one-exchange chat loses nothing but its system
+    assert b"".join(stream).decode() == expected_text(expected_alpaca_lines())
+    assert open_export(store, dataset_id, "alpaca", RecordFilter(category="math")).conversations_cut == 0
+
+
+def test_a_trailing_question_is_left_out_and_the_cut_count_is_a_point_in_time(store: Store, dataset_id: str) -> None:
+    turns = tuple(Turn(role=r, content=c) for r, c in [("user", "Q1?"), ("assistant", "A1."), ("user", "Q2?")])
+    asked = NewTask(instruction="Q1?", instances=(Instance(output="A1."),), conversation=Conversation(turns=turns))
+    add_tasks(store, dataset_id, [asked], source="sharegpt-demo", stage="t")
+    stream = open_export(store, dataset_id, "prompt_completion", RecordFilter())
+    assert export_lines(store, dataset_id, "messages") == [
+        {"messages": [{"role": "user", "content": "Q1?"}, {"role": "assistant", "content": "A1."}]}
+    ]  # nothing to train on after the last answer; LLaMA-Factory drops records with an odd number of turns
+    assert json.loads(b"".join(stream)) == {"prompt": [{"role": "user", "content": "Q1?"}],
+                                            "completion": [{"role": "assistant", "content": "A1."}]}  # fmt: skip
+    later = open_export(store, dataset_id, "alpaca", RecordFilter())
+    add_tasks(store, dataset_id, chat_tasks(), source="sharegpt-demo", stage="t")
+    assert later.conversations_cut == 0 and b"".join(later).count(b"\n") == 1  # opened before the chats came
+
+
+def test_pages_count_the_later_turns_of_a_chat(store: Store, dataset_id: str) -> None:
+    long_turns = [("user", "Hi."), ("assistant", "Hello."), ("user", "x" * 5000), ("assistant", "y" * 5000)]
+    turns = tuple(Turn(role=r, content=c) for r, c in long_turns)
+    chat = NewTask(instruction="Hi.", instances=(Instance(output="Hello."),), conversation=Conversation(turns=turns))
+    add_tasks(store, dataset_id, [task("Short one."), chat, task("Short two.")], source="seed", stage="t")
+    # Counted, the chat's 10,000 characters close a page after the first task; uncounted, all three fit in one.
+    assert len(list(open_export(store, dataset_id, "messages", RecordFilter(), page_chars=5000))) == 2

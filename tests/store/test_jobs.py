@@ -83,9 +83,12 @@ def test_proven_code_tasks_are_not_self_instruct_examples(store: Store, dataset_
               stage="test")  # fmt: skip
     add_tasks(store, dataset_id, [task("List two prime numbers above ten.", category="math")], source="generated",
               stage="test")  # fmt: skip
+    # imported records are training data, never few-shot examples
+    add_tasks(store, dataset_id, [task("Summarize the plot of Hamlet.", category="summarization")], source="alpaca",
+              stage="test")  # fmt: skip
     assert bootstrap_tasks(store, dataset_id) == [
         ("Name three rivers of Europe.", "seed", "open_qa"),
         ("List two prime numbers above ten.", "generated", "math"),
     ]
     assert [e.instruction for e in seed_examples(store, dataset_id)] == ["Name three rivers of Europe."]
-    assert len(dataset_instruction_texts(store, dataset_id)[0]) == 3  # still checked for duplicates against all
+    assert len(dataset_instruction_texts(store, dataset_id)[0]) == 4  # still checked for duplicates against all

@@ -73,7 +73,7 @@ def test_unknown_dataset_is_not_found_and_writes_nothing(store: Store) -> None:
 
 def test_failed_batch_rolls_back_whole(store: Store, dataset_id: str) -> None:
     with pytest.raises(duckdb.ConstraintException):
-        add_tasks(store, dataset_id, [task("Name a color.")], source="", stage="test")  # violates CHECK (1 to 100 chars)
+        add_tasks(store, dataset_id, [task("Name a color.")], source="", stage="test")  # violates the CHECK
     with store.read() as cur:
         assert cur.execute("SELECT (SELECT count(*) FROM tasks), (SELECT count(*) FROM instances)").fetchall() == [
             (0, 0)

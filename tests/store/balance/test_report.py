@@ -8,15 +8,18 @@ import msgspec
 import pytest
 
 from domain.errors import NotFoundError
+from domain.records import Instance, NewTask
 from domain.verbs import root_verb_noun, singularize
 from store import Store
 from store.balance.report import (
     LENGTH_BANDS,
+    SOURCE_KEYS,
     BalanceReport,
     Distribution,
     balance_report,
     distribution,
     normalized_entropy,
+    source_warnings,
 )
 from store.ingest.formats import SeedLimits, parse_seed_upload
 from store.records import RecordFilter
@@ -248,3 +251,118 @@ def test_an_empty_dataset_and_an_unknown_one(store: Store, dataset_id: str) -> N
     assert report.dimensions["instruction_length"].counts == dict.fromkeys(LENGTH_BANDS, 0)
     with pytest.raises(NotFoundError):
         balance_report(store, "ds_missing")
+
+
+# ---- the source dimension: every source, its warnings, unanswered tasks ----------------------------------
+
+
+def _tasks(prefix: str, categories: dict[str, int], *, answered: bool = True) -> list[NewTask]:
+    """Distinct instructions, `count` per category; unanswered ones carry no instance (an instruction-only import)."""
+    return [
+        NewTask(
+            instruction=f"{prefix} {category} question number {n}.",
+            category=category,
+            instances=(Instance(output="An answer."),) if answered else (),
+        )
+        for category, count in categories.items()
+        for n in range(count)
+    ]
+
+
+def _source_warnings(report: BalanceReport) -> list[tuple[str, float, str | None]]:
+    return [(w.key, w.share, w.category) for w in report.warnings if w.dimension == "source"]
+
+
+def test_the_source_dimension_counts_every_source_seed_and_generated_always_first(
+    store: Store, dataset_id: str
+) -> None:
+    add_tasks(store, dataset_id, _tasks("Import", {"uncategorized": 1}), source="dolly", stage="test")
+    add_tasks(store, dataset_id, _tasks("Alpaca", {"uncategorized": 4}), source="alpaca", stage="test")
+    add_tasks(store, dataset_id, _tasks("Unanswered", {"uncategorized": 2}, answered=False), source="alpaca",
+              stage="test")  # fmt: skip
+    only_imports = balance_report(store, dataset_id)
+    assert _observed(only_imports.dimensions["source"]) == _expected(
+        {"alpaca": 6, "dolly": 1}, ("seed", "generated", "alpaca", "dolly")
+    )
+    assert only_imports.dimensions["source"].top == "alpaca"
+    assert only_imports.unanswered == {"seed": 0, "generated": 0, "alpaca": 2, "dolly": 0}
+
+    add_tasks(store, dataset_id, _tasks("Seed", {"uncategorized": 3}), source="seed", stage="test")
+    add_tasks(store, dataset_id, _tasks("Generated", {"uncategorized": 2}), source="generated", stage="test")
+    report = balance_report(store, dataset_id)
+    assert report.dimensions["source"].counts == {"seed": 3, "generated": 2, "alpaca": 6, "dolly": 1}
+    assert report.tasks == 12
+    assert report.unanswered == {"seed": 0, "generated": 0, "alpaca": 2, "dolly": 0}
+    # a snapshot's subset: only the selected tasks count, unanswered ones included
+    ids = [t.id for t in page_tasks(store, dataset_id, RecordFilter(source="alpaca"), after=0, limit=100).items]
+    subset = balance_report(store, dataset_id, task_ids=ids[:5])  # the 4 answered alpaca tasks, 1 unanswered
+    assert subset.dimensions["source"].counts == {"seed": 0, "generated": 0, "alpaca": 5}
+    assert subset.unanswered == {"seed": 0, "generated": 0, "alpaca": 1}
+    assert msgspec.json.decode(msgspec.json.encode(report), type=BalanceReport) == report
+
+
+def test_a_mix_leaning_on_one_seed_or_import_source_is_a_warning(store: Store, dataset_id: str) -> None:
+    add_tasks(store, dataset_id, _tasks("Seed", {"uncategorized": 1}), source="seed", stage="test")
+    add_tasks(store, dataset_id, _tasks("Alpaca", {"uncategorized": 9}), source="alpaca", stage="test")
+    add_tasks(store, dataset_id, _tasks("Generated", {"uncategorized": 30}), source="generated", stage="test")
+    report = balance_report(store, dataset_id)
+    # generated tasks are 75% of the dataset: never a warning; alpaca is 90% of the 10 seed and imported ones
+    assert _source_warnings(report) == [("alpaca", 0.9, None)]
+    [warning] = [w for w in report.warnings if w.dimension == "source"]
+    assert warning.message == (
+        "source 'alpaca' holds 90.0% of the seed and imported tasks, over the 50% limit: the mix leans on one source"
+    )
+    assert _source_warnings(balance_report(store, dataset_id, share_limit=0.95)) == []
+
+
+def test_no_mix_warning_for_one_source_or_an_even_mix(store: Store, dataset_id: str) -> None:
+    add_tasks(store, dataset_id, _tasks("Alpaca", {"uncategorized": 5}), source="alpaca", stage="test")
+    add_tasks(store, dataset_id, _tasks("Generated", {"uncategorized": 30}), source="generated", stage="test")
+    assert _source_warnings(balance_report(store, dataset_id)) == []  # one human source is not a mix
+    add_tasks(store, dataset_id, _tasks("Dolly", {"uncategorized": 5}), source="dolly", stage="test")
+    assert _source_warnings(balance_report(store, dataset_id)) == []  # 50/50: a share equal to the limit passes
+    assert _source_warnings(balance_report(store, dataset_id, share_limit=0.4)) == [
+        ("alpaca", 0.5, None),
+        ("dolly", 0.5, None),
+    ]
+
+
+def test_a_domain_specific_source_is_named_with_its_category(store: Store, dataset_id: str) -> None:
+    spread = dict.fromkeys(("brainstorming", "classification", "open_qa", "summarization", "writing"), 4)
+    add_tasks(store, dataset_id, _tasks("Seed", spread), source="seed", stage="test")
+    add_tasks(store, dataset_id, _tasks("Medical", {"medicine": 16, "open_qa": 4}), source="medqa", stage="test")
+    report = balance_report(store, dataset_id)
+    assert _source_warnings(report) == [("medqa", 0.8, "medicine")]  # seed 20 / medqa 20: no mix warning
+    [warning] = [w for w in report.warnings if w.dimension == "source"]
+    assert warning.message == (
+        "source 'medqa' is 80.0% category 'medicine', over the 50% limit, in a dataset of 6 categories: "
+        "a domain-specific source"
+    )
+    assert _source_warnings(balance_report(store, dataset_id, share_limit=0.8)) == []
+
+
+def test_no_domain_warning_when_unlabelled_small_or_alone(store: Store, dataset_id: str) -> None:
+    add_tasks(store, dataset_id, _tasks("Seed", {"open_qa": 10, "writing": 10}), source="seed", stage="test")
+    assert _source_warnings(balance_report(store, dataset_id)) == []  # one source: the category warnings speak
+    # an import with no categories is unlabelled, not specialised; 19 tasks are too few to call a domain
+    add_tasks(store, dataset_id, _tasks("Alpaca", {"uncategorized": 20}), source="alpaca", stage="test")
+    add_tasks(store, dataset_id, _tasks("Law", {"law": 19}), source="legal", stage="test")
+    report = balance_report(store, dataset_id, share_limit=0.9)
+    assert _source_warnings(report) == []
+    add_tasks(store, dataset_id, _tasks("Contract", {"law": 1}, answered=False), source="legal", stage="test")
+    assert _source_warnings(balance_report(store, dataset_id, share_limit=0.9)) == [("legal", 1.0, "law")]
+
+
+def test_source_warnings_on_literals() -> None:
+    sources = distribution({"seed": 10, "generated": 100, "alpaca": 30}, ("seed", "generated", "alpaca"))
+    categories = distribution({"math": 60, "writing": 80})
+    by_source = {"seed": {"math": 5, "writing": 5}, "generated": {"writing": 70, "math": 30}, "alpaca": {"math": 25,
+                 "writing": 5}}  # fmt: skip
+    assert [(w.key, w.share, w.category) for w in source_warnings(sources, by_source, categories, 0.5)] == [
+        ("alpaca", 0.75, None),  # 30 of the 40 seed and imported tasks
+        ("generated", 0.7, "writing"),
+        ("alpaca", 0.8333, "math"),
+    ]
+    one_category = distribution({"math": 140})
+    assert [w.category for w in source_warnings(sources, by_source, one_category, 0.5)] == [None]
+    assert source_warnings(distribution({}, SOURCE_KEYS), {}, distribution({}), 0.5) == ()

@@ -20,6 +20,7 @@ from store.snapshots.readers import READER_NAMES, READERS, readers_table
 from store.snapshots.snapshot import SnapshotSpec, create_snapshot
 from store.tasks import add_tasks
 from tests.store.conftest import task
+from tests.store.conversations import MULTI_SYSTEM, MULTI_TURNS, chat_tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ANSWER = "The sum of 2 and 3 is 5."
@@ -262,3 +263,51 @@ def test_llama_factory_has_no_entry_for_prompt_completion(store: Store, dataset_
     add_tasks(store, dataset_id, TASKS, source="seed", stage="t")
     snap = create_snapshot(store, dataset_id, SnapshotSpec(format="prompt_completion"), tmp_path)
     assert (Path(snap.path) / "dataset_info.json").read_text() == "{}"
+
+
+def chat_train(store: Store, dataset_id: str, root: Path, fmt: str) -> Path:
+    """The train.jsonl of a snapshot of tests/store/conversations.py's chats (one of three exchanges)."""
+    add_tasks(store, dataset_id, chat_tasks(), source="sharegpt-demo", stage="t")
+    snap = create_snapshot(store, dataset_id, SnapshotSpec(format=fmt, validation_fraction=0), root)  # type: ignore[arg-type]
+    return Path(snap.path) / "train.jsonl"
+
+
+def test_a_multi_turn_prompt_completion_trains_on_its_last_answer(store: Store, dataset_id: str, tmp_path: Path,
+                                                                  default_model_dir: Path) -> None:  # fmt: skip
+    tok = tokenizer(default_model_dir)
+    trainer = sft(chat_train(store, dataset_id, tmp_path / "s", "prompt_completion"), tok, tmp_path / "o")
+    text, trained = loss_text(trainer, tok, first_row_with(trainer, tok, MULTI_TURNS[0][1]))
+    assert text.startswith(f"<|im_start|>system\n{MULTI_SYSTEM}<|im_end|>\n<|im_start|>user\n{MULTI_TURNS[0][1]}")
+    assert f"<|im_start|>assistant\n{MULTI_TURNS[3][1]}<|im_end|>" in text  # the earlier answers are prompt
+    assert trained == f"{MULTI_TURNS[-1][1]}<|im_end|>\n"
+    step(trainer)
+
+
+def test_multi_turn_messages_train_on_every_answer_with_a_marked_template(
+    store: Store, dataset_id: str, tmp_path: Path, default_model_dir: Path
+) -> None:
+    marked = tokenizer(default_model_dir)
+    marked.chat_template = MARKED_TEMPLATE
+    trainer = sft(chat_train(store, dataset_id, tmp_path / "s", "messages"), marked, tmp_path / "o",
+                  assistant_only_loss=True)  # fmt: skip
+    text, trained = loss_text(trainer, marked, first_row_with(trainer, marked, MULTI_TURNS[0][1]))
+    assert text.startswith(f"<|im_start|>system\n{MULTI_SYSTEM}<|im_end|>") and DEFAULT_SYSTEM not in text
+    assert trained == "".join(f"{content}<|im_end|>" for role, content in MULTI_TURNS if role == "assistant")
+    step(trainer)
+
+
+@pytest.mark.parametrize("fmt", ["sharegpt", "messages"])
+def test_llama_factory_reads_multi_turn_records_whole(store: Store, dataset_id: str, tmp_path: Path, fmt: str) -> None:
+    from types import SimpleNamespace
+
+    get_dataset_list, align_dataset = llama_factory()
+    folder = chat_train(store, dataset_id, tmp_path, fmt).parent
+    (attr,) = get_dataset_list(["test_snapshot1_train"], str(folder))
+    raw = datasets.load_dataset("json", data_files=str(folder / attr.dataset_name), split="train")
+    data_args = SimpleNamespace(media_dir=str(folder), streaming=False, preprocessing_num_workers=None,
+                                overwrite_cache=True)  # fmt: skip
+    rows = list(align_dataset(raw, attr, data_args, SimpleNamespace(local_process_index=0)))
+    assert len(rows) == 3  # none dropped (it drops a record whose turns do not pair up)
+    chat = next(r for r in rows if r["_system"] == MULTI_SYSTEM)
+    assert chat["_prompt"] == [{"role": role, "content": content} for role, content in MULTI_TURNS[:-1]]
+    assert chat["_response"] == [{"role": "assistant", "content": MULTI_TURNS[-1][1]}]

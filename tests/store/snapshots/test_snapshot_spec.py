@@ -45,9 +45,13 @@ def test_the_system_prompt_is_the_first_turn_and_is_recorded(store: Store, datas
 
 def test_without_a_system_prompt_the_lines_are_the_exports() -> None:
     assert all(format_line_sql(fmt) == format_line_sql(fmt, None) for fmt in EXPECTED)
-    assert "%SYSTEM%" not in format_line_sql("messages") and "system" not in format_line_sql("sharegpt")
-    rendered = line_sql('{"a":[%SYSTEM%$OUTPUT]}', '{"s":"$x"},')
-    assert rendered == '\'{"a":[{"s":"$x"},\' || to_json(i.output) || \']}\' || chr(10)'
+    # Without one, the only system turn is a record's own (a chat kept with its system prompt).
+    assert "%SYSTEM%" not in format_line_sql("messages")
+    assert 'CASE WHEN v.system IS NULL THEN \'\' ELSE \'{"from":"system","value":\' || to_json(v.system)' in (
+        format_line_sql("sharegpt")
+    )
+    rendered = line_sql('{"a":[%SYSTEM%$OUTPUT]}', '\'{"s":"$x"},\'')
+    assert rendered == "'{\"a\":[' || '{\"s\":\"$x\"},' || to_json(i.output) || ']}' || chr(10)"
 
 
 @pytest.mark.parametrize(
