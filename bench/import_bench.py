@@ -6,6 +6,7 @@ process's resident memory (psutil, every 0.2 s) from before the upload to after 
 and rows, the wall time, rows/s and MB/s, the server's RSS before / peak / after, and the import's report.
 
     python bench/import_bench.py [--mb 1024] [--near-duplicates off|skip|keep] [--keep-file PATH]
+                                 [--duckdb-memory-limit 512MB]
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--mb", type=int, default=1024)
     parser.add_argument("--near-duplicates", choices=("off", "skip", "keep"), default="off")
     parser.add_argument("--keep-file", type=Path, help="write (or reuse) the generated file here")
+    parser.add_argument("--duckdb-memory-limit", help="the server's INSTRUCTFORGE_DUCKDB_MEMORY_LIMIT, e.g. 512MB")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="import-bench-") as work:
         path = args.keep_file or Path(work) / "big.jsonl"
@@ -84,7 +86,9 @@ def main() -> None:
         size = path.stat().st_size
         print(f"file: {size / 1e6:,.0f} MB, {rows:,} rows ({time.monotonic() - started:.0f} s to write or count)")
         port = free_port()
-        server = start_server(Path(work) / "data", port, REPO)
+        limit = {"INSTRUCTFORGE_DUCKDB_MEMORY_LIMIT": args.duckdb_memory_limit} if args.duckdb_memory_limit else {}
+        print(f"server: DuckDB memory limit {args.duckdb_memory_limit or 'DuckDB default (80% of RAM)'}")
+        server = start_server(Path(work) / "data", port, REPO, limit)
         try:
             run_import(server.pid, port, path, size, args.near_duplicates)
         finally:

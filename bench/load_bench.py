@@ -54,11 +54,13 @@ def seeds_body(texts: list[str]) -> bytes:
     return b"\n".join(json.dumps({"instruction": t, "output": f"An answer to: {t}"}).encode() for t in texts)
 
 
-def start_server(data_dir: Path, port: int, code_tree: Path) -> subprocess.Popen:
+def start_server(
+    data_dir: Path, port: int, code_tree: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INSTRUCTFORGE_")}
     env |= {"INSTRUCTFORGE_DATA_DIR": str(data_dir), "INSTRUCTFORGE_PORT": str(port), "INSTRUCTFORGE_ENGINE": "none",
             "INSTRUCTFORGE_DEFAULT_DATASET": "false", "INSTRUCTFORGE_LOG_LEVEL": "warning",
-            "PYTHONPATH": str(code_tree)}  # fmt: skip
+            "PYTHONPATH": str(code_tree)} | (extra_env or {})  # fmt: skip
     log = (data_dir.parent / "server.log").open("wb")
     command = [sys.executable, "-c", "from service.cli import main; main()", "serve"]
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=code_tree)

@@ -1,4 +1,4 @@
-"""The client commands of `instructforge`: datasets, seeds, jobs, stats, export, snapshot (over HTTP).
+"""The client commands of `instructforge`: datasets, seeds, import, jobs, stats, export, snapshot (over HTTP).
 
 Every command takes `--url` (INSTRUCTFORGE_URL, default http://127.0.0.1:8000), `--api-key`
 (INSTRUCTFORGE_API_KEY) and `--json` (the answer's JSON body on stdout, for scripts; `jobs watch --json`
@@ -54,9 +54,7 @@ Format = Annotated[ExportFormat, typer.Option("--format", help="Record format.")
 
 EXIT_CODES = "Exit codes: 0 done, 1 the service answered an error, 2 usage error, 3 cannot connect, 4 the watched job failed or was cancelled, 5 a download failed its SHA-256 check."  # noqa: E501
 datasets_app = typer.Typer(help="Create and list datasets.", no_args_is_help=True, epilog=EXIT_CODES)
-seeds_app = typer.Typer(
-    help="Add seed tasks, or import a file of an open dataset.", no_args_is_help=True, epilog=EXIT_CODES
-)
+seeds_app = typer.Typer(help="Add seed tasks to a dataset.", no_args_is_help=True, epilog=EXIT_CODES)
 jobs_app = typer.Typer(
     help="Create, watch, list, show and cancel generation jobs.", no_args_is_help=True, epilog=EXIT_CODES
 )
@@ -161,8 +159,7 @@ def seeds_add(
     emit(report, as_json, views.seed_report)
 
 
-@seeds_app.command("import")
-def seeds_import(
+def import_file(
     dataset: DatasetArg,
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, a JSON array or Parquet.")],
     source: Annotated[str, typer.Option(help="The records' source name, e.g. alpaca (not seed or generated).")],
@@ -358,3 +355,4 @@ def register(cli: typer.Typer) -> None:
     cli.add_typer(snapshot_app, name="snapshot")
     cli.command("stats", epilog=EXIT_CODES)(stats)
     cli.command("export", epilog=EXIT_CODES)(export)
+    cli.command("import", epilog=EXIT_CODES)(import_file)

@@ -74,7 +74,7 @@ def as_json(result) -> dict | list:
 
 
 COMMANDS = [[], ["datasets"], ["datasets", "list"], ["datasets", "create"], ["datasets", "show"], ["seeds"],
-            ["seeds", "add"], ["jobs"], ["jobs", "create"], ["jobs", "watch"], ["jobs", "list"], ["jobs", "show"],
+            ["seeds", "add"], ["import"], ["jobs"], ["jobs", "create"], ["jobs", "watch"], ["jobs", "list"], ["jobs", "show"],
             ["jobs", "cancel"], ["stats"], ["export"], ["snapshot"], ["snapshot", "create"], ["snapshot", "show"],
             ["snapshot", "pull"], ["serve"], ["settings"], ["migrate"]]  # fmt: skip
 
@@ -111,6 +111,25 @@ def test_datasets_seeds_stats_export_and_a_pulled_snapshot(server: Server, seed_
     for entry in snapshot["files"]:
         assert hashlib.sha256((tmp_path / "snap" / entry["name"]).read_bytes()).hexdigest() == entry["sha256"]
     assert {d["name"] for d in snapshot["documents"]} <= {p.name for p in (tmp_path / "snap").iterdir()}
+
+
+def test_import_streams_a_file_and_prints_the_overlap(server: Server, tmp_path: Path) -> None:
+    rows = [{"instruction": "Give three tips for staying healthy.", "output": "Sleep."},
+            {"instruction": "Explain why the sky looks blue during the day.", "output": "Scattering."}]  # fmt: skip
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.json"
+    first.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    second.write_text(json.dumps([{"q": r["instruction"], "a": r["output"]} for r in rows[:1]]
+                                 + [{"q": "Name a famous bridge and say why it matters.", "a": "Golden Gate."}]))
+    run(server, "datasets", "create", "opens")
+    report = as_json(run(server, "import", "opens", str(first), "--source", "alpaca", "--license", "CC-BY-NC-4.0",
+                         "--json"))  # fmt: skip
+    assert (report["layout"], report["added"], report["license"]) == ("alpaca", 2, "CC-BY-NC-4.0")
+    shown = run(server, "import", "opens", str(second), "--source", "quiz", "--mapping",
+                '{"instruction": "q", "output": "a"}')  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert "1 of 2 records duplicate alpaca" in shown.stdout and "mapping / json" in shown.stdout
+    assert run(server, "import", "opens", str(first), "--source", "x", "--mapping", "{no").exit_code == 2
+    assert run(server, "import", "opens", str(first), "--source", "seed").exit_code == 2  # reserved: a usage error
 
 
 def test_exit_codes(server: Server, tmp_path: Path) -> None:

@@ -17,16 +17,19 @@ from tests.service.servers import Server, free_port
 
 pytestmark = pytest.mark.server
 
-ALPACA = [
-    "Give three tips for staying healthy.",
-    "Explain why the sky looks blue during the day.",
-    "Convert 25 degrees Celsius to Fahrenheit.",
-    "Write a haiku about autumn leaves falling.",
-    "List the planets of the solar system in order from the sun.",
-    "Suggest a name for a bakery that sells only sourdough bread.",
-    "Compose a polite email declining a meeting invitation.",
-    "Identify the main verb in the given sentence.",
-]
+ALPACA = {
+    "Give three tips for staying healthy.": "Eat plenty of vegetables, sleep seven to eight hours, and walk every day.",
+    "Explain why the sky looks blue during the day.": "Air molecules scatter short blue wavelengths of sunlight "
+    "more than long red ones, so blue light reaches our eyes from every direction of the sky.",
+    "Convert 25 degrees Celsius to Fahrenheit.": "25 degrees Celsius is 77 degrees Fahrenheit.",
+    "Write a haiku about autumn leaves falling.": "Red leaves drift and fall\nwhispering to the cold ground\nautumn says goodbye",
+    "List the planets of the solar system in order from the sun.": "Mercury, Venus, Earth, Mars, Jupiter, Saturn, "
+    "Uranus, Neptune.",
+    "Suggest a name for a bakery that sells only sourdough bread.": "Wild Yeast Loaves",
+    "Compose a polite email declining a meeting invitation.": "Dear Sam, thank you for the invitation. I am "
+    "unable to attend on Tuesday, but I would be glad to catch up next week. Best regards, Alex",
+    "Identify the main verb in the given sentence.": "The main verb is 'runs'.",
+}
 UNANSWERED = ["Name three colors of the rainbow.", "What is the capital city of France?",
               "List two fruits that are yellow."]  # fmt: skip
 DOLLY_OWN = ["Who painted the ceiling of the Sistine Chapel?", "How do vaccines train the immune system?",
@@ -57,12 +60,12 @@ def post_import(server: Server, dataset_id: str, body: bytes, **params: str) -> 
 
 def test_two_sources_merge_get_answered_and_mix_into_a_snapshot(server: Server) -> None:
     dataset_id = httpx.post(f"{server.url}/v1/datasets", json={"name": "mix"}).json()["id"]
-    alpaca = post_import(server, dataset_id, jsonl([{"instruction": t, "input": "", "output": f"Answer {n}."}
-                                                    for n, t in enumerate(ALPACA)]),
+    alpaca = post_import(server, dataset_id, jsonl([{"instruction": t, "input": "", "output": a}
+                                                    for t, a in ALPACA.items()]),
                          source="alpaca", license="CC-BY-NC-4.0", url="https://example.org/alpaca.json")  # fmt: skip
     assert (alpaca["layout"], alpaca["added"]) == ("alpaca", 8)
     dolly_rows = [
-        *({"instruction": t, "context": "", "response": "Same.", "category": "open_qa"} for t in ALPACA[:3]),
+        *({"instruction": t, "context": "", "response": "Same.", "category": "open_qa"} for t in list(ALPACA)[:3]),
         {"instruction": "Write a short haiku about autumn leaves falling.", "context": "", "response": "Leaves.",
          "category": "creative_writing"},  # a near copy of an Alpaca row
         *({"instruction": t, "context": "", "response": "An answer.", "category": "open_qa"} for t in DOLLY_OWN),
@@ -105,3 +108,9 @@ def test_two_sources_merge_get_answered_and_mix_into_a_snapshot(server: Server) 
     assert achieved["alpaca"]["share"] == achieved["dolly"]["share"] == 0.5
     assert achieved["alpaca"]["requested_share"] == 0.5
     assert sources["dolly"]["tasks"] == dolly_tasks and sources["alpaca"]["tasks"] == dolly_tasks
+    # The figures of the run, for the closing note (`pytest -s` shows them).
+    print("\noverlap:", [o["summary"] for o in dolly["overlap"]], "\nannotate:", stages, done["rejections_by_reason"],
+          "\nanswers:", [(r["instruction"], r["instances"][0]["output"][:80]) for r in answered],
+          "\nmix:", [(e["name"], e["requested_share"], e["tasks"], e["share"]) for e in manifest["mix"]["sources"]],
+          "\nsources:", [(s["source"], s["licenses"], s["tasks"]) for s in manifest["sources"]],
+          "\nwarnings:", [w["code"] for w in manifest["licence_warnings"]])
