@@ -171,8 +171,17 @@ _MOVE_CONVERSATIONS = """
 _MOVE_REJECTIONS = """
     INSERT INTO rejections (dataset_id, job_id, stage, reason, instruction, detail)
     SELECT $dataset, NULL, 'import', s.reason, s.instruction,
-           json_merge_patch(s.provenance, coalesce(s.detail, '{}'))
-    FROM import_staged_tasks s WHERE s.import_id = $import AND s.reason IS NOT NULL
+           json_merge_patch(json_merge_patch(s.provenance, coalesce(s.detail, '{}')),
+                            CASE WHEN m.source IS NULL THEN '{}' ELSE json_object('match_source', m.source) END)
+    FROM import_staged_tasks s
+    LEFT JOIN (  -- the source of the stored task a near-duplicate matched (an earlier row's: this import's)
+        SELECT instruction, any_value(source) AS source FROM tasks
+        WHERE dataset_id = $dataset AND instruction IN (
+            SELECT json_extract_string(detail, '$.match') FROM import_staged_tasks
+            WHERE import_id = $import AND reason IS NOT NULL)
+        GROUP BY instruction
+    ) m ON m.instruction = json_extract_string(s.detail, '$.match')
+    WHERE s.import_id = $import AND s.reason IS NOT NULL
     UNION ALL
     SELECT $dataset, NULL, 'import', 'exact_duplicate', s.instruction,
            json_merge_patch(s.provenance, json_object('match_source', o.source, 'match_task_id', o.id))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from domain.job_spec import CodeConfig, JobSpec
 from store import Store
@@ -74,3 +75,32 @@ def test_jobs_stored_before_whole_specs_read_back_as_their_spec(tmp_path: Path) 
     job = get_job(store, "job_1")
     store.close()
     assert job.spec == JobSpec(dataset_id="ds_1", method="code", target=4, seed=7, code=CodeConfig(min_tests=1))
+
+
+def test_tasks_stored_before_imports_keep_every_column_and_their_unique_key(tmp_path: Path) -> None:
+    """Migration 10 rebuilds `tasks` (any source name): rows written before it read back the same."""
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    apply_migrations(con, tuple(m for m in MIGRATIONS if m.version < 10))
+    con.execute("INSERT INTO datasets (id, name) VALUES ('ds_1', 'old')")
+    con.execute("""INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source,
+                   job_id, provenance, instruction_chars, text_chars, category_confidence)
+                   VALUES (7, 'ds_1', 'Name a color.', 42, false, 'open_qa', 'generated', 'job_x', '{"a": 1}', 13, 20,
+                           0.75)""")
+    before = con.execute("SELECT * FROM tasks").fetchall()
+    con.close()
+    store = Store.open(path)
+    with store.read() as cur:
+        assert cur.execute("SELECT * EXCLUDE (import_id) FROM tasks").fetchall() == before
+        assert cur.execute("SELECT import_id FROM tasks").fetchall() == [(None,)]
+    with store.write() as cur:
+        cur.execute("""INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source,
+                       provenance, instruction_chars, text_chars) VALUES (8, 'ds_1', 'x', 43, false, 'c', 'alpaca',
+                       '{}', 1, 1)""")  # an import's source name: allowed now
+    try:
+        with pytest.raises(duckdb.ConstraintException), store.write() as cur:  # the unique key survived the rebuild
+            cur.execute("""INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category,
+                           source, provenance, instruction_chars, text_chars) VALUES (9, 'ds_1', 'y', 42, false, 'c',
+                           'seed', '{}', 1, 1)""")  # the same fingerprint in the same dataset
+    finally:
+        store.close()

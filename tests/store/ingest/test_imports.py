@@ -119,7 +119,7 @@ def test_two_overlapping_sources_report_the_overlap_with_each(store: Store, data
         reasons = cur.execute("SELECT reason, json_extract_string(detail, '$.match_source') FROM rejections"
                               " WHERE stage = 'import' ORDER BY ALL").fetchall()  # fmt: skip
     assert reasons == [("exact_duplicate", "alpaca")] * 3 + [("exact_duplicate", "dolly"),
-                                                             ("exact_duplicate", "seed"), ("near_duplicate", None)]
+                                                             ("exact_duplicate", "seed"), ("near_duplicate", "alpaca")]
 
 
 def test_near_duplicates_kept_on_request_are_added_and_still_counted(store: Store, dataset_id: str,
