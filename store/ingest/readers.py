@@ -5,6 +5,10 @@ decoded value, or a `RowError` for a row that cannot be decoded. A bad JSONL lin
 lines are read. A JSON array cannot be resumed after a syntax error: one `RowError` names the item where it broke
 and the rows stop. Nothing here knows layouts; `store.ingest.layouts` turns each value into a task.
 
+Files compressed with gzip (`.jsonl.gz`, `.json.gz`: how Hugging Face and GitHub releases ship many datasets) are
+read through `gzip` as they stream, found by their magic bytes. A JSON Lines line is bounded too
+(`MAX_LINE_BYTES`): a longer one is a `RowError`, skipped without holding it (a file with no newline is one line).
+
 Nesting is bounded: a JSON row nested deeper than `MAX_DEPTH` levels is a `RowError`, never a crash (the bound is
 far above what instruction data holds and far below what breaks a decoder or an encoder down the line); a Parquet
 file whose schema nests too deeply is refused (pyarrow's own schema depth limit, about 50 lists).
@@ -12,6 +16,7 @@ file whose schema nests too deeply is refused (pyarrow's own schema depth limit,
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +31,8 @@ from domain.imports import FileFormat
 from store.ingest.formats import TOO_DEEP
 
 MAX_DEPTH = 100
+MAX_LINE_BYTES = 64 * 1024 * 1024  # far above any record within the text limits (100,000 characters a text)
+_GZIP = b"\x1f\x8b"
 PARQUET_BATCH_ROWS = 2048
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = b" \t\r\n"
@@ -43,9 +50,16 @@ class RowError(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-def sniff_format(path: Path) -> FileFormat:
-    """Parquet by its magic bytes, a JSON array by its first `[`, else JSON Lines."""
+def _open(path: Path) -> IO[bytes]:
+    """The file's bytes, decompressed as they are read when it is gzip."""
     with path.open("rb") as f:
+        compressed = f.read(2) == _GZIP
+    return gzip.open(path, "rb") if compressed else path.open("rb", buffering=_READ_BUFFER)  # type: ignore[return-value]
+
+
+def sniff_format(path: Path) -> FileFormat:
+    """Parquet by its magic bytes, a JSON array by its first `[`, else JSON Lines (inside gzip too)."""
+    with _open(path) as f:
         if f.read(4) == b"PAR1":
             return "parquet"
         f.seek(0)
@@ -57,7 +71,7 @@ def iter_rows(path: Path, file_format: FileFormat) -> Iterator[tuple[int, Any | 
     if file_format == "parquet":
         yield from _parquet_rows(path)
         return
-    with path.open("rb", buffering=_READ_BUFFER) as f:
+    with _open(path) as f:
         yield from (_array_rows(f) if file_format == "json" else _jsonl_rows(f))
 
 
@@ -73,8 +87,22 @@ def _first_byte(f: IO[bytes]) -> bytes:
     return b""
 
 
+def _lines(f: IO[bytes]) -> Iterator[bytes | None]:
+    """Each line of `f`; None for one longer than MAX_LINE_BYTES (read past in bounded pieces, never held)."""
+    while line := f.readline(MAX_LINE_BYTES + 1):
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while (rest := f.readline(MAX_LINE_BYTES)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+            continue
+        yield line
+
+
 def _jsonl_rows(f: IO[bytes]) -> Iterator[tuple[int, Any | RowError]]:
-    for number, line in enumerate(f, start=1):
+    for number, line in enumerate(_lines(f), start=1):
+        if line is None:
+            yield number, RowError(reason=f"the line is longer than {MAX_LINE_BYTES:,} bytes")
+            continue
         if number == 1:
             line = line.removeprefix(_BOM)
         if not line.strip():

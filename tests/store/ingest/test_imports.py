@@ -188,3 +188,28 @@ def test_an_import_cut_short_by_a_crash_is_settled_at_start_up(store: Store, dat
     assert counts(store, "SELECT count(*) FROM import_staged_tasks", []) == 0
     assert counts(store, "SELECT count(*) FROM tasks", []) == 0
     assert not list((tmp_path / "imports").iterdir())
+
+
+def test_a_running_import_shows_its_progress(store: Store, dataset_id: str, tmp_path: Path) -> None:
+    """Mid-file (after two chunks of 7 rows were staged) the import is `staging` with the rows read so far."""
+    seen = []
+
+    class Watching:
+        def __init__(self) -> None:
+            self.inner, self.calls = open_screen(store, dataset_id), 0
+
+        def check(self, text: str):
+            self.calls += 1
+            if self.calls == 15:
+                (running,) = list_imports(store, dataset_id)
+                seen.append((running.status, running.progress, running.layout))
+            return self.inner.check(text)
+
+        def remember(self, text: str) -> None:
+            self.inner.remember(text)
+
+    report = import_file(store, dataset_id, write_jsonl(tmp_path / "a.jsonl", alpaca_rows() * 2), ImportSpec(
+        source="alpaca", near_duplicates="keep"), LIMITS, screen=Watching)  # fmt: skip
+    assert seen == [("staging", {"phase": "reading", "rows": 14}, "alpaca")]
+    assert report.rows == 24 and report.added == 12 and report.exact_duplicates == 12
+    assert get_import(store, dataset_id, report.import_id).progress == {"phase": "done", "rows": 24}

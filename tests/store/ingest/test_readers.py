@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,29 @@ def test_memory_stays_flat_whatever_the_file_size(tmp_path: Path, file_format: s
         tracemalloc.stop()
     assert read == count
     assert size > 10_000_000 and peak < size / 20  # a line or a read buffer at a time, not the file
+
+
+def test_gzip_files_are_read_as_they_stream(tmp_path: Path) -> None:
+    import gzip
+
+    rows = [{"instruction": f"Row {n}", "output": "x"} for n in range(3)]
+    lines, array = tmp_path / "rows.jsonl.gz", tmp_path / "rows.json.gz"
+    with gzip.open(lines, "wb") as out:
+        out.write(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+    with gzip.open(array, "wb") as out:
+        out.write(b"  " + json.dumps(rows).encode())
+    assert (sniff_format(lines), sniff_format(array)) == ("jsonl", "json")
+    assert list(iter_rows(lines, "jsonl")) == list(enumerate(rows, start=1))
+    assert list(iter_rows(array, "json")) == list(enumerate(rows, start=1))
+
+
+def test_a_line_past_the_bound_is_a_row_error_and_the_next_lines_still_read(tmp_path: Path, monkeypatch) -> None:
+    from store.ingest import readers
+
+    monkeypatch.setattr(readers, "MAX_LINE_BYTES", 64)
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b'{"a": 1}\n{"a": "' + b"x" * 500 + b'"}\n{"a": 3}\n' + b'{"a": "' + b"y" * 200)
+    rows = list(iter_rows(path, "jsonl"))
+    assert [n for n, _ in rows] == [1, 2, 3, 4]
+    assert rows[0][1] == {"a": 1} and rows[2][1] == {"a": 3}
+    assert "longer than 64 bytes" in rows[1][1].reason and "longer than 64 bytes" in rows[3][1].reason
