@@ -237,8 +237,8 @@ def finish_import(store: Store, import_id: str, *, status: ImportStatus, rows: i
                   report: dict[str, Any] | None, error: str | None = None) -> None:  # fmt: skip
     with store.write() as cur:
         cur.execute(
-            "UPDATE imports SET status = ?, rows = ?, added = ?, report = ?, error = ?, finished_at = current_timestamp,"
-            " progress = json_object('phase', 'done', 'rows', ?::BIGINT) WHERE id = ?",
+            "UPDATE imports SET status = ?, rows = ?, added = ?, report = ?, error = ?,"
+            " finished_at = current_timestamp, progress = json_object('phase', 'done', 'rows', ?::BIGINT) WHERE id = ?",
             [status, rows, added, None if report is None else _json.encode(report).decode(), error, rows, import_id],
         )
         if status != "succeeded":

@@ -22,7 +22,8 @@ ALPACA = {
     "Explain why the sky looks blue during the day.": "Air molecules scatter short blue wavelengths of sunlight "
     "more than long red ones, so blue light reaches our eyes from every direction of the sky.",
     "Convert 25 degrees Celsius to Fahrenheit.": "25 degrees Celsius is 77 degrees Fahrenheit.",
-    "Write a haiku about autumn leaves falling.": "Red leaves drift and fall\nwhispering to the cold ground\nautumn says goodbye",
+    "Write a haiku about autumn leaves falling.": "Red leaves drift and fall\nwhispering to the cold ground\n"
+    "autumn says goodbye",
     "List the planets of the solar system in order from the sun.": "Mercury, Venus, Earth, Mars, Jupiter, Saturn, "
     "Uranus, Neptune.",
     "Suggest a name for a bakery that sells only sourdough bread.": "Wild Yeast Loaves",
