@@ -75,8 +75,8 @@ def as_json(result) -> dict | list:
 
 COMMANDS = [[], ["datasets"], ["datasets", "list"], ["datasets", "create"], ["datasets", "show"], ["seeds"],
             ["seeds", "add"], ["import"], ["jobs"], ["jobs", "create"], ["jobs", "watch"], ["jobs", "list"],
-            ["jobs", "show"], ["jobs", "cancel"], ["stats"], ["export"], ["snapshot"], ["snapshot", "create"], ["snapshot", "show"],
-            ["snapshot", "pull"], ["serve"], ["settings"], ["migrate"]]  # fmt: skip
+            ["jobs", "show"], ["jobs", "cancel"], ["stats"], ["export"], ["snapshot"], ["snapshot", "create"],
+            ["snapshot", "show"], ["snapshot", "pull"], ["serve"], ["settings"], ["migrate"]]  # fmt: skip
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "instructforge")
