@@ -24,6 +24,7 @@ from typing import Protocol
 import httpx
 import msgspec
 
+from domain.endpoints import normal_endpoint, normal_endpoints
 from domain.job_spec import Sampling
 from domain.redaction import redact_text
 
@@ -90,7 +91,7 @@ class OpenAICompletionsEngine:
     ) -> None:
         if not endpoints:
             raise ValueError("at least one endpoint is needed")
-        self.endpoints = [e.rstrip("/") for e in endpoints]
+        self.endpoints = list(normal_endpoints(endpoints))  # `http://h:8000/v1` is `http://h:8000`
         self.model = model
         self._limits = {e: asyncio.Semaphore(concurrency_per_endpoint) for e in self.endpoints}
         self._next = itertools.cycle(range(len(self.endpoints)))
@@ -232,8 +233,16 @@ def _parse_logprobs(raw: object) -> tuple[TokenLogprobs, ...] | None:
 
 
 async def discover_model(endpoint: str, *, timeout_s: float = 10.0) -> str:
-    """The first model an OpenAI-compatible server lists (vLLM serves one per process)."""
+    """The first model an OpenAI-compatible server lists (vLLM serves one per process).
+
+    EngineError when the server refuses for good (a 4xx other than 408 and 429: a wrong path or key, which
+    waiting does not mend); httpx's errors otherwise (a server still starting: the caller asks again).
+    """
+    endpoint = normal_endpoint(endpoint)
     async with httpx.AsyncClient(timeout=timeout_s) as client:
-        response = await client.get(f"{endpoint.rstrip('/')}/v1/models")
+        response = await client.get(f"{endpoint}/v1/models")
+        if 400 <= response.status_code < 500 and response.status_code not in _RETRYABLE_STATUS:
+            said = f"{response.status_code} {response.reason_phrase} {response.text[:200]}".strip()
+            raise EngineError(redact_text(f"{endpoint} answered GET /v1/models with {said}"))
         response.raise_for_status()
         return response.json()["data"][0]["id"]

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Literal
 
 import anyio
+import msgspec
 
+from domain.endpoints import normal_endpoints
 from domain.errors import ConflictError, InvalidInputError
 from domain.job_spec import JobSpec, JudgeConfig
 from domain.redaction import redact_text
-from generators.engine import CompletionEngine, OpenAICompletionsEngine, discover_model
+from generators.engine import CompletionEngine, EngineError, OpenAICompletionsEngine, discover_model
 from service.settings import EngineSettings
 
 log = logging.getLogger("instructforge.engine")
@@ -22,10 +24,18 @@ EngineStatus = Literal["not_configured", "starting", "ready", "failed"]
 _MAX_RESTARTS = 5
 
 
-def check_engine_choice(spec: JobSpec, engine: EngineSettings) -> None:
-    """Jobs need an engine; a job may narrow the configured endpoints, never add one (no SSRF)."""
+class EngineFailedError(Exception):
+    """The engine has failed for good (it is not starting any more): a job waiting on it cannot start."""
+
+
+def check_engine_choice(spec: JobSpec, engine: EngineSettings) -> JobSpec:
+    """Jobs need an engine; a job may narrow the configured endpoints, never add one (no SSRF).
+
+    Returns the spec with its endpoints in normal form: a job may name either form of a configured endpoint.
+    """
     if engine.kind == "none":
         raise ConflictError("this service runs without a generation engine", code="engine_not_configured")
+    spec = _with_normal_endpoints(spec)
     if spec.endpoints is not None:
         unknown = sorted(set(spec.endpoints) - set(engine.endpoints))
         if engine.kind != "remote" or unknown or not spec.endpoints:
@@ -36,6 +46,18 @@ def check_engine_choice(spec: JobSpec, engine: EngineSettings) -> None:
     if engine.kind == "embedded" and spec.model not in (None, engine.served_model_name):
         raise InvalidInputError(f"the embedded engine serves {engine.served_model_name!r} only", code="unknown_model")
     _check_judge_choice(spec.judge, engine)
+    return spec
+
+
+def _with_normal_endpoints(spec: JobSpec) -> JobSpec:
+    """The job's and its judge's endpoints in normal form (`domain.endpoints`); what is no http(s) URL is a 400."""
+    try:
+        endpoints = None if spec.endpoints is None else list(normal_endpoints(spec.endpoints))
+        judged_at = None if spec.judge.endpoints is None else list(normal_endpoints(spec.judge.endpoints))
+    except ValueError as exc:
+        raise InvalidInputError(f"endpoints: {exc}", code="unknown_endpoint") from None
+    judge = msgspec.structs.replace(spec.judge, endpoints=judged_at)
+    return msgspec.structs.replace(spec, endpoints=endpoints, judge=judge)
 
 
 def _check_judge_choice(judge: JudgeConfig, engine: EngineSettings) -> None:
@@ -56,6 +78,7 @@ class EngineHolder:
     def __init__(self, settings: EngineSettings, data_dir: Path) -> None:
         self.settings = settings
         self.data_dir = data_dir
+        self._changed = asyncio.Event()  # set (and replaced) at every change of status: wakes `wait_ready`
         self.status: EngineStatus = "not_configured" if settings.kind == "none" else "starting"
         self._detail = ""
         self.detail = "generation is switched off (INSTRUCTFORGE_ENGINE=none)" if settings.kind == "none" else ""
@@ -64,6 +87,29 @@ class EngineHolder:
         self._server = None
         self._task: asyncio.Task | None = None
         self._starts = 0
+
+    @property
+    def status(self) -> EngineStatus:
+        return self._status
+
+    @status.setter
+    def status(self, status: EngineStatus) -> None:
+        self._status = status
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_ready(self) -> None:
+        """Until the engine is ready; EngineFailedError, with the reason, once it has failed."""
+        while not self.ready.is_set():
+            if self.status == "failed":
+                raise EngineFailedError(f"the generation engine failed: {self.detail}")
+            await self._changed.wait()
+
+    def waiting_for(self) -> str | None:
+        """Why a job that is not running its rounds waits on the engine (None: it does not)."""
+        if self.status in ("starting", "failed"):
+            return f"engine {self.status}: {self.detail or 'no detail yet'}"
+        return None
 
     @property
     def detail(self) -> str:
@@ -117,7 +163,7 @@ class EngineHolder:
     @contextlib.asynccontextmanager
     async def engine_for(self, endpoints: list[str] | None, model: str | None) -> AsyncIterator[CompletionEngine]:
         """A job's own client when it narrows the endpoints or names a model (remote engines only)."""
-        await self.ready.wait()
+        await self.wait_ready()
         engine = self._client(endpoints or list(self.settings.endpoints), model or self.engine.model)
         try:
             yield engine
@@ -131,7 +177,7 @@ class EngineHolder:
         if not endpoints and judge.model is None:
             yield None
             return
-        await self.ready.wait()
+        await self.wait_ready()
         endpoints = endpoints or list(self.settings.endpoints)
         if not endpoints:  # embedded, the served model named: the generation engine itself
             yield None
@@ -191,14 +237,26 @@ class EngineHolder:
         return self._server.base_url, self.settings.served_model_name
 
     async def _discover(self, endpoint: str) -> str:
-        """Remote servers may come up after us: ask until one answers or the start timeout passes."""
-        with anyio.fail_after(self.settings.start_timeout_s):
-            while True:
-                try:
-                    return await discover_model(endpoint)
-                except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
-                    self.detail = f"waiting for {endpoint}: {exc}"
-                    await asyncio.sleep(2)
+        """Remote servers may come up after us: ask until one answers or the start timeout passes.
+
+        A refusal (EngineError: a 4xx such as the 404 of a wrong path) is no server still starting: it is
+        raised at once. The timeout's error says what the last try got, since that is why nothing started.
+        """
+        last = "no answer"
+        try:
+            with anyio.fail_after(self.settings.start_timeout_s):
+                while True:
+                    try:
+                        return await discover_model(endpoint)
+                    except EngineError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - any other failure means "not yet"
+                        last = f"{type(exc).__name__}: {exc}"
+                        self.detail = f"waiting for {endpoint}: {last}"
+                        await asyncio.sleep(2)
+        except TimeoutError:
+            timeout = self.settings.start_timeout_s
+            raise TimeoutError(f"{endpoint} listed no model in {timeout:g} s; the last try: {last}") from None
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():

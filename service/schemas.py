@@ -134,14 +134,17 @@ class JobOut(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    # Why an unfinished job waits, read live (not stored): "engine starting: <detail>" while the engine starts.
+    waiting_for: str | None = None
 
     @classmethod
-    def of(cls, job: JobRecord, rejections_by_reason: dict[str, int]) -> JobOut:
+    def of(cls, job: JobRecord, rejections_by_reason: dict[str, int], waiting_for: str | None = None) -> JobOut:
         return cls(
             id=job.id, dataset_id=job.dataset_id, method=job.method, status=job.status, target=job.spec.target,
             accepted=job.accepted, progress=job.progress, rejections_by_reason=rejections_by_reason,
             stop_reason=job.stop_reason, error=job.error, params=public_spec(job.spec), created_at=job.created_at,
             started_at=job.started_at, finished_at=job.finished_at, updated_at=job.updated_at,
+            waiting_for=waiting_for if job.status in ("queued", "running") else None,
         )  # fmt: skip
 
 
@@ -150,6 +153,9 @@ def public_spec(spec: JobSpec) -> JobSpec:
     if spec.webhook is not None:
         webhook = Webhook(url=redact_url(spec.webhook.url), secret=REDACTED)
         spec = msgspec.structs.replace(spec, webhook=webhook)
+    if spec.judge.endpoints is not None:
+        judge = msgspec.structs.replace(spec.judge, endpoints=[redact_url(e) for e in spec.judge.endpoints])
+        spec = msgspec.structs.replace(spec, judge=judge)
     if spec.endpoints is None:
         return spec
     return msgspec.structs.replace(spec, endpoints=[redact_url(e) for e in spec.endpoints])

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from domain.endpoints import normal_endpoints
 from domain.redaction import REDACTED, redact_text, redact_url
 from domain.screening import NEAR_DUPLICATE_THRESHOLD
 from generators.sandbox.limits import SandboxLimits
@@ -105,6 +106,12 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
         return self.concurrency_per_endpoint or (16 if self.kind == "embedded" else 64)
 
     def __post_init__(self) -> None:
+        # Either form of an endpoint (`http://h:8000` or the OpenAI base URL `http://h:8000/v1`), kept as one.
+        for field, variable in (("endpoints", "ENDPOINTS"), ("judge_endpoints", "JUDGE_ENDPOINTS")):
+            try:
+                msgspec.structs.force_setattr(self, field, normal_endpoints(getattr(self, field)))
+            except ValueError as exc:
+                raise ValueError(f"{PREFIX}{variable}: {exc}") from None
         if self.kind == "remote" and not self.endpoints:
             raise ValueError("engine kind remote needs INSTRUCTFORGE_ENDPOINTS")
 
@@ -220,4 +227,5 @@ def public_settings(settings: Settings) -> dict[str, Any]:
     shown = msgspec.to_builtins(settings)
     shown["server"]["api_keys"] = _public_value("api_keys", shown["server"]["api_keys"])
     shown["engine"]["endpoints"] = _public_value("endpoints", shown["engine"]["endpoints"])
+    shown["engine"]["judge_endpoints"] = _public_value("endpoints", shown["engine"]["judge_endpoints"])
     return shown

@@ -19,7 +19,7 @@ from generators.engine import CompletionEngine
 from generators.judge_stage import judge_round
 from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
-from service.engine_holder import EngineHolder
+from service.engine_holder import EngineFailedError, EngineHolder
 from service.logging_setup import bind_job_id
 from service.methods import GenerationMethod, open_method
 from store import Store
@@ -90,7 +90,7 @@ class JobWorker:
 
     async def run(self) -> None:
         """Forever: wait for the engine, then run what is unfinished (embedded: one by one)."""
-        await self.holder.ready.wait()
+        await self._wait_for_engine()
         while True:
             jobs = await anyio.to_thread.run_sync(unfinished_jobs, self.store)
             if not jobs:
@@ -102,6 +102,24 @@ class JobWorker:
                 await asyncio.gather(*(self.run_job(job) for job in jobs))
             else:
                 await self.run_job(jobs[0])
+
+    async def _wait_for_engine(self) -> None:
+        """Until the engine is ready. Once it has failed for good, every unfinished job fails with the reason
+        (the engine's detail: the endpoint and what it answered), rather than staying queued with no word."""
+        while True:
+            try:
+                await self.holder.wait_ready()
+                return
+            except EngineFailedError as exc:
+                await anyio.to_thread.run_sync(self._fail_unfinished, redact_text(str(exc)))
+            self.wake.clear()
+            with anyio.move_on_after(5):  # a job posted meanwhile (POST refuses most with 503 `engine_failed`)
+                await self.wake.wait()
+
+    def _fail_unfinished(self, error: str) -> None:
+        for job in unfinished_jobs(self.store):
+            log.error("job %s cannot start: %s", job.id, error)
+            finish_job(self.store, job.id, "failed", stop_reason="error", error=error)
 
     @bind_job_id  # what the job logs carries its id
     async def run_job(self, job: JobRecord) -> None:
@@ -152,7 +170,7 @@ class JobWorker:
 
     async def _may_start_round(self, job_id: str, run: _Run) -> bool:
         await run.slots.acquire()
-        await self.holder.ready.wait()  # paused while the embedded engine restarts
+        await self.holder.wait_ready()  # paused while the embedded engine restarts; failed: the job fails
         job = await anyio.to_thread.run_sync(get_job, self.store, job_id)
         if self._stop_reason(job, run.method) is None:
             return True

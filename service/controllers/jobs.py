@@ -15,7 +15,7 @@ from litestar.response import ServerSentEvent
 from domain.job_spec import JobSpec
 from service.bodies import strict_body
 from service.dependencies import SettingsDep, StoreDep
-from service.engine_holder import check_engine_choice
+from service.engine_holder import EngineHolder, check_engine_choice
 from service.errors import CodedHTTPException, error_responses
 from service.events import job_events
 from service.paging import id_cursor, page_size
@@ -45,12 +45,13 @@ IdempotencyKey = Annotated[
 ]  # fmt: skip
 
 
-def job_out(store: Store, job: JobRecord) -> JobOut:
-    return JobOut.of(job, job_rejections(store, job.id))
+def job_out(store: Store, job: JobRecord, engine: EngineHolder | None = None) -> JobOut:
+    """The job as answers show it; with the engine, an unfinished job also says why it waits (`waiting_for`)."""
+    return JobOut.of(job, job_rejections(store, job.id), engine.waiting_for() if engine is not None else None)
 
 
-def read_job_out(store: Store, job_id: str) -> JobOut:
-    return job_out(store, get_job(store, job_id))
+def read_job_out(store: Store, job_id: str, engine: EngineHolder | None = None) -> JobOut:
+    return job_out(store, get_job(store, job_id), engine)
 
 
 def checked_idempotency_key(key: str | None) -> str | None:
@@ -69,7 +70,7 @@ def request_sha256(spec: JobSpec) -> str:
 
 
 _CREATE_RESPONSES = {
-    **error_responses(400, 401, 404, 409, 413),
+    **error_responses(400, 401, 404, 409, 413, 503),
     200: ResponseSpec(JobOut, description="a retry: the job this Idempotency-Key made (Idempotent-Replayed: true)"),
 }
 _EVENTS_RESPONSES = {
@@ -97,8 +98,10 @@ class JobController(Controller):
         global (not per API key) and kept for good.
         """
         key = checked_idempotency_key(idempotency_key)
-        spec = await strict_body(request, JobSpec)
-        check_engine_choice(spec, settings.engine)
+        spec = check_engine_choice(await strict_body(request, JobSpec), settings.engine)  # endpoints in normal form
+        engine: EngineHolder = request.app.state.engine
+        if engine.status == "failed":  # no job could start: say so now, not by failing it later
+            raise CodedHTTPException(503, "engine_failed", f"no job can start: {engine.waiting_for()}")
         if key is None:
             job, replayed = await anyio.to_thread.run_sync(create_job, store, spec), False
         else:
@@ -107,28 +110,30 @@ class JobController(Controller):
             return Response(await anyio.to_thread.run_sync(job_out, store, job), status_code=200,
                             headers={"Idempotent-Replayed": "true"})  # fmt: skip
         request.app.state.worker.wake.set()
-        return Response(await anyio.to_thread.run_sync(job_out, store, job), status_code=202)
+        return Response(await anyio.to_thread.run_sync(job_out, store, job, engine), status_code=202)
 
     @get("/", sync_to_thread=True, responses=error_responses(400, 401))
     def list(
-        self, store: StoreDep, settings: SettingsDep, cursor: JobCursor = None, limit: PageLimit = None,
-        dataset_id: DatasetIdFilter = None,
+        self, request: Request, store: StoreDep, settings: SettingsDep, cursor: JobCursor = None,
+        limit: PageLimit = None, dataset_id: DatasetIdFilter = None,
     ) -> JobList:  # fmt: skip
         size = page_size(limit, settings.limits)
         jobs = list_jobs(store, after=id_cursor(cursor, "job"), limit=size, dataset_id=dataset_id)
+        engine = request.app.state.engine
         return JobList(
-            items=[job_out(store, j) for j in jobs[:size]], next=jobs[size - 1].id if len(jobs) > size else None
+            items=[job_out(store, j, engine) for j in jobs[:size]],
+            next=jobs[size - 1].id if len(jobs) > size else None,
         )
 
     @get("/{job_id:str}", sync_to_thread=True, responses=error_responses(400, 401, 404))
-    def read(self, store: StoreDep, job_id: JobId) -> JobOut:
-        return read_job_out(store, job_id)
+    def read(self, request: Request, store: StoreDep, job_id: JobId) -> JobOut:
+        return read_job_out(store, job_id, request.app.state.engine)
 
     @get("/{job_id:str}/events", responses=_EVENTS_RESPONSES)
-    async def events(self, store: StoreDep, job_id: JobId) -> ServerSentEvent:
+    async def events(self, request: Request, store: StoreDep, job_id: JobId) -> ServerSentEvent:
         """The job's changes as server-sent events: `status` first, `progress`, then one `end` (service.events)."""
         await anyio.to_thread.run_sync(get_job, store, job_id)  # an unknown job: a 404, before any stream
-        return ServerSentEvent(job_events(partial(read_job_out, store, job_id)))
+        return ServerSentEvent(job_events(partial(read_job_out, store, job_id, request.app.state.engine)))
 
     @get("/{job_id:str}/webhook-deliveries", sync_to_thread=True, responses=error_responses(400, 401, 404))
     def webhook_deliveries(self, store: StoreDep, job_id: JobId) -> WebhookDeliveryList:

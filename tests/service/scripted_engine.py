@@ -45,10 +45,22 @@ class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _unknown_path(self, path: str) -> bool:
+        """Only the two paths a server serves answer (a client's `/v1/v1/models` gets vLLM's 404)."""
+        if self.path == path:
+            return False
+        self.send_response(404)
+        self.send_header("content-length", "0")
+        self.end_headers()
+        return True
+
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        self._send({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+        if not self._unknown_path("/v1/models"):
+            self._send({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+        if self._unknown_path("/v1/completions"):
+            return
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         time.sleep(self.server.delay_s)
         text = self.server.answer(body["prompt"])

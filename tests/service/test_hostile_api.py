@@ -165,7 +165,7 @@ def test_open_endpoints_say_only_what_a_probe_needs(settings, tmp_path) -> None:
         dataset_id = client.post("/v1/datasets", json={"name": "d"}, headers=key).json()["id"]
         job = client.post("/v1/jobs", json={"dataset_id": dataset_id, "target": 1, "endpoints": [REMOTE]}, headers=key)
         assert job.status_code == 202, job.text
-        assert job.json()["params"]["endpoints"] == ["http://***@127.0.0.1:9/?***"]
+        assert job.json()["params"]["endpoints"] == ["http://***@127.0.0.1:9?***"]  # in normal form, redacted
         listed = client.get("/v1/jobs", headers=key).text
         for text in (health.text, client.get("/ready").text, engine["detail"], job.text, listed):
             assert SECRET not in text and str(tmp_path) not in text
@@ -200,7 +200,7 @@ def test_printed_settings_and_setting_errors_hide_keys_and_endpoint_credentials(
     }
     shown = public_settings(settings_from_env(env))
     assert shown["server"]["api_keys"] == ["***", "***"]
-    assert shown["engine"]["endpoints"] == ["http://***@127.0.0.1:9/?***"]
+    assert shown["engine"]["endpoints"] == ["http://***@127.0.0.1:9?***"]  # in normal form, redacted
     with pytest.raises(SettingsError) as raised:
         settings_from_env({**env, "INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ROUNDS_IN_FLIGHT": "0"})
     assert SECRET not in str(raised.value)

@@ -91,6 +91,9 @@ class Holder:
         self.ready.set()
         self.engine = type("Engine", (), {"model": "scripted"})()
 
+    async def wait_ready(self) -> None:
+        await self.ready.wait()
+
 
 def test_the_worker_lines_about_a_job_carry_its_id(tmp_path: Path, monkeypatch, json_records) -> None:
     store = Store.open(tmp_path / "jobs.duckdb")

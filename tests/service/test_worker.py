@@ -80,6 +80,9 @@ class Holder:
         self.ready.set()
         self.engine = type("Engine", (), {"model": "scripted"})()
 
+    async def wait_ready(self) -> None:
+        await self.ready.wait()
+
 
 @pytest.fixture
 def store(tmp_path: Path):
