@@ -22,6 +22,7 @@ from domain.records import NewTask
 from store.database import Store
 from store.datasets import require_dataset
 from store.tasks import conversation_columns
+from store.words import words_sql
 
 ImportStatus = Literal["staging", "succeeded", "failed"]
 _json = msgspec.json.Encoder()
@@ -151,12 +152,12 @@ _NEAR_OVERLAP = """
 """
 _MOVE_TASKS = """
     INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source, job_id,
-                       provenance, instruction_chars, text_chars, import_id)
+                       provenance, instruction_chars, text_chars, import_id, instruction_words)
     SELECT $first + s.position, $dataset, s.instruction, s.fingerprint, s.is_classification, s.category, $source, NULL,
-           s.provenance, length(s.instruction), s.text_chars, $import
+           s.provenance, length(s.instruction), s.text_chars, $import, {words}
     FROM import_staged_tasks s
     WHERE s.import_id = $import AND s.reason IS NULL AND s.position NOT IN (SELECT position FROM exact_overlap)
-"""
+""".format(words=words_sql("s.instruction"))  # the words as `add_tasks` counts them
 _MOVE_INSTANCES = """
     INSERT INTO instances (task_id, position, dataset_id, input, output, input_chars, output_chars)
     SELECT $first + i.position, i.n, $dataset, i.input, i.output, length(i.input), length(i.output)

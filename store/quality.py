@@ -128,11 +128,40 @@ def tenths(values: list[float]) -> dict[str, int]:
 
 def label_counts(store: Store, dataset_id: str) -> LabelStats:
     """The store's half of the label figures: how confident the labeller was on the generated tasks."""
-    with store.read() as cur:
+    with store.read() as cur:  # by tenth in SQL, as `tenths` bins (a stats call must not fetch 1M rows)
         rows = cur.execute(
-            """SELECT category_confidence, category = ? FROM tasks
-               WHERE dataset_id = ? AND source = 'generated' AND category_confidence IS NOT NULL""",
+            """SELECT least(floor(category_confidence * 10), 9)::INTEGER, count(*), count(*) FILTER (category = ?)
+               FROM tasks WHERE dataset_id = ? AND source = 'generated' AND category_confidence IS NOT NULL
+               GROUP BY 1 ORDER BY 1""",
             [DEFAULT_CATEGORY, dataset_id],
         ).fetchall()
-    return LabelStats(labelled=len(rows), uncategorized=sum(1 for _, unsure in rows if unsure),
-                      confidence=tenths([confidence for confidence, _ in rows]))  # fmt: skip
+    return LabelStats(labelled=sum(r[1] for r in rows), uncategorized=sum(r[2] for r in rows),
+                      confidence={f"{t / 10:.1f}-{t / 10 + 0.1:.1f}": n for t, n, _ in rows})  # fmt: skip
+
+
+# The seeds a dataset's labeller is built from (`store.jobs.dataset_categories`' rows). Seeds are append-only with
+# growing ids, so (count, max id) names them exactly and `id <= max id` reads the same ones later.
+_LABEL_SEED_STATE = """
+    SELECT count(*), coalesce(max(id), 0) FROM tasks
+    WHERE dataset_id = ? AND source = 'seed' AND category <> ?
+"""
+_LABEL_SEEDS = """
+    SELECT instruction, category FROM (
+        SELECT id, instruction, category FROM tasks
+        WHERE dataset_id = ? AND source = 'seed' AND category <> ? AND id <= ?
+        ORDER BY ((id % 4294967296)::UBIGINT * 2654435761) % 4294967296, id LIMIT ?
+    ) ORDER BY id
+"""  # the balance report's verb sample order: the first `limit` under Knuth's hash, spread over the ids
+
+
+def label_seed_state(store: Store, dataset_id: str) -> tuple[int, int]:
+    """(count, max id) of the seeds with a category."""
+    with store.read() as cur:
+        count, last = cur.execute(_LABEL_SEED_STATE, [dataset_id, DEFAULT_CATEGORY]).fetchall()[0]
+    return count, last
+
+
+def label_seeds(store: Store, dataset_id: str, max_id: int, limit: int) -> list[tuple[str, str]]:
+    """(instruction, category) of at most `limit` seeds with a category and an id up to `max_id`, by id."""
+    with store.read() as cur:
+        return cur.execute(_LABEL_SEEDS, [dataset_id, DEFAULT_CATEGORY, max_id, limit]).fetchall()

@@ -16,6 +16,7 @@ from store.database import Store
 from store.datasets import require_dataset
 from store.quality import SCORES, insert_judgements, latest_judgements
 from store.records import AddResult, RecordFilter, TaskPage, TaskRecord
+from store.words import word_counts
 
 _MAX_REPORTED_DUPLICATES = 100
 _json = msgspec.json.Encoder()
@@ -26,9 +27,9 @@ _EXISTING_FINGERPRINTS = """
 """
 _INSERT_TASKS = """
     INSERT INTO tasks (id, dataset_id, instruction, fingerprint, is_classification, category, source, job_id,
-                       provenance, instruction_chars, text_chars, category_confidence)
+                       provenance, instruction_chars, text_chars, category_confidence, instruction_words)
     SELECT $1 + position, $2, instruction, fingerprint, is_classification, category, $3, $4, provenance,
-           length(instruction), text_chars, category_confidence
+           length(instruction), text_chars, category_confidence, instruction_words
     FROM incoming_tasks
 """
 _INSERT_INSTANCES = """
@@ -100,16 +101,18 @@ def _text_chars(task: NewTask) -> int:
 def _candidate_tables(tasks: Sequence[NewTask], firsts: list[int], prints: list[int]) -> tuple[pa.Table, pa.Table]:
     """Arrow tables of the batch's first occurrences, keyed by batch position (ids come later, in SQL)."""
     chosen = [tasks[p] for p in firsts]
+    instructions = pa.array([t.instruction for t in chosen], pa.string())
     task_table = pa.table(
         {
             "position": pa.array(firsts, pa.int64()),
-            "instruction": [t.instruction for t in chosen],
+            "instruction": instructions,
             "fingerprint": pa.array([prints[p] for p in firsts], pa.int64()),
             "is_classification": [t.is_classification for t in chosen],
             "category": [t.category for t in chosen],
             "provenance": [_json.encode(t.provenance).decode() for t in chosen],
             "text_chars": pa.array([_text_chars(t) for t in chosen], pa.int64()),
             "category_confidence": pa.array([t.category_confidence for t in chosen], pa.float64()),
+            "instruction_words": word_counts(instructions),
         }
     )
     rows = [(p, n, inst) for p, task in zip(firsts, chosen, strict=True) for n, inst in enumerate(task.instances)]
