@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -79,3 +81,18 @@ class Server:
             assert job["status"] in ("queued", "running"), job
             time.sleep(1)
         raise AssertionError(f"job {job_id} did not get there in {timeout} s: {job}")
+
+
+@contextmanager
+def serving_on(data_dir: Path, engine_url: str, *, default_dataset: bool) -> Iterator[Server]:
+    """A ready `instructforge serve` whose engine is the remote vLLM server at `engine_url` (the session's one),
+    stopped with SIGTERM afterwards: the fixture the end-to-end tests share."""
+    env = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": engine_url,
+           "INSTRUCTFORGE_DEFAULT_DATASET": "true" if default_dataset else "false"}  # fmt: skip
+    running = Server(data_dir, free_port(), env)
+    try:
+        running.wait_ready()
+        running.wait_engine()
+        yield running
+    finally:
+        running.stop(signal.SIGTERM)

@@ -6,27 +6,21 @@ started by the service: `test_generation.py` covers that path).
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import httpx
 import pytest
 
 from generators.sandbox import run_tests
-from tests.service.servers import Server, free_port
+from tests.service.servers import Server, serving_on
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture
 def server(tmp_path: Path, vllm_server):
-    env = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": vllm_server.base_url,
-           "INSTRUCTFORGE_DEFAULT_DATASET": "true"}  # fmt: skip
-    running = Server(tmp_path / "data", free_port(), env)
-    running.wait_ready()
-    running.wait_engine()
-    yield running
-    running.stop(signal.SIGTERM)
+    with serving_on(tmp_path / "data", vllm_server.base_url, default_dataset=True) as running:
+        yield running
 
 
 def records(url: str, dataset_id: str, **params) -> list[dict]:

@@ -8,12 +8,11 @@ snapshot with a mixing recipe whose manifest shows the sources, their licences a
 from __future__ import annotations
 
 import json
-import signal
 
 import httpx
 import pytest
 
-from tests.service.servers import Server, free_port
+from tests.service.servers import Server, serving_on
 
 pytestmark = pytest.mark.server
 
@@ -43,13 +42,9 @@ def jsonl(rows: list[dict]) -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, vllm_server):
-    env = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": vllm_server.base_url,
-           "INSTRUCTFORGE_DEFAULT_DATASET": "false"}  # fmt: skip
-    running = Server(tmp_path_factory.mktemp("imports") / "data", free_port(), env)
-    running.wait_ready()
-    running.wait_engine()
-    yield running
-    running.stop(signal.SIGTERM)
+    data_dir = tmp_path_factory.mktemp("imports") / "data"
+    with serving_on(data_dir, vllm_server.base_url, default_dataset=False) as running:
+        yield running
 
 
 def post_import(server: Server, dataset_id: str, body: bytes, **params: str) -> dict:

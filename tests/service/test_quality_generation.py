@@ -6,25 +6,18 @@ two rounds, and `/v1/code/verify` on a strong and a weak test set, all over HTTP
 
 from __future__ import annotations
 
-import signal
-
 import httpx
 import pytest
 
-from tests.service.servers import Server, free_port
+from tests.service.servers import Server, serving_on
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, vllm_server):
-    env = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": vllm_server.base_url,
-           "INSTRUCTFORGE_DEFAULT_DATASET": "true"}  # fmt: skip
-    running = Server(tmp_path_factory.mktemp("quality") / "data", free_port(), env)
-    running.wait_ready()
-    running.wait_engine()
-    yield running
-    running.stop(signal.SIGTERM)
+    with serving_on(tmp_path_factory.mktemp("quality") / "data", vllm_server.base_url, default_dataset=True) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
