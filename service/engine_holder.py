@@ -17,6 +17,7 @@ from domain.errors import ConflictError, InvalidInputError
 from domain.job_spec import JobSpec, JudgeConfig
 from domain.redaction import redact_text
 from generators.engine import CompletionEngine, EngineError, OpenAICompletionsEngine, discover_model
+from generators.fleet import Fleet
 from service.settings import EngineSettings
 
 log = logging.getLogger("instructforge.engine")
@@ -87,6 +88,12 @@ class EngineHolder:
         self._server = None
         self._task: asyncio.Task | None = None
         self._starts = 0
+        # Every client of every job asks this one fleet for its slots: the endpoints' limits and the jobs'
+        # fair shares hold across jobs, models and the judge (`generators.fleet`).
+        self.fleet = Fleet(
+            cap=settings.requests_in_flight, initial=settings.initial_requests_in_flight,
+            adaptive=settings.adapts, timeout_s=settings.request_timeout_s,
+        )  # fmt: skip
 
     @property
     def status(self) -> EngineStatus:
@@ -205,10 +212,10 @@ class EngineHolder:
         return OpenAICompletionsEngine(
             endpoints,
             model,
-            concurrency_per_endpoint=self.settings.requests_in_flight,
+            fleet=self.fleet,
             timeout_s=self.settings.request_timeout_s,
             retries=self.settings.retries,
-            send_seed=self.settings.per_request_seed,
+            send_seed=self.settings.sends_seed,
         )
 
     def _server_log(self) -> Path:
@@ -263,5 +270,6 @@ class EngineHolder:
             self._task.cancel()
         if self.engine is not None:
             await self.engine.aclose()
+        await self.fleet.aclose()
         if self._server is not None:
             await anyio.to_thread.run_sync(self._server.stop)

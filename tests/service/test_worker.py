@@ -79,6 +79,7 @@ class Holder:
         self.ready = asyncio.Event()
         self.ready.set()
         self.engine = type("Engine", (), {"model": "scripted"})()
+        self.fleet = None  # a scripted engine asks no fleet for slots: rounds are paced by their bound alone
 
     async def wait_ready(self) -> None:
         await self.ready.wait()

@@ -1,0 +1,102 @@
+"""How many requests one endpoint gets at once: an adaptive limit (AIMD on latency and refusals), pure.
+
+A vLLM server on a GPU decodes hundreds of sequences at once and its output grows with the batch until the
+GPU is saturated; past that, more requests only wait (in vLLM's queue, or as 429s from a gateway that bounds
+it). No fixed number fits every model and GPU, so each endpoint's limit is found while it works:
+
+- slow start: while nothing has pushed back, the limit grows by one per request that finished while the
+  endpoint was full (doubling every round trip), so an idle H200 reaches its ~200 streams in a few seconds;
+- congestion avoidance: after the first push-back, it grows by one per full window of such requests;
+- multiplicative decrease: by half on a refusal (429/503, a timeout, a dropped connection), and by a fifth
+  when latency per output token has risen `LATENCY_TOLERANCE` times above the best seen (the batch is past
+  the GPU's knee or requests are queueing in the server); at most once per window, since the requests in
+  flight at a decrease were sent under the old limit and would each cut it again.
+
+Why a tolerance of 2: vLLM's decode is memory-bound until the batch saturates the GPU: per-token latency
+rises slowly below the knee (NVIDIA NIM's Llama-3.1-8B table: 4.63 ms at 1 stream, 7.57 ms at 100, when
+output is 12,215 of the ~13,000 tokens/s peak reached from ~150 streams) and steeply past it. Doubling marks
+"past the knee" without cutting a batch that still gains; a cut by a fifth stays above the knee it found.
+
+`Retry-After` (seconds or an HTTP date) is parsed here; the endpoint's pause is kept by `generators.fleet`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+import time
+
+LATENCY_TOLERANCE = 2.0  # latency per token this many times the best seen: past the knee (see above)
+REFUSAL_DECREASE = 0.5  # a 429, a timeout or a dropped connection: the endpoint is overloaded or failing
+LATENCY_DECREASE = 0.8  # latency alone: past the knee, not failing
+MIN_TOKENS_PER_SAMPLE = 16  # a short answer's latency is mostly time to first token: counted as 16 tokens
+BEST_DRIFT = 1.002  # the best latency creeps up per sample, so a server that got slower for good is re-learnt
+RECENT_WEIGHT = 0.05  # the recent latency is an EWMA over ~20 completions
+MAX_RETRY_AFTER_S = 300.0  # a server asking for longer is paused this long, then tried again
+
+
+class AdaptiveLimit:
+    """One endpoint's limit on requests in flight, between 1 and `cap`; `adaptive=False` keeps `initial`."""
+
+    def __init__(self, initial: int, cap: int, *, adaptive: bool = True) -> None:
+        self.cap = max(1, cap)
+        self.adaptive = adaptive
+        self.limit = float(min(max(1, initial), self.cap))
+        self.threshold = float(self.cap)  # slow start below it; set at the first decrease
+        self.best: float | None = None  # seconds per token, the best seen (drifting up)
+        self.recent: float | None = None
+        self._since_decrease = math.inf  # requests finished since the last decrease
+
+    @property
+    def allowed(self) -> int:
+        return max(1, int(self.limit))
+
+    def on_success(self, seconds: float, tokens: int, *, was_full: bool) -> None:
+        """A request finished in `seconds` with `tokens` out; `was_full`: the endpoint was at its limit."""
+        if not self.adaptive:
+            return
+        self._since_decrease += 1
+        sample = seconds / max(tokens, MIN_TOKENS_PER_SAMPLE)
+        self.best = sample if self.best is None else min(self.best * BEST_DRIFT, sample)
+        self.recent = sample if self.recent is None else self.recent + RECENT_WEIGHT * (sample - self.recent)
+        if self.recent > LATENCY_TOLERANCE * self.best:
+            self._decrease(LATENCY_DECREASE)
+        elif was_full:
+            step = 1.0 if self.limit < self.threshold else 1.0 / self.limit
+            self.limit = min(float(self.cap), self.limit + step)
+
+    def on_refusal(self) -> None:
+        """A 429/503, a timeout or a connection error."""
+        if self.adaptive:
+            self._decrease(REFUSAL_DECREASE)
+
+    def _decrease(self, factor: float) -> None:
+        if self._since_decrease < self.allowed:
+            return  # this window has already been cut: its requests were sent under the old limit
+        self.limit = max(1.0, self.limit * factor)
+        self.threshold = self.limit
+        self._since_decrease = 0
+        self.recent = self.best  # judge the new limit by its own requests
+
+
+def retry_after_s(value: str | None, *, now: float | None = None) -> float | None:
+    """`Retry-After` in seconds from now (delta-seconds or an HTTP date), bounded; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    wait = when.timestamp() - (time.time() if now is None else now)
+    return min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+
+
+def jittered(seconds: float, rng: random.Random | None = None) -> float:
+    """Full jitter (a uniform draw in [0, seconds]): retries of many requests do not arrive together."""
+    return (rng or random).uniform(0.0, seconds)
