@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO))
 from bench.load_bench import free_port, start_server  # noqa: E402
 from tests.simfleet.server import SimFleet  # noqa: E402
 
+args_verbose = False
 SEEDS = REPO.parent / "shared" / "data" / "self_instruct_seed_tasks.jsonl"
 
 
@@ -57,7 +58,7 @@ def measure(url: str, fleet: SimFleet, pid: int, args: argparse.Namespace) -> di
         process, before = psutil.Process(pid), fleet.stats()
         cpu0, started = sum(process.cpu_times()[:2]), time.monotonic()
         job = http.post("/v1/jobs", json={"dataset_id": dataset, "target": 1_000_000, "config": config}).json()
-        time.sleep(args.seconds)
+        limits = watch_limits(http, args.seconds)
         state = http.get(f"/v1/jobs/{job['id']}").json()
         elapsed, cpu = time.monotonic() - started, sum(process.cpu_times()[:2]) - cpu0
         after = fleet.stats()
@@ -67,7 +68,19 @@ def measure(url: str, fleet: SimFleet, pid: int, args: argparse.Namespace) -> di
     return {"tokens_per_s": tokens / elapsed, "capacity": fleet.capacity_tokens_per_s,
             "peak": max(a["peak_open"] for a in after), "rejected_429": sum(a["rejected_429"] for a in after),
             "accepted_per_s": accepted / elapsed, "cpu_per_task": cpu / accepted if accepted else float("nan"),
-            "cpu_share": cpu / elapsed, "accepted": accepted}  # fmt: skip
+            "cpu_share": cpu / elapsed, "accepted": accepted, "limits": limits}  # fmt: skip
+
+
+def watch_limits(http: httpx.Client, seconds: float) -> list[int]:
+    """Each endpoint's adaptive limit at the end, having looked every second (printed as the run goes)."""
+    deadline, limits = time.monotonic() + seconds, []
+    while time.monotonic() < deadline:
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+        loads = http.get("/v1/engine").json()["endpoints"]
+        limits = [load["limit"] for load in loads]
+        if args_verbose:
+            print("  limits", limits, "in flight", [load["in_flight"] for load in loads], flush=True)
+    return limits
 
 
 def main() -> None:
@@ -78,16 +91,19 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, help="INSTRUCTFORGE_ENGINE_CONCURRENCY (default: the service's)")
     parser.add_argument("--rounds-in-flight", type=int, help="INSTRUCTFORGE_ROUNDS_IN_FLIGHT")
     parser.add_argument("--prompts-per-round", type=int, help="the job's config.prompts_per_round")
+    parser.add_argument("--verbose", action="store_true", help="print the endpoints' limits every second")
     args = parser.parse_args()
+    global args_verbose
+    args_verbose = args.verbose
     print(f"SIMULATED fleet, profile {args.profile}; job runs {args.seconds:.0f} s per endpoint count")
     print("endpoints | output tok/s | capacity tok/s | utilisation | peak open/endpoint | 429s | accepted/s |"
-          " service CPU s/task | service CPU share")  # fmt: skip
+          " service CPU s/task | service CPU share | limits at the end")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as work:
         for count in (int(n) for n in args.endpoints.split(",")):
             r = run_one(args.profile, count, args, Path(work))
             print(f"{count} | {r['tokens_per_s']:,.0f} | {r['capacity']:,.0f} | {r['tokens_per_s'] / r['capacity']:.3f}"
                   f" | {r['peak']} | {r['rejected_429']} | {r['accepted_per_s']:.2f} | {r['cpu_per_task']:.3f} |"
-                  f" {r['cpu_share']:.2f}", flush=True)  # fmt: skip
+                  f" {r['cpu_share']:.2f} | {r['limits']}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

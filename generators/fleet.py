@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 import httpx
 import msgspec
 
+from domain.redaction import redact_url
 from generators.concurrency import AdaptiveLimit, jittered
 
 SHARD_SIZE = 16  # requests in flight per httpx client (see above)
@@ -124,6 +125,16 @@ class Lease(msgspec.Struct):
     @property
     def client(self) -> httpx.AsyncClient:
         return self.gate.shards.clients[self.shard]
+
+
+class EndpointLoad(msgspec.Struct, frozen=True, kw_only=True):
+    """How one endpoint is used now (`GET /v1/engine`)."""
+
+    endpoint: str
+    limit: int  # requests it may have in flight now (adaptive: what it has been found to absorb)
+    in_flight: int
+    served: int  # requests it answered since the service started
+    paused_s: float  # seconds left of a pause after a refusal (Retry-After) or a failure
 
 
 class _Waiter(msgspec.Struct):
@@ -260,12 +271,12 @@ class Fleet:
         delay = min(ends) - now
         self._wakeup = asyncio.get_running_loop().call_later(delay + 0.001, self._dispatch)
 
-    def snapshot(self) -> list[dict]:
-        """Per endpoint: its limit, requests in flight, seconds of pause left, requests served."""
+    def snapshot(self) -> list[EndpointLoad]:
+        """Per endpoint: its limit, requests in flight, seconds of pause left, requests served (URL redacted)."""
         now = time.monotonic()
         return [
-            {"endpoint": g.url, "limit": g.limit.allowed, "in_flight": g.in_flight, "served": g.served,
-             "paused_s": round(max(g.paused_until - now, 0.0), 3)}
+            EndpointLoad(endpoint=redact_url(g.url), limit=g.limit.allowed, in_flight=g.in_flight, served=g.served,
+                         paused_s=round(max(g.paused_until - now, 0.0), 3))
             for g in self.gates.values()
         ]  # fmt: skip
 

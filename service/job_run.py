@@ -4,7 +4,8 @@ Rounds are the unit of commit (each is stored whole, so a crash loses at most th
 target and quotas are settled under one lock), and they are small (a round's prompts). Concurrency follows
 the fleet, not a fixed number of rounds: a job starts another round while
 
-- the fleet has no request of this job waiting for a slot (`Fleet.waiting`): every prompt it was given is
+- the fleet has fewer than `READY_REQUESTS` of this job's requests waiting for a slot (`Fleet.waiting`):
+  a few waiting means a slot that frees is filled at once; none waiting means every prompt it was given is
   on an endpoint, so the endpoints could take more (their limits grow while they keep up), and
 - its target still needs more rounds than it has in flight, at the yield its committed rounds had (plus
   `SPARE_SHARE`), so a job near its target does not generate what it must then throw away, and
@@ -25,6 +26,7 @@ from generators.fleet import Fleet
 from service.methods import GenerationMethod
 from store.jobs import JobRecord
 
+READY_REQUESTS = 32  # requests kept waiting behind the endpoints' limits, so a freed slot never waits on a round
 SPARE_SHARE = 0.25  # rounds beyond what the target needs at the observed yield: a round's yield varies
 RECHECK_S = 0.05  # how often a job waiting to start a round looks at the fleet again
 
@@ -62,7 +64,7 @@ class JobRun:
             return False
         if self.in_flight >= self.rounds_needed(job.spec.target - job.accepted):
             return False
-        return fleet is None or fleet.waiting(self.job_id) == 0
+        return fleet is None or fleet.waiting(self.job_id) < READY_REQUESTS
 
     def rounds_needed(self, remaining: int) -> int:
         if self.committed == 0:

@@ -13,6 +13,7 @@ from domain.names import Name
 from domain.quality import Judgement, MutationScore
 from domain.records import Conversation, Source
 from domain.redaction import REDACTED, redact_url
+from generators.fleet import EndpointLoad
 from service.openapi import COUNTS_DOC, MANIFEST_DOC, PROVENANCE_DOC
 from store.imports import ImportRecord
 from store.jobs import JobRecord
@@ -108,6 +109,7 @@ class RecordList(msgspec.Struct, frozen=True, kw_only=True):
 class EngineStatus(msgspec.Struct, frozen=True, kw_only=True):
     status: Literal["not_configured", "starting", "ready", "failed"]
     detail: str
+    endpoints: list[EndpointLoad] = []  # each endpoint's adaptive limit and load, once used
 
 
 class HealthOut(msgspec.Struct, frozen=True, kw_only=True):

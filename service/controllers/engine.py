@@ -10,4 +10,4 @@ from service.schemas import EngineStatus
 async def engine_status(request: Request) -> EngineStatus:
     """The generation engine's status and detail (model, endpoints, the last error), credentials redacted."""
     holder = request.app.state.engine
-    return EngineStatus(status=holder.status, detail=holder.detail)
+    return EngineStatus(status=holder.status, detail=holder.detail, endpoints=holder.fleet.snapshot())

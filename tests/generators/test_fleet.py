@@ -69,7 +69,7 @@ def test_an_endpoint_that_asked_to_retry_after_gets_nothing_until_then_and_is_us
         second = await fleet.acquire(["http://a"])  # only endpoint: waits out the pause (stretched by jitter)
         assert 0.3 <= time.monotonic() - started < 0.6
         fleet.release(second, Outcome("ok", tokens=10))
-        assert fleet.snapshot()[0]["paused_s"] == 0 and fleet.snapshot()[0]["served"] == 1
+        assert (fleet.snapshot()[0].paused_s, fleet.snapshot()[0].served) == (0, 1)
         other = await fleet.acquire(["http://a", "http://b"])
         fleet.release(other, Outcome("refused", retry_after_s=5))
         moved = await asyncio.wait_for(fleet.acquire(["http://a", "http://b"]), 1)  # the other one

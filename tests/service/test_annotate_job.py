@@ -43,7 +43,9 @@ def wait_until_done(client: TestClient, job_id: str) -> dict:
 
 def test_an_annotate_job_answers_instruction_only_tasks_and_keeps_what_it_replaced(settings: Settings) -> None:
     with fake_server(scripted) as (url, seen):
-        remote = EngineSettings(kind="remote", endpoints=(url,), default_dataset=False)
+        # One round at a time: the rounds counted below are the ones with work (more in flight add rounds that
+        # find every task already taken by the rounds before them).
+        remote = EngineSettings(kind="remote", endpoints=(url,), default_dataset=False, rounds_in_flight=1)
         with TestClient(app=create_app(msgspec.structs.replace(settings, engine=remote))) as client:
             dataset_id = client.post("/v1/datasets", json={"name": "mix"}).json()["id"]
             store = client.app.state.store

@@ -93,7 +93,7 @@ def test_an_openai_base_url_is_called_at_the_servers_root_and_a_job_succeeds(sta
         api = httpx.Client(base_url=server.url, timeout=10)
         try:
             status = wait_for(lambda: api.get("/v1/engine").json(), lambda e: e["status"] != "starting", 20, "engine")
-            assert status == {"status": "ready", "detail": f"remote: scripted at {engine.url}"}
+            assert status == {"status": "ready", "detail": f"remote: scripted at {engine.url}", "endpoints": []}
             dataset_id = api.post("/v1/datasets", json={"name": "d"}).json()["id"]
             api.post(f"/v1/datasets/{dataset_id}/seeds", content=SEED, headers={"content-type": "application/x-ndjson"})
             body = {"dataset_id": dataset_id, "target": 2, "endpoints": [engine.url],  # the other form: the same one

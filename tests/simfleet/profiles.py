@@ -63,6 +63,7 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     max_queue: Annotated[int, Meta(ge=0)]  # open requests allowed past the batch before 429
     retry_after_s: Annotated[int, Meta(ge=0)] = 1  # Retry-After is whole seconds (RFC 9110)
     chunk_tokens: Annotated[int, Meta(ge=1)] = 16
+    refuse_all: bool = False  # every completion is a 429 with Retry-After (a full or draining server)
 
     @property
     def capacity_tokens_per_s(self) -> float:
@@ -90,7 +91,7 @@ def words_within(max_tokens: int) -> int:
 
 def admits(profile: Profile, open_requests: int) -> bool:
     """Whether a new request is admitted while `open_requests` are open (else 429)."""
-    return open_requests < profile.max_open
+    return not profile.refuse_all and open_requests < profile.max_open
 
 
 def first_token_s(profile: Profile, prompt_tokens: int) -> float:

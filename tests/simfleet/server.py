@@ -252,6 +252,11 @@ class SimFleet:
     def stats(self) -> list[dict]:
         return [e.snapshot() for e in self.endpoints]
 
+    def change(self, index: int, **fields: object) -> None:
+        """Change one endpoint's profile while it serves (one attribute write: atomic for its event loop)."""
+        endpoint = self.endpoints[index]
+        endpoint.profile = msgspec.convert(msgspec.structs.asdict(endpoint.profile) | fields, Profile)
+
     @property
     def capacity_tokens_per_s(self) -> float:
         return sum(e.profile.capacity_tokens_per_s for e in self.endpoints)
