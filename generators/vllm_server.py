@@ -6,7 +6,9 @@ must reach all of them, and a parent-death signal, so it does not outlive us eve
 Output goes to a log file, never to a pipe nobody reads (a full pipe would stall the server).
 
 Always `--enforce-eager`: on the CPU torch.compile gave no speed-up and added ~75 s to every start; on a GPU
-the small models we serve do not need CUDA graphs either.
+the small models we serve do not need CUDA graphs either. Always `--enable-prefix-caching` (vLLM's default for
+generating models, named so no default change turns it off): every prompt template puts its fixed text first,
+so the prompts of a round reuse its KV blocks (`bench/prefix_share_bench.py`).
 
 CPU threads, measured on a 2-core CI-style machine (SmolLM2-135M-Instruct bf16, 32 concurrent
 `/v1/completions` requests with "Task 1..3, Task 4:" prompts, temperature 0.7, median output tokens/s of 3
@@ -97,6 +99,7 @@ class VLLMServer:
             *("--dtype", self.dtype),
             *("--max-model-len", str(self.max_model_len)),
             "--enforce-eager",
+            "--enable-prefix-caching",
             *self.extra_args,
         ]
 

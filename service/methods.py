@@ -28,6 +28,7 @@ from generators.judge import JUDGE_TEMPLATE, JudgeItem, judge_instances
 from generators.rounds import RoundResult
 from generators.sandbox import Sandbox
 from generators.self_instruct import Pool, run_round
+from service.labels import labeller_seeds
 from store import Store
 from store.annotations import answered_examples, tasks_to_annotate
 from store.code_checks import code_examples
@@ -36,7 +37,6 @@ from store.dedup.shared_screen import ScreenCache
 from store.jobs import (
     JobRecord,
     bootstrap_tasks,
-    dataset_categories,
     evol_parents,
     job_category_counts,
     seed_examples,
@@ -87,7 +87,7 @@ class SelfInstructMethod:
         self, store: Store, job: JobRecord, screen: DuplicateScreen, catch_up: Callable[[], object] = _no_catch_up
     ) -> None:
         self.catch_up = catch_up
-        shown = bootstrap_tasks(store, job.dataset_id)
+        shown = bootstrap_tasks(store, job.dataset_id, seed=job.spec.seed)
         self.pool = Pool(
             seeds=[text for text, source, _ in shown if source == "seed"],
             generated=[text for text, source, _ in shown if source == "generated"],
@@ -96,7 +96,7 @@ class SelfInstructMethod:
         )
         self.spec, self.screen = job.spec, screen
         self.max_rounds_without_accept = job.spec.config.max_rounds_without_accept
-        self.label_examples = dataset_categories(store, job.dataset_id)
+        self.label_examples = labeller_seeds(store, job.dataset_id)
         self.categories = CategoryModel(self.label_examples, config=job.spec.categories)
         self.exhausted = False
         self.targets = normalised_targets(job.spec.category_targets or {})
@@ -213,12 +213,12 @@ class EvolMethod(_Plain):
         parents = [
             Parent(task_id=task_id, instruction=e.instruction, input=e.input, depth=depth,
                    is_classification=e.is_classification, category=category)
-            for task_id, e, category, depth in evol_parents(store, job.dataset_id)
+            for task_id, e, category, depth in evol_parents(store, job.dataset_id, seed=job.spec.seed)
         ]  # fmt: skip
         self.pool = EvolPool(parents=parents, examples=seed_examples(store, job.dataset_id))
         self.spec, self.screen, self.catch_up = job.spec, screen, catch_up
         self.max_rounds_without_accept = job.spec.evol.max_rounds_without_accept
-        self.label_examples = dataset_categories(store, job.dataset_id)
+        self.label_examples = labeller_seeds(store, job.dataset_id)
 
     async def round(
         self, engine: CompletionEngine, rng: random.Random, seed: int, provenance: dict[str, Any]

@@ -233,38 +233,39 @@ def dataset_instructions(store: Store, dataset_id: str) -> list[tuple[str, str]]
         ).fetchall()
 
 
-def dataset_categories(store: Store, dataset_id: str) -> list[tuple[str, str]]:
-    """(instruction, category) of the seed tasks with a category: what generated tasks are labelled from.
-
-    Seeds only: their categories come from people; a generated task's category is itself an inference.
-    """
-    with store.read() as cur:
-        return cur.execute(
-            """SELECT instruction, category FROM tasks
-               WHERE dataset_id = ? AND source = 'seed' AND category <> 'uncategorized' ORDER BY id""",
-            [dataset_id],
-        ).fetchall()
-
-
 # Tasks the code method proved (the packaged code seeds, generated code tasks) are not shown to self-instruct:
 # once a code job has run they are a quarter of the default seed pool, and self-instruct copies its examples,
 # so it would write code tasks whose answers nobody runs (the code method is there to prove them).
 _NOT_PROVEN_CODE = "NOT EXISTS (SELECT 1 FROM code_checks c WHERE c.task_id = t.id)"
 
 
-def bootstrap_tasks(store: Store, dataset_id: str) -> list[tuple[str, str, str]]:
+# Few-shot candidates a job loads, per source (seed, generated): past this many, a sample drawn with the job's seed.
+# A prompt shows 6 seed and 2 generated tasks (the paper's mix), so 10,000 of each give a job of 100,000 prompts
+# ~60 showings per seed, each in a list of its own. Reading all of 979,877 seeds took 1.5 s and held them all
+# at every job start (bench/job_start_bench.py); a dataset of normal size (hundreds of seeds) loads all of them.
+FEW_SHOT_CANDIDATES = 10_000
+# One source's sample: the first `limit` tasks in the hash order of (id, seed), a top-N scan (no full sort).
+# The hash is DuckDB's, fixed for a given build: the same seed draws the same sample of the same tasks, so a
+# resumed job shows what it would have shown; another seed draws another sample.
+_SAMPLE_OF_SOURCE = f"""(SELECT id FROM tasks t WHERE dataset_id = ? AND source = ? AND {_NOT_PROVEN_CODE}
+                         ORDER BY hash(id, ?::BIGINT), id LIMIT ?)"""
+
+
+def bootstrap_tasks(
+    store: Store, dataset_id: str, *, seed: int = 0, limit: int = FEW_SHOT_CANDIDATES
+) -> list[tuple[str, str, str]]:
     """(instruction, source, category) in arrival order of the tasks self-instruct may show as examples.
 
     Seed and generated tasks only: imported records are training data, not few-shot examples (and a large
-    import would otherwise be read into memory at every job start to be dropped).
+    import would otherwise be read into memory at every job start to be dropped). Each source gives all its
+    tasks up to `limit`, past it a sample of `limit` drawn with `seed`.
     """
     with store.read() as cur:
         require_dataset(cur, dataset_id)
         return cur.execute(
-            f"""SELECT instruction, source, category FROM tasks t
-               WHERE dataset_id = ? AND source IN ('{SEED_SOURCE}', '{GENERATED_SOURCE}') AND {_NOT_PROVEN_CODE}
-               ORDER BY id""",
-            [dataset_id],
+            f"""SELECT instruction, source, category FROM tasks
+               WHERE id IN ({_SAMPLE_OF_SOURCE} UNION ALL {_SAMPLE_OF_SOURCE}) ORDER BY id""",
+            [dataset_id, SEED_SOURCE, seed, limit, dataset_id, GENERATED_SOURCE, seed, limit],
         ).fetchall()
 
 
@@ -287,19 +288,24 @@ def seed_examples(store: Store, dataset_id: str, limit: int = 500) -> list[Examp
     return [Example(instruction=r[0], is_classification=r[1], input=r[2], output=r[3]) for r in rows]
 
 
-def evol_parents(store: Store, dataset_id: str) -> list[tuple[int, Example, str, int]]:
-    """(task id, task with its first instance, category, evolution depth) of every task that may evolve.
+def evol_parents(
+    store: Store, dataset_id: str, *, seed: int = 0, limit: int = FEW_SHOT_CANDIDATES
+) -> list[tuple[int, Example, str, int]]:
+    """(task id, task with its first instance, category, evolution depth) of the tasks that may evolve, by id:
+    all of them up to `limit`, past it a sample of `limit` drawn with `seed` (as `bootstrap_tasks`).
 
     Proven code tasks stay out, as from self-instruct's examples: their rewrites would be code nobody runs.
     """
+    answered = f"""tasks t JOIN instances i ON i.task_id = t.id AND i.position = 0
+                   WHERE t.dataset_id = ? AND {_NOT_PROVEN_CODE}"""
     with store.read() as cur:
         require_dataset(cur, dataset_id)
         rows = cur.execute(
             f"""SELECT t.id, t.instruction, t.is_classification, i.input, i.output, t.category,
                        coalesce(TRY_CAST(json_extract(t.provenance, '$.evol_depth') AS INTEGER), 0)
-                FROM tasks t JOIN instances i ON i.task_id = t.id AND i.position = 0
-                WHERE t.dataset_id = ? AND {_NOT_PROVEN_CODE} ORDER BY t.id""",
-            [dataset_id],
+                FROM {answered}
+                AND t.id IN (SELECT t.id FROM {answered} ORDER BY hash(t.id, ?::BIGINT), t.id LIMIT ?) ORDER BY t.id""",
+            [dataset_id, dataset_id, seed, limit],
         ).fetchall()
     return [
         (r[0], Example(instruction=r[1], is_classification=r[2], input=r[3], output=r[4]), r[5], r[6]) for r in rows

@@ -139,8 +139,9 @@ def label_counts(store: Store, dataset_id: str) -> LabelStats:
                       confidence={f"{t / 10:.1f}-{t / 10 + 0.1:.1f}": n for t, n, _ in rows})  # fmt: skip
 
 
-# The seeds a dataset's labeller is built from (`store.jobs.dataset_categories`' rows). Seeds are append-only with
-# growing ids, so (count, max id) names them exactly and `id <= max id` reads the same ones later.
+# The seeds a dataset's labeller is built from, by the stats and by every job (`service.labels.labeller_seeds`).
+# Seeds are append-only with growing ids, so (count, max id) names them exactly and `id <= max id` reads the same
+# ones later.
 _LABEL_SEED_STATE = """
     SELECT count(*), coalesce(max(id), 0) FROM tasks
     WHERE dataset_id = ? AND source = 'seed' AND category <> ?

@@ -161,6 +161,7 @@ def test_command_and_environment() -> None:
     assert command[command.index("--model") + 1] == "/models/m"
     assert command[command.index("--host") + 1] == "127.0.0.1"
     assert "--enforce-eager" in command and command[-2:] == ["--seed", "7"]
+    assert "--enable-prefix-caching" in command  # the templates' fixed text first is worth caching
     assert server.base_url == "http://127.0.0.1:8123"
     env = server.environment()
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "3"

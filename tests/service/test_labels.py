@@ -12,7 +12,6 @@ from store import Store
 from store.datasets import create_dataset
 from store.ingest.formats import SeedLimits
 from store.ingest.seeds import NearDuplicateCheck, ingest_seeds
-from store.jobs import dataset_categories
 from store.quality import label_seed_state, label_seeds
 from store.tasks import add_tasks
 from tests.store.conftest import task
@@ -28,7 +27,7 @@ def test_the_label_report_scores_the_datasets_own_labeller(tmp_path: Path) -> No
     ]
     add_tasks(store, dataset_id, generated, source="generated", stage="test")  # fmt: skip
     report = label_report(store, dataset_id)
-    model = CategoryModel(dataset_categories(store, dataset_id))
+    model = CategoryModel(labels.labeller_seeds(store, dataset_id))  # the labeller a job builds
     store.close()
     assert report is not None
     assert (report.labelled, report.uncategorized, report.confidence) == (2, 1, {"0.4-0.5": 1, "0.9-1.0": 1})

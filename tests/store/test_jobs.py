@@ -11,6 +11,7 @@ from store.jobs import (
     bootstrap_tasks,
     commit_round,
     create_job,
+    evol_parents,
     finish_job,
     get_job,
     mark_running,
@@ -92,3 +93,24 @@ def test_proven_code_tasks_are_not_self_instruct_examples(store: Store, dataset_
     ]
     assert [e.instruction for e in seed_examples(store, dataset_id)] == ["Name three rivers of Europe."]
     assert len(dataset_instruction_texts(store, dataset_id)[0]) == 4  # still checked for duplicates against all
+
+
+def test_few_shot_candidates_and_evol_parents_past_the_limit_are_a_sample_drawn_with_the_seed(
+    store: Store, dataset_id: str
+) -> None:
+    seeds = [task(f"Seed task number {n}: describe a {n}-sided shape.", category="open_qa") for n in range(30)]
+    generated = [task(f"Generated task number {n}: list {n} colours.") for n in range(12)]
+    add_tasks(store, dataset_id, seeds, source="seed", stage="test")
+    add_tasks(store, dataset_id, generated, source="generated", stage="test")
+    everything = bootstrap_tasks(store, dataset_id)
+    assert len(everything) == 42 and bootstrap_tasks(store, dataset_id, seed=9, limit=30) == everything  # up to it
+    sample = bootstrap_tasks(store, dataset_id, seed=5, limit=10)
+    assert [source for _, source, _ in sample].count("seed") == 10  # 10 of the 30 seeds
+    assert [source for _, source, _ in sample].count("generated") == 10  # and 10 of the 12 generated
+    assert [row for row in everything if row in sample] == sample  # read back in arrival order
+    assert bootstrap_tasks(store, dataset_id, seed=5, limit=10) == sample  # the same seed, the same sample
+    assert bootstrap_tasks(store, dataset_id, seed=6, limit=10) != sample  # another seed, another sample
+    parents = [example.instruction for _, example, _, _ in evol_parents(store, dataset_id, seed=5, limit=10)]
+    assert len(parents) == 10 and parents == [text for text, _, _ in everything if text in parents]  # by id
+    assert parents == [p.instruction for _, p, _, _ in evol_parents(store, dataset_id, seed=5, limit=10)]
+    assert len(evol_parents(store, dataset_id, seed=5)) == 42  # every task below the limit
