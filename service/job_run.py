@@ -84,6 +84,9 @@ class JobRun:
         self.changed.set()
         self.changed = anyio.Event()
 
-    async def wait_for_change(self) -> None:
+    async def wait_for_change(self) -> bool:
+        """Until a round ends (True) or RECHECK_S passes (False)."""
         with anyio.move_on_after(RECHECK_S):
             await self.changed.wait()
+            return True
+        return False

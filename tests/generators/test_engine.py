@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from domain.job_spec import Sampling
-from generators.engine import EngineError, OpenAICompletionsEngine, discover_model
+from generators.engine import EngineError, OpenAICompletionsEngine, discover_model, request_seed
 
 
 class Events(msgspec.Struct, frozen=True):
@@ -119,7 +119,14 @@ def test_answers_come_back_in_prompt_order_with_the_request_fields() -> None:
     assert [r.text for r in results] == ["A", "B", "C"]
     assert all(r.finish_reason == "stop" and r.completion_tokens == 3 for r in results)
     request = next(s for s in seen if s["prompt"] == "b")
-    assert (request["model"], request["stop"], request["seed"], request["temperature"]) == ("m", ["\n"], 11, 0.7)
+    assert (request["model"], request["stop"], request["seed"], request["temperature"]) == (
+        "m", ["\n"], 10 * 65_536 + 1, 0.7)  # fmt: skip
+
+
+def test_request_seeds_of_consecutive_calls_never_meet() -> None:
+    """Rounds pass consecutive seeds: `seed + n` made round r's prompt n+1 round r+1's prompt n."""
+    seeds = [request_seed(seed, n) for seed in range(3_000_000_000, 3_000_000_100) for n in range(512)]
+    assert len(set(seeds)) == len(seeds) and all(0 <= s < 2**63 for s in seeds)
 
 
 def test_seeds_are_sent_only_when_asked() -> None:

@@ -116,4 +116,10 @@ FAST = Profile(
     name="fast", model="sim-fast", ttft_s=0.005, prefill_tokens_per_s=1_000_000, decode_tokens_per_s=2_000,
     batch_capacity=16, max_queue=48,
 )  # fmt: skip
-PROFILES = {p.name: p for p in (H200_8B, H200_1B, FAST)}
+# For the coordinator's ceiling (bench/fleet_bench.py): answers as fast as the simulator can send them, so
+# what limits accepted tasks/s is the service itself. Its capacity figure is meaningless (no utilisation).
+INSTANT = Profile(
+    name="instant", model="sim-instant", ttft_s=0.0, prefill_tokens_per_s=1e12, decode_tokens_per_s=1e9,
+    batch_capacity=4096, max_queue=4096, chunk_tokens=64,
+)  # fmt: skip
+PROFILES = {p.name: p for p in (H200_8B, H200_1B, FAST, INSTANT)}
