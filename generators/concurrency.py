@@ -7,10 +7,16 @@ it). No fixed number fits every model and GPU, so each endpoint's limit is found
 - slow start: while nothing has pushed back, the limit grows by one per request that finished while the
   endpoint was full (doubling every round trip), so an idle H200 reaches its ~200 streams in a few seconds;
 - congestion avoidance: after the first push-back, it grows by one per full window of such requests;
-- multiplicative decrease: by half on a refusal (429/503, a timeout, a dropped connection), and by a fifth
-  when a window's median latency per output token has risen `LATENCY_TOLERANCE` times above the best
-  window's (the batch is past the GPU's knee or requests are queueing in the server); at most once per
-  window, since the requests in flight at a decrease were sent under the old limit and would each cut it.
+- latency: a window's median latency per output token `LATENCY_TOLERANCE` times the best window's means
+  the batch is past the GPU's knee: the limit stops growing until a window is back under it; at
+  `LATENCY_CUT` times (requests queueing in the server) it is cut by a fifth, never below where it started;
+- multiplicative decrease: by half on a refusal (429/503, a timeout, a dropped connection); at most once
+  per window, since the requests in flight at a decrease were sent under the old limit and would each cut it.
+
+Why latency only holds or trims, and refusals cut: the latency this client sees is also its own: on a busy
+machine the event loop's delays inflate it (measured 2026-12-06 on one simulated H200 endpoint, whose
+per-stream rate is constant below its batch of 192: a limit cut by a fifth at twice the best latency fell
+from 113 to 9 with the machine loaded by other work, utilisation 0.08); a 429 is the server's own word.
 
 Why a tolerance of 2: vLLM's decode is memory-bound until the batch saturates the GPU: per-token latency
 rises slowly below the knee (NVIDIA NIM's Llama-3.1-8B table: 4.63 ms at 1 stream, 7.57 ms at 100, when
@@ -28,7 +34,8 @@ import random
 import statistics
 import time
 
-LATENCY_TOLERANCE = 2.0  # latency per token this many times the best seen: past the knee (see above)
+LATENCY_TOLERANCE = 2.0  # a window's latency per token this many times the best: past the knee, stop growing
+LATENCY_CUT = 4.0  # this many times: far past it (requests queue in the server), cut by a fifth
 REFUSAL_DECREASE = 0.5  # a 429, a timeout or a dropped connection: the endpoint is overloaded or failing
 LATENCY_DECREASE = 0.8  # latency alone: past the knee, not failing
 MIN_TOKENS_PER_SAMPLE = 16  # a short answer's latency is mostly time to first token: counted as 16 tokens
@@ -52,6 +59,9 @@ class AdaptiveLimit:
         self.recent: float | None = None  # the last window's median
         self._since_decrease = math.inf  # requests finished since the last decrease
         self._window: list[float] = []  # seconds per token of the requests finished in this window
+        self._window_size = MIN_WINDOW
+        self.holding = False  # the last window was past the knee: no growth until one is not
+        self.floor = self.limit  # latency alone never cuts below where the limit started
 
     @property
     def allowed(self) -> int:
@@ -62,10 +72,12 @@ class AdaptiveLimit:
         if not self.adaptive:
             return
         self._since_decrease += 1
+        if not self._window:  # a window is as many requests as the limit allowed when it began
+            self._window_size = max(self.allowed, MIN_WINDOW)
         self._window.append(seconds / max(tokens, MIN_TOKENS_PER_SAMPLE))
-        if len(self._window) >= max(self.allowed, MIN_WINDOW):
+        if len(self._window) >= self._window_size:
             self._close_window(statistics.median(self._window))
-        if was_full:
+        if was_full and not self.holding:
             step = 1.0 if self.limit < self.threshold else 1.0 / self.limit
             self.limit = min(float(self.cap), self.limit + step)
 
@@ -73,20 +85,24 @@ class AdaptiveLimit:
         """A window's median latency per token against the best window's: past the knee, or a new best."""
         self._window.clear()
         self.recent = median
-        if self.best is not None and median > LATENCY_TOLERANCE * self.best:
-            self._decrease(LATENCY_DECREASE)
-        else:
-            self.best = median if self.best is None else min(self.best * BEST_DRIFT, median)
+        if self.best is None:
+            self.best = median
+            return
+        self.holding = median > LATENCY_TOLERANCE * self.best
+        if median > LATENCY_CUT * self.best:
+            self._decrease(LATENCY_DECREASE, floor=self.floor)
+        elif not self.holding:
+            self.best = min(self.best * BEST_DRIFT, median)
 
     def on_refusal(self) -> None:
         """A 429/503, a timeout or a connection error."""
         if self.adaptive:
             self._decrease(REFUSAL_DECREASE)
 
-    def _decrease(self, factor: float) -> None:
+    def _decrease(self, factor: float, floor: float = 1.0) -> None:
         if self._since_decrease < self.allowed:
             return  # this window has already been cut: its requests were sent under the old limit
-        self.limit = max(1.0, self.limit * factor)
+        self.limit = max(floor, min(self.limit, self.limit * factor))
         self.threshold = self.limit
         self._since_decrease = 0
         self._window.clear()  # judge the new limit by its own requests

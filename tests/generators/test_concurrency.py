@@ -40,17 +40,23 @@ def test_a_refusal_halves_once_per_window_then_growth_is_additive() -> None:
     assert limit.allowed == (halved + 1) // 2
 
 
-def test_a_window_whose_median_latency_per_token_passes_the_tolerance_cuts_by_a_fifth() -> None:
+def test_latency_past_the_knee_holds_the_limit_and_far_past_it_trims_it_never_below_the_start() -> None:
     limit = AdaptiveLimit(100, 1024)
     for _ in range(100):
         limit.on_success(1.0, 100, was_full=False)  # 10 ms a token: the best window
     assert (limit.allowed, limit.best) == (100, 0.01)
     for n in range(100):  # a few slow outliers in a window do not move its median
-        limit.on_success(5.0 if n % 10 == 0 else 1.0, 100, was_full=False)
+        limit.on_success(5.0 if n % 10 == 0 else 1.0, 100, was_full=True)
+    assert limit.allowed > 100 and not limit.holding
+    while not limit.holding:  # three times slower per token: past the knee (seen when the window closes)
+        limit.on_success(LATENCY_TOLERANCE * 1.5, 100, was_full=True)
+    held = limit.allowed
+    for _ in range(3 * held):  # full all along, yet it does not grow while past the knee
+        limit.on_success(LATENCY_TOLERANCE * 1.5, 100, was_full=True)
+    assert limit.holding and limit.allowed == held
+    for _ in range(20 * held):  # five times slower: requests queue in the server; trimmed, down to the start
+        limit.on_success(5.0, 100, was_full=True)
     assert limit.allowed == 100
-    for _ in range(100):
-        limit.on_success(1.0 * LATENCY_TOLERANCE * 1.5, 100, was_full=False)  # three times slower per token
-    assert limit.allowed == 80
 
 
 def test_a_fixed_limit_never_moves_and_short_answers_count_as_sixteen_tokens() -> None:
