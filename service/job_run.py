@@ -42,6 +42,7 @@ class JobRun:
         max_rounds_in_flight: int,
     ) -> None:
         self.job_id, self.spec, self.method, self.method_name = job.id, job.spec, method, job.method
+        self.job, self.read_at = job, 0.0  # the job as last read (read_at: monotonic), kept current by commits
         # The job's own clients; None: the holder's generation engine (read each round: it may restart).
         self.own_engine, self.judge_engine = engines
         self.next_round = job.progress.rounds  # a resumed job goes on from its committed rounds
