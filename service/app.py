@@ -96,7 +96,8 @@ def _lifespan(settings: Settings):
         if settings.engine.default_dataset:
             ensure_default_dataset(store)
         holder = EngineHolder(settings.engine, Path(settings.store.data_dir))
-        screens = ScreenCache()  # per-dataset duplicate screens, shared by uploads and jobs
+        # per-dataset duplicate screens, shared by uploads and jobs, kept on disk between runs
+        screens = ScreenCache(directory=Path(settings.store.data_dir) / "index")
         worker = JobWorker(store, holder, sandbox_from(settings.sandbox), screens)
         app.state.store, app.state.engine, app.state.worker, app.state.screens = store, holder, worker, screens
         app.state.sandbox = worker.sandbox  # one sandbox (one max_parallel) for code jobs and /v1/code/verify
@@ -112,6 +113,7 @@ def _lifespan(settings: Settings):
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await holder.stop()
+            await asyncio.to_thread(screens.close)  # writes the screens that grew since their last save
             store.close()
 
     return lifespan

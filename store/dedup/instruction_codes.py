@@ -49,6 +49,16 @@ class Vocabulary(dict[str, str]):
     def encode(self, tokens: list[str]) -> str:
         return "".join(map(self.__getitem__, tokens))
 
+    def restore(self, tokens: list[str], overflowed: bool) -> None:
+        """Take back a vocabulary's tokens in their order (each keeps its character); this one must be empty."""
+        if self.tokens or len(set(tokens)) != len(tokens) or len(tokens) > MAX_CODES:
+            raise ValueError("restore distinct tokens into an empty vocabulary only")
+        points = np.arange(len(tokens), dtype=np.uint32)
+        points[points >= 0xD800] += 0x800
+        self.update(zip(tokens, points.tobytes().decode("utf-32-le"), strict=True))
+        self.tokens.extend(tokens)
+        self.overflowed = overflowed
+
     def token(self, point: int) -> str:
         if point == ord(OVERFLOW):
             return "\x00"  # no real token: all overflowed tokens are one shingle
@@ -140,6 +150,10 @@ class ShingleHashes(dict[int, int]):
         self._hasher, self._vocabulary, self._size = hasher, vocabulary, size
 
     def __missing__(self, key: int) -> int:
+        value = self[key] = int(self._hasher.premix([self._text(key).encode()])[0])
+        return value
+
+    def _text(self, key: int) -> str:
         gram, occurrence = key >> _OCCURRENCE_BITS, key & _MAX_OCCURRENCE
         if self._size == 2:
             first, second = gram >> 21, gram & SOLO
@@ -150,8 +164,11 @@ class ShingleHashes(dict[int, int]):
             text = self._vocabulary.token(gram)
         if occurrence > 1:
             text += f"#{occurrence}"
-        value = self[key] = int(self._hasher.premix([text.encode()])[0])
-        return value
+        return text
 
     def of(self, keys: Sequence[int]) -> np.ndarray:
+        missing = [key for key in set(keys) if key not in self]
+        if len(missing) > 1:  # in bulk: one vectorised premix instead of one numpy call per new shingle
+            mixed = self._hasher.premix([self._text(key).encode() for key in missing])
+            self.update(zip(missing, mixed.tolist(), strict=True))
         return np.fromiter(map(self.__getitem__, keys), np.uint64, len(keys))

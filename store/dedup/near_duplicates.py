@@ -26,7 +26,7 @@ duplicate, the score returned is a lower bound of the true best (often 0.0: noth
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from rapidfuzz import process
@@ -49,6 +49,19 @@ from store.dedup.lsh import BandIndex, MinHasher
 
 _SLACK = 1e-9  # bounds are compared in floating point: never prune on a rounding tie
 _BATCH = 50_000
+
+
+class IndexSnapshot(NamedTuple):
+    """An index's content at one moment (`NearDuplicateIndex.snapshot`), for a file."""
+
+    texts: list[str]
+    codes: list[str]
+    cells: np.ndarray
+    tokens: list[str]
+    overflowed: bool
+    runs: list  # the band index's runs (store.dedup.lsh._Run)
+    recent_keys: list[np.ndarray]
+    recent_ids: list[int]
 
 
 class _Query:
@@ -87,6 +100,8 @@ class NearDuplicateIndex:
             raise ValueError("min_band_hits must be between 1 and bands")
         self.threshold, self.shingle_size, self.exact_below = threshold, shingle_size, exact_below
         self.min_band_hits = min_band_hits
+        self.params = {"num_perm": num_perm, "bands": bands, "min_band_hits": min_band_hits,
+                       "shingle_size": shingle_size, "exact_below": exact_below, "seed": seed}  # fmt: skip
         self._hasher = MinHasher(num_perm, seed)
         self._bands = BandIndex(bands, num_perm // bands, seed)
         self._vocabulary = Vocabulary()
@@ -126,6 +141,30 @@ class NearDuplicateIndex:
         self._add_batch(batch, keys, ids)
         if ids:
             self._bands.add_many(np.concatenate(keys), np.concatenate(ids))
+
+    def snapshot(self) -> IndexSnapshot:
+        """What restores this index exactly, cheaply taken (list copies, array references): call it where no
+        `add` runs. Arrays are never written in place below `len(self)`, so the references stay valid."""
+        n = len(self)
+        runs, recent_keys, recent_ids = self._bands.snapshot()
+        tokens = list(self._vocabulary.tokens)  # lookups add tokens too
+        return IndexSnapshot(self._texts[:n], self._codes[:n], self._cells[:n], tokens,
+                             self._vocabulary.overflowed, runs, recent_keys, recent_ids)  # fmt: skip
+
+    def merged_bands(self, snapshot: IndexSnapshot) -> tuple[np.ndarray, np.ndarray]:
+        """A snapshot's band runs as one sorted run and its directory (slow at scale: outside any lock)."""
+        run = self._bands.merged(snapshot.runs, snapshot.recent_keys, snapshot.recent_ids)
+        return run.entries, run.directory
+
+    def restore(self, texts: list[str], codes: list[str], cells: np.ndarray, tokens: list[str], overflowed: bool,
+                entries: np.ndarray, directory: np.ndarray) -> None:  # fmt: skip
+        """Become the index a snapshot was taken of (this one must be empty and built with the same params).
+        `entries`/`directory` are the band runs merged into one (`BandIndex.merged`): lookups are the same."""
+        if len(self):
+            raise ValueError("restore into an empty index only")
+        self._vocabulary.restore(tokens, overflowed)
+        self._append(texts, codes, cells)
+        self._bands.restore(entries, directory)
 
     def best_match(self, text: str) -> tuple[float, str | None]:
         """The highest ROUGE-L F against the candidates, and that instruction (the earliest among ties).
@@ -186,6 +225,11 @@ class NearDuplicateIndex:
         self._cells[first:end] = cells
         self._texts.extend(texts)
         self._codes.extend(codes)
+        if not self._identical and not self._vocabulary.overflowed:  # a first batch or a restore: in C
+            last_first = range(end - 1, first - 1, -1)
+            self._identical = dict(zip(reversed(codes), last_first, strict=True))  # the first of equals wins
+            self._identical.pop("", None)
+            return
         for doc_id, code in enumerate(codes, first):
             if code and OVERFLOW not in code:
                 self._identical.setdefault(code, doc_id)

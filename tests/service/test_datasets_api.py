@@ -11,6 +11,7 @@ def test_health_is_liveness_only_and_ready_says_when_the_api_can_serve(client: T
     assert client.get("/v1/engine").json() == {
         "status": "not_configured",
         "detail": "generation is switched off (INSTRUCTFORGE_ENGINE=none)",
+        "endpoints": [],
     }
 
 
