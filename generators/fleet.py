@@ -16,10 +16,13 @@ request went (`release`). So:
 - each slot goes to the endpoint with the most free room that the request may use, so a fleet of unequal
   servers fills each to its own limit (the first request of a retry avoids the endpoint that just failed).
 
-HTTP connections: one httpx client per `SHARD_SIZE` requests in flight to an endpoint, since httpcore's pool
-assigns requests to connections in O(connections x requests) per event: one client for 256 requests in
-flight to one simulated endpoint cost 9.0 ms of CPU per request, 16 per client 1.1 ms (measured 2026-12-06 on
-this machine, 2,000 requests, `tests/simfleet` with an instant profile; encode/httpcore#1035).
+HTTP: one aiohttp session per endpoint (its connector keeps the connections alive, unbounded: the gate bounds
+them). Not httpx, which the rest of the project uses: the engine client is the service's hot path, and httpx
+cost more CPU per request by a multiple (measured 2026-12-06 on this machine, 2,000 streamed completions to one
+simulated endpoint with an instant profile, the client's CPU per request: httpx one client 1.07 ms at 16 in
+flight and 9.0 ms at 256 (httpcore's pool assigns requests to connections in O(connections x requests),
+encode/httpcore#1035), aiohttp 0.29-0.48 ms at any concurrency; at the coordinator's ceiling httpx took ~70%
+of the service's busy CPU (py-spy).
 """
 
 from __future__ import annotations
@@ -32,13 +35,13 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 
-import httpx
+import aiohttp
+import certifi
 import msgspec
 
 from domain.redaction import redact_url
 from generators.concurrency import AdaptiveLimit, jittered
 
-SHARD_SIZE = 16  # requests in flight per httpx client (see above)
 FAILURE_PAUSE_S = 0.5  # the first pause of an endpoint that failed; doubles per failure in a row
 MAX_FAILURE_PAUSE_S = 30.0
 RETRY_AFTER_JITTER = 0.2  # a Retry-After pause is stretched by up to a fifth
@@ -71,36 +74,12 @@ class Outcome(msgspec.Struct, frozen=True):
 OK_EMPTY, CANCELLED = Outcome("ok"), Outcome("cancelled")
 
 
-class _Shards:
-    """An endpoint's httpx clients, each with at most SHARD_SIZE requests in flight."""
-
-    def __init__(self, timeout_s: float, transport: httpx.AsyncBaseTransport | None, tls: ssl.SSLContext) -> None:
-        self._timeout_s, self._transport, self._tls = timeout_s, transport, tls
-        self.clients: list[httpx.AsyncClient] = []
-        self.busy: list[int] = []
-
-    def take(self) -> int:
-        for index, busy in enumerate(self.busy):
-            if busy < SHARD_SIZE:
-                self.busy[index] += 1
-                return index
-        limits = httpx.Limits(max_connections=SHARD_SIZE, max_keepalive_connections=SHARD_SIZE)
-        self.clients.append(
-            httpx.AsyncClient(timeout=self._timeout_s, transport=self._transport, limits=limits, verify=self._tls)
-        )
-        self.busy.append(1)
-        return len(self.clients) - 1
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
-
-
 class Gate:
-    """One endpoint: its limit, its requests in flight, its pause, its clients."""
+    """One endpoint: its limit, its requests in flight, its pause, its HTTP session (opened at first use)."""
 
-    def __init__(self, url: str, limit: AdaptiveLimit, shards: _Shards) -> None:
-        self.url, self.limit, self.shards = url, limit, shards
+    def __init__(self, url: str, limit: AdaptiveLimit) -> None:
+        self.url, self.limit = url, limit
+        self.session: aiohttp.ClientSession | None = None
         self.in_flight = 0
         self.paused_until = 0.0
         self.failures_in_row = 0
@@ -115,7 +94,6 @@ class Lease(msgspec.Struct):
 
     gate: Gate
     share: Share
-    shard: int
     started: float
 
     @property
@@ -123,8 +101,9 @@ class Lease(msgspec.Struct):
         return self.gate.url
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        return self.gate.shards.clients[self.shard]
+    def session(self) -> aiohttp.ClientSession:
+        assert self.gate.session is not None  # opened before any lease on the gate is handed out
+        return self.gate.session
 
 
 class EndpointLoad(msgspec.Struct, frozen=True, kw_only=True):
@@ -153,13 +132,13 @@ class Fleet:
         initial: int,
         adaptive: bool,
         timeout_s: float,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.cap, self.initial, self.adaptive = cap, initial, adaptive
-        self._timeout_s, self._transport = timeout_s, transport
-        # One TLS context for every client: httpx builds one per client otherwise, ~165 ms of CPU in the event
-        # loop each time a shard opens (measured 2026-12-06), against ~1 ms with this one.
-        self._tls = httpx.create_ssl_context()
+        # Answers are streamed: the timeout is one of progress (the longest wait for the next bytes).
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout_s, sock_read=timeout_s)
+        # One TLS context for every session, built here (~30 ms), not in the event loop at a session's opening;
+        # certifi's roots, as httpx (the rest of the project) uses.
+        self._tls = ssl.create_default_context(cafile=certifi.where())
         self.gates: dict[str, Gate] = {}
         self._waiting: dict[str, deque[_Waiter]] = {}
         self._held: dict[str, int] = {}
@@ -169,7 +148,7 @@ class Fleet:
     def gate(self, url: str) -> Gate:
         if url not in self.gates:
             limit = AdaptiveLimit(self.initial, self.cap, adaptive=self.adaptive)
-            self.gates[url] = Gate(url, limit, _Shards(self._timeout_s, self._transport, self._tls))
+            self.gates[url] = Gate(url, limit)
         return self.gates[url]
 
     def waiting(self, key: str) -> int:
@@ -199,7 +178,6 @@ class Fleet:
         gate, now = lease.gate, time.monotonic()
         was_full = gate.in_flight >= gate.limit.allowed
         gate.in_flight -= 1
-        gate.shards.busy[lease.shard] -= 1
         self._held[lease.share.key] -= 1
         if outcome.kind == "ok":
             gate.failures_in_row, gate.served = 0, gate.served + 1
@@ -233,7 +211,10 @@ class Fleet:
             gate.in_flight += 1
             self._held[key] = self._held.get(key, 0) + 1
             share = Share(key, self._weights.get(key, 1))
-            waiter.future.set_result(Lease(gate, share, gate.shards.take(), time.monotonic()))
+            if gate.session is None:
+                connector = aiohttp.TCPConnector(limit=0, ssl=self._tls, keepalive_timeout=30)
+                gate.session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            waiter.future.set_result(Lease(gate, share, time.monotonic()))
         self._wake_at_next_pause_end(now)
 
     def _fairest(self, now: float) -> tuple[str, _Waiter, Gate] | None:
@@ -284,4 +265,5 @@ class Fleet:
         if self._wakeup is not None:
             self._wakeup.cancel()
         for gate in self.gates.values():
-            await gate.shards.aclose()
+            if gate.session is not None:
+                await gate.session.close()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+from collections.abc import Iterator
 
 import anyio
-import httpx
 
 from domain.job_spec import JudgeConfig
 from generators.engine import OpenAICompletionsEngine, Sampling, TokenLogprobs
 from generators.judge import JudgeItem, judge_instances, judge_labels
 from generators.model import DEFAULT_SERVED_NAME
 from generators.vllm_server import VLLMServer
+from tests.generators.test_engine import fake_server
 
 # A /v1/completions answer exactly as vLLM 0.32 sent it for `logprobs: 5` (CompletionResponseChoice with
 # CompletionLogProbs: parallel lists, top_logprobs keyed by decoded token text, the stop token included).
@@ -45,12 +46,16 @@ VLLM_PAYLOAD = {
 }  # fmt: skip
 
 
-def mock_engine(answer, seen: list[dict], **kwargs) -> OpenAICompletionsEngine:
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(json.loads(request.content))
-        return httpx.Response(200, json=answer(len(seen)))
+@contextlib.contextmanager
+def mock_engine(answer, seen: list[dict], **kwargs) -> Iterator[OpenAICompletionsEngine]:
+    """An engine on a local server that answers each request (JSON, whole) with `answer(its number)`."""
 
-    return OpenAICompletionsEngine(["http://judge"], "m", transport=httpx.MockTransport(handler), **kwargs)
+    def behaviour(number: int, body: dict) -> tuple[int, dict]:
+        seen.append(body)
+        return 200, answer(number)
+
+    with fake_server(behaviour) as (url, _):
+        yield OpenAICompletionsEngine([url], "m", **kwargs)
 
 
 def complete(engine: OpenAICompletionsEngine, **kwargs):
@@ -65,7 +70,8 @@ def complete(engine: OpenAICompletionsEngine, **kwargs):
 
 def test_logprobs_are_asked_for_and_parsed_from_the_vllm_shape() -> None:
     seen: list[dict] = []
-    [result] = complete(mock_engine(lambda n: VLLM_PAYLOAD, seen), logprobs=5)
+    with mock_engine(lambda n: VLLM_PAYLOAD, seen) as engine:
+        [result] = complete(engine, logprobs=5)
     assert seen[0]["logprobs"] == 5
     assert (result.text, result.finish_reason, result.completion_tokens) == (" 10", "stop", 4)
     assert [t.token for t in result.logprobs] == [" ", "1", "0", "\n"]
@@ -79,7 +85,8 @@ def test_logprobs_are_asked_for_and_parsed_from_the_vllm_shape() -> None:
 def test_without_logprobs_nothing_changes() -> None:
     seen: list[dict] = []
     plain = {"choices": [{"text": "x", "finish_reason": "stop"}], "usage": {"completion_tokens": 1}}
-    [result] = complete(mock_engine(lambda n: plain, seen))
+    with mock_engine(lambda n: plain, seen) as engine:
+        [result] = complete(engine)
     assert "logprobs" not in seen[0]
     assert result.logprobs is None and result.text == "x"
 
@@ -90,7 +97,8 @@ def test_a_null_top_entry_becomes_empty_and_malformed_logprobs_are_retried() -> 
     good = {"choices": [{"text": "4", "finish_reason": "stop", "logprobs": {"tokens": ["4"], "token_logprobs": [None],
                                                                            "top_logprobs": [None]}}]}  # fmt: skip
     seen: list[dict] = []
-    [result] = complete(mock_engine(lambda n: bad if n == 1 else good, seen, backoff_s=0.01), logprobs=3)
+    with mock_engine(lambda n: bad if n == 1 else good, seen, backoff_s=0.01) as engine:
+        [result] = complete(engine, logprobs=3)
     assert len(seen) == 2
     assert result.logprobs == (TokenLogprobs(token="4", logprob=None, top={}),)
 
