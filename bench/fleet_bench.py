@@ -68,7 +68,8 @@ def measure(url: str, fleet: SimFleet, pid: int, args: argparse.Namespace) -> di
     return {"tokens_per_s": tokens / elapsed, "capacity": fleet.capacity_tokens_per_s,
             "peak": max(a["peak_open"] for a in after), "rejected_429": sum(a["rejected_429"] for a in after),
             "accepted_per_s": accepted / elapsed, "cpu_per_task": cpu / accepted if accepted else float("nan"),
-            "cpu_share": cpu / elapsed, "accepted": accepted, "limits": limits}  # fmt: skip
+            "cpu_share": cpu / elapsed, "accepted": accepted, "limits": limits,
+            "rounds_per_s": state["progress"]["rounds"] / elapsed}  # fmt: skip
 
 
 def watch_limits(http: httpx.Client, seconds: float) -> list[int]:
@@ -97,13 +98,13 @@ def main() -> None:
     args_verbose = args.verbose
     print(f"SIMULATED fleet, profile {args.profile}; job runs {args.seconds:.0f} s per endpoint count")
     print("endpoints | output tok/s | capacity tok/s | utilisation | peak open/endpoint | 429s | accepted/s |"
-          " service CPU s/task | service CPU share | limits at the end")  # fmt: skip
+          " service CPU s/task | service CPU share | rounds committed/s | limits at the end")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as work:
         for count in (int(n) for n in args.endpoints.split(",")):
             r = run_one(args.profile, count, args, Path(work))
             print(f"{count} | {r['tokens_per_s']:,.0f} | {r['capacity']:,.0f} | {r['tokens_per_s'] / r['capacity']:.3f}"
                   f" | {r['peak']} | {r['rejected_429']} | {r['accepted_per_s']:.2f} | {r['cpu_per_task']:.3f} |"
-                  f" {r['cpu_share']:.2f} | {r['limits']}", flush=True)  # fmt: skip
+                  f" {r['cpu_share']:.2f} | {r['rounds_per_s']:.1f} | {r['limits']}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
