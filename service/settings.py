@@ -48,6 +48,7 @@ MAX_IMPORT_BYTES_BOUND = 2**40
 # A remote endpoint's first limit on requests in flight: enough for a small server at once; slow start
 # doubles it per round trip while the endpoint keeps up (an H200's ~200 streams in three round trips).
 INITIAL_REQUESTS_IN_FLIGHT = 32
+EMBEDDED_REQUESTS_IN_FLIGHT = 128  # the embedded CPU engine's fixed requests in flight (see EngineSettings)
 
 
 class LimitsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -85,12 +86,14 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     start_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 600
     request_timeout_s: Annotated[float, Meta(gt=0, le=3600)] = 180
     retries: Annotated[int, Meta(ge=0, le=20)] = 3
-    # The most requests in flight per endpoint; None: 16 for the embedded CPU engine, 1024 for remote servers.
+    # The most requests in flight per endpoint; None: 128 for the embedded CPU engine, 1024 for remote servers.
     # Remote endpoints start at INITIAL_REQUESTS_IN_FLIGHT and adapt up to it (`generators.concurrency`); the
     # embedded engine keeps it fixed: a CPU engine's output still grows with the batch while its latency per
-    # token rises at once, so a latency signal would starve it; and more in flight than it finishes in time
-    # (measured 2026-12-01: 64 in flight with judge and consistency prompts completed no request in 9 minutes;
-    # 16 did) only makes requests wait.
+    # token rises at once, so a latency signal would starve it. 128 is vLLM's CPU batch: at 16 (the default
+    # before) a job made 0.34-0.43 of the bare engine's output tokens/s on the same calls, at 128 0.69 (20 tasks)
+    # to 0.95 (60 tasks) (bench/generation_bench.py, 2026-12-06). 64 in flight once completed nothing in 9
+    # minutes (2026-12-01), when a request's timeout ran from its sending; answers are streamed since, and the
+    # timeout is one of progress, which a request the engine is decoding keeps making.
     concurrency_per_endpoint: Annotated[int, Meta(ge=1, le=4096)] | None = None
     # Adapt each endpoint's requests in flight to what it absorbs; None: on for remote, off for embedded.
     adaptive_concurrency: bool | None = None
@@ -113,7 +116,7 @@ class EngineSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     @property
     def requests_in_flight(self) -> int:
         """The most requests in flight per endpoint."""
-        return self.concurrency_per_endpoint or (16 if self.kind == "embedded" else 1024)
+        return self.concurrency_per_endpoint or (EMBEDDED_REQUESTS_IN_FLIGHT if self.kind == "embedded" else 1024)
 
     @property
     def adapts(self) -> bool:

@@ -76,10 +76,11 @@ def test_the_data_dir_is_created_private_and_an_open_one_is_narrowed(tmp_path) -
 
 
 def test_requests_in_flight_default_to_what_the_engine_kind_finishes_in_time() -> None:
-    from service.settings import INITIAL_REQUESTS_IN_FLIGHT, EngineSettings
+    from service.settings import EMBEDDED_REQUESTS_IN_FLIGHT, INITIAL_REQUESTS_IN_FLIGHT, EngineSettings
 
-    embedded = EngineSettings()  # the CPU engine: a fixed 16
-    assert (embedded.requests_in_flight, embedded.initial_requests_in_flight, embedded.adapts) == (16, 16, False)
+    embedded = EngineSettings()  # the CPU engine: a fixed 128, vLLM's CPU batch
+    assert EMBEDDED_REQUESTS_IN_FLIGHT == 128
+    assert (embedded.requests_in_flight, embedded.initial_requests_in_flight, embedded.adapts) == (128, 128, False)
     remote = EngineSettings(kind="remote", endpoints=("http://gpu:8000",))  # GPUs: adapt from 32 up to 1024
     assert (remote.requests_in_flight, remote.initial_requests_in_flight, remote.adapts) == (
         1024, INITIAL_REQUESTS_IN_FLIGHT, True)  # fmt: skip
