@@ -32,6 +32,16 @@ def fleet_server(tmp_path: Path, fleet: SimFleet) -> Server:
     return server
 
 
+def all_generated_records(url: str, dataset_id: str) -> list[dict]:
+    records, cursor = [], None
+    while True:
+        params = {"source": "generated", "limit": 1000} | ({"cursor": cursor} if cursor else {})
+        page = httpx.get(f"{url}/v1/datasets/{dataset_id}/records", params=params).json()
+        records += page["items"]
+        if not (cursor := page["next"]):
+            return records
+
+
 def post_job(url: str, dataset_id: str, target: int, seed: int, **extra: object) -> dict:
     body = {"dataset_id": dataset_id, "target": target, "seed": seed, "config": {"prompts_per_round": 8}} | extra
     answer = httpx.post(f"{url}/v1/jobs", json=body)
@@ -80,7 +90,7 @@ def test_a_job_posted_while_another_runs_starts_at_once_and_both_finish(tmp_path
             meanwhile = httpx.get(f"{server.url}/v1/jobs/{long['id']}").json()
             httpx.post(f"{server.url}/v1/jobs/{long['id']}/cancel")
             cancelled = server.wait_job(long["id"], lambda j: j["status"] == "cancelled", timeout=60)
-            records = generated_records(server.url, dataset_id)
+            records = all_generated_records(server.url, dataset_id)
         finally:
             server.stop(signal.SIGTERM)
     # The short job did not wait for the long one: it started within the worker's wake-up and finished first.
