@@ -3,12 +3,14 @@
 The fleet is `tests/simfleet` (each endpoint an OpenAI-compatible server with a latency model: the `h200-8b`
 profile stands for one H200 serving an 8B model, `h200-1b` a 1B one; sources in tests/simfleet/profiles.py), in
 this process; the service is a real `instructforge serve` (remote engine, engine concurrency and rounds in flight
-as configured) on the 175 self-instruct seeds. For each endpoint count it runs one job for `--seconds` (then
-cancels it) and prints, over the job's running time: output tokens/s the fleet produced, the fleet's capacity
+as configured) on the 175 self-instruct seeds. For each endpoint count it runs one job for `--warmup` + `--seconds`
+(then cancels it) and prints, over the last `--seconds` (the first ones are the adaptive limits' slow start): output
+tokens/s the fleet produced, the fleet's capacity
 (batch x per-stream rate, summed), utilisation (their ratio), peak concurrent requests per endpoint, accepted
-tasks/s, and the service process's CPU seconds per accepted task. Everything here is SIMULATED: no GPU is used.
+tasks/s, the service process's CPU seconds per accepted task and its share of a core, rounds committed per second
+and each endpoint's limit at the end (`GET /v1/engine`). Everything here is SIMULATED: no GPU is used.
 
-    python bench/fleet_bench.py [--profile h200-8b] [--endpoints 1,4,16] [--seconds 40]
+    python bench/fleet_bench.py [--profile h200-8b|h200-1b|instant] [--endpoints 1,4,16] [--seconds 40] [--warmup 0]
                                 [--concurrency N] [--rounds-in-flight N] [--prompts-per-round N]
 """
 
@@ -55,11 +57,15 @@ def measure(url: str, fleet: SimFleet, pid: int, args: argparse.Namespace) -> di
         http.post(f"/v1/datasets/{dataset}/seeds", content=SEEDS.read_bytes(),
                   headers={"content-type": "application/x-ndjson"}).raise_for_status()  # fmt: skip
         config = {"prompts_per_round": args.prompts_per_round} if args.prompts_per_round else {}
-        process, before = psutil.Process(pid), fleet.stats()
-        cpu0, started = sum(process.cpu_times()[:2]), time.monotonic()
         job = http.post("/v1/jobs", json={"dataset_id": dataset, "target": 1_000_000, "config": config}).json()
+        watch_limits(http, args.warmup)  # the limits' slow start, left out of the figures
+        process, before = psutil.Process(pid), fleet.stats()
+        at_start = http.get(f"/v1/jobs/{job['id']}").json()
+        cpu0, started = sum(process.cpu_times()[:2]), time.monotonic()
         limits = watch_limits(http, args.seconds)
         state = http.get(f"/v1/jobs/{job['id']}").json()
+        state["accepted"] -= at_start["accepted"]
+        state["progress"]["rounds"] -= at_start["progress"]["rounds"]
         elapsed, cpu = time.monotonic() - started, sum(process.cpu_times()[:2]) - cpu0
         after = fleet.stats()
         http.post(f"/v1/jobs/{job['id']}/cancel")
@@ -89,6 +95,7 @@ def main() -> None:
     parser.add_argument("--profile", default="h200-8b")
     parser.add_argument("--endpoints", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=40)
+    parser.add_argument("--warmup", type=float, default=0, help="seconds of the job left out of the figures")
     parser.add_argument("--concurrency", type=int, help="INSTRUCTFORGE_ENGINE_CONCURRENCY (default: the service's)")
     parser.add_argument("--rounds-in-flight", type=int, help="INSTRUCTFORGE_ROUNDS_IN_FLIGHT")
     parser.add_argument("--prompts-per-round", type=int, help="the job's config.prompts_per_round")
@@ -96,7 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     global args_verbose
     args_verbose = args.verbose
-    print(f"SIMULATED fleet, profile {args.profile}; job runs {args.seconds:.0f} s per endpoint count")
+    print(f"SIMULATED fleet, profile {args.profile}; figures over {args.seconds:.0f} s of a job per endpoint count,"
+          f" after its first {args.warmup:.0f} s")  # fmt: skip
     print("endpoints | output tok/s | capacity tok/s | utilisation | peak open/endpoint | 429s | accepted/s |"
           " service CPU s/task | service CPU share | rounds committed/s | limits at the end")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as work:

@@ -38,7 +38,11 @@ LATENCY_TOLERANCE = 2.0  # a window's latency per token this many times the best
 LATENCY_CUT = 4.0  # this many times: far past it (requests queue in the server), cut by a fifth
 REFUSAL_DECREASE = 0.5  # a 429, a timeout or a dropped connection: the endpoint is overloaded or failing
 LATENCY_DECREASE = 0.8  # latency alone: past the knee, not failing
-MIN_TOKENS_PER_SAMPLE = 16  # a short answer's latency is mostly time to first token: counted as 16 tokens
+# A shorter answer is no latency sample: its time is mostly the time to its first token, so per token it
+# looked several times faster than the long answers (a yes/no classification: 1.6 ms a token against 10.4 on
+# a simulated H200), and a window of them set a best that every later window was "4 times" slower than: the
+# limit fell from 212 to its floor of 32 in seconds (bench/fleet_bench.py, 2026-12-06).
+MIN_TOKENS_PER_SAMPLE = 16
 # Latency is judged a window at a time (as many requests as the limit, at least MIN_WINDOW), by its median:
 # one request's latency is noisy (measured 2026-12-06, 200 requests at a fixed 32 in flight on one simulated
 # H200 endpoint, the machine loaded: per-token latency p10 11.0 ms, median 12.0, p90 29.5, max 42.1).
@@ -72,11 +76,12 @@ class AdaptiveLimit:
         if not self.adaptive:
             return
         self._since_decrease += 1
-        if not self._window:  # a window is as many requests as the limit allowed when it began
-            self._window_size = max(self.allowed, MIN_WINDOW)
-        self._window.append(seconds / max(tokens, MIN_TOKENS_PER_SAMPLE))
-        if len(self._window) >= self._window_size:
-            self._close_window(statistics.median(self._window))
+        if tokens >= MIN_TOKENS_PER_SAMPLE:  # a latency sample
+            if not self._window:  # a window is as many requests as the limit allowed when it began
+                self._window_size = max(self.allowed, MIN_WINDOW)
+            self._window.append(seconds / tokens)
+            if len(self._window) >= self._window_size:
+                self._close_window(statistics.median(self._window))
         if was_full and not self.holding:
             step = 1.0 if self.limit < self.threshold else 1.0 / self.limit
             self.limit = min(float(self.cap), self.limit + step)

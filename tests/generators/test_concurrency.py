@@ -59,14 +59,17 @@ def test_latency_past_the_knee_holds_the_limit_and_far_past_it_trims_it_never_be
     assert limit.allowed == 100
 
 
-def test_a_fixed_limit_never_moves_and_short_answers_count_as_sixteen_tokens() -> None:
+def test_a_fixed_limit_never_moves_and_short_answers_are_no_latency_samples() -> None:
     fixed = AdaptiveLimit(16, 16, adaptive=False)
     fixed.on_refusal()
     fixed.on_success(10.0, 1, was_full=True)
     assert fixed.allowed == 16
     limit = AdaptiveLimit(8, 64)
+    for _ in range(100):
+        limit.on_success(0.02, 1, was_full=False)  # a yes/no answer: its time is its time to first token
+    assert limit.best is None
     for _ in range(16):
-        limit.on_success(0.16, 1, was_full=False)  # one token in 0.16 s: 10 ms a token, as if 16 tokens
+        limit.on_success(1.6, 160, was_full=False)
     assert limit.best == 0.01
 
 
