@@ -178,7 +178,10 @@ class Fleet:
         gate, now = lease.gate, time.monotonic()
         was_full = gate.in_flight >= gate.limit.allowed
         gate.in_flight -= 1
-        self._held[lease.share.key] -= 1
+        key = lease.share.key
+        self._held[key] -= 1
+        if not self._held[key] and key not in self._waiting:  # a finished job leaves nothing behind
+            del self._held[key], self._weights[key]
         if outcome.kind == "ok":
             gate.failures_in_row, gate.served = 0, gate.served + 1
             gate.paused_until = min(gate.paused_until, now)  # it answered: whatever pause it had is over
