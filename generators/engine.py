@@ -95,7 +95,6 @@ class _Refused(msgspec.Struct, frozen=True):
     """An attempt the endpoint turned away for now (429, 5xx): why, and its `Retry-After` if it sent one."""
 
     reason: str
-    overloaded: bool  # 429 or 503: the endpoint is full, not broken
     retry_after_s: float | None = None
 
 
@@ -190,7 +189,6 @@ class OpenAICompletionsEngine:
             if response.status in _RETRYABLE_STATUS:
                 return _Refused(
                     f"{endpoint} answered {response.status}",
-                    overloaded=response.status in (429, 503),
                     retry_after_s=retry_after_s(response.headers.get("retry-after")),
                 )
             if response.status >= 400:

@@ -66,12 +66,12 @@ def job_share(key: str, weight: int = 1) -> Iterator[None]:
 
 
 class Outcome(msgspec.Struct, frozen=True):
-    kind: str  # "ok", "refused" (429/503/timeout/connection), "failed_for_good" (a 4xx) or "cancelled"
+    kind: str  # "ok", "refused" (a 429 or 5xx, a timeout, a dropped connection) or "cancelled" (no signal)
     tokens: int = 0
     retry_after_s: float | None = None
 
 
-OK_EMPTY, CANCELLED = Outcome("ok"), Outcome("cancelled")
+CANCELLED = Outcome("cancelled")  # an attempt that ended without the endpoint's word: no signal
 
 
 class Gate:
