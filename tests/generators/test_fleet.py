@@ -67,7 +67,7 @@ def test_an_endpoint_that_asked_to_retry_after_gets_nothing_until_then_and_is_us
         fleet.release(first, Outcome("refused", retry_after_s=0.3))
         started = time.monotonic()
         second = await fleet.acquire(["http://a"])  # only endpoint: waits out the pause (stretched by jitter)
-        assert 0.3 <= time.monotonic() - started < 0.6
+        assert 0.3 <= time.monotonic() - started < 1.5  # the pause (0.3-0.36 s), not more than a loaded loop adds
         fleet.release(second, Outcome("ok", tokens=10))
         assert (fleet.snapshot()[0].paused_s, fleet.snapshot()[0].served) == (0, 1)
         other = await fleet.acquire(["http://a", "http://b"])
